@@ -1,0 +1,1 @@
+"""Skikt's Qt shell. Everything that touches data lives in ``layers``; this package only binds it to widgets."""

@@ -1,0 +1,25 @@
+"""The ``skikt`` console script: headless subcommands go to ``layers.cli``; the rest opens the window.
+
+Qt is imported only when a window is wanted, so ``skikt inspect`` works on a machine without it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+HEADLESS = {"inspect", "score", "compose", "bench"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in HEADLESS or argv[:1] in (["-h"], ["--help"]):
+        from layers.cli import main as core_main
+
+        return core_main(argv)
+    from .main import run
+
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

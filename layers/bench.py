@@ -1,0 +1,260 @@
+"""``skikt bench``: the speed targets of the README, measured on this machine.
+
+Timings are medians of repeated runs (wall clock). Nothing here is a pass/fail test; the figures
+go into the README and the closing notes of the issues that set the targets.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _median_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def bench_reweight(cells: int, repeat: int = 30) -> dict:
+    from .composite import Normalised, combine, ranks
+
+    rng = np.random.default_rng(1)
+    norm = rng.random((8, cells), dtype=np.float32)
+    normd = Normalised([f"i{i}" for i in range(8)], [f"s{i}" for i in range(8)], norm)
+    weights = rng.uniform(0.5, 3, 8)
+
+    def reweight():
+        weights[0] = rng.uniform(0.5, 3)
+        return combine(normd, weights, with_overlap=False)
+
+    c = reweight()
+    t_scores = _median_ms(lambda: normd.scores(weights), repeat)
+    t_classes = _median_ms(reweight, repeat)
+    t_ranks = _median_ms(lambda: ranks(c.score), repeat)
+    t_all = _median_ms(lambda: reweight().rank, repeat)
+    t_overlap = _median_ms(lambda: combine(normd, weights * rng.uniform(0.9, 1.1, 8)), 10)
+    return {"cells": cells, "weighted_sum_ms": t_scores, "scores_and_classes_ms": t_classes,
+            "ranks_ms": t_ranks, "scores_classes_ranks_ms": t_all, "with_overlap_ms": t_overlap}
+
+
+def _vg_project(tmp: Path, cell: int) -> Path:
+    """A Västra Götaland project with 8 indicators over 5 layers of 4 geometry kinds."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    ref = SAMPLE / "sweden_reference.gpkg"
+    rng = np.random.default_rng(7)
+    tat = gpd.read_file(ref, layer="tatorter")
+    vg = tat[tat.lan_code == "14"].sort_values("pop", ascending=False)
+    xy = shapely.get_coordinates(vg.geometry.to_numpy())
+    zones = [shapely.buffer(shapely.points(p), r) for p, r in zip(xy[:120], rng.uniform(800, 4000, 120))]
+    gpd.GeoDataFrame({"id": range(120)}, geometry=zones, crs=3006).to_file(tmp / "zones.gpkg", layer="zones")
+    big = xy[:40]
+    mst = minimum_spanning_tree(cdist(big, big)).tocoo()
+    lines = [shapely.linestrings(np.linspace(big[i], big[j], 12) + rng.normal(0, 400, (12, 2)))
+             for i, j in zip(mst.row, mst.col)]
+    gpd.GeoDataFrame({"id": range(len(lines))}, geometry=lines, crs=3006).to_file(tmp / "roads.gpkg", layer="roads")
+    kom = gpd.read_file(ref, layer="kommuner")
+    kom = kom[kom.code.str.startswith("14")]
+    pd.DataFrame({"kod": kom.code.astype(int), "v": rng.uniform(0, 1, len(kom))}).to_csv(tmp / "t.csv", sep=";",
+                                                                                         index=False, decimal=",")
+    hf = SAMPLE / "health_facilities_osm.gpkg"
+
+    def layer(i, path, ind, extra=""):
+        return f'[[layers]]\nid = "{i}"\npath = "{path}"\nsector = "healthcare"\n{extra}[layers.indicator]\n{ind}\n'
+
+    text = "schema_version = 1\n[project]\ntitle = \"bench\"\n"
+    text += f'[[layers]]\nid = "lan"\npath = "{ref}"\nlayer = "lan"\n'
+    text += f'[[layers]]\nid = "kom"\npath = "{ref}"\nlayer = "kommuner"\n'
+    text += layer("vard_d", hf, 'method = "distance"')
+    text += layer("vard_c", hf, 'method = "count"')
+    text += layer("tat_d", ref, 'method = "density"', 'layer = "tatorter"\n')
+    text += layer("tat_pop", ref, 'method = "attribute"\ncolumn = "pop"\naggregate = "sum"', 'layer = "tatorter"\n')
+    text += layer("zones", tmp / "zones.gpkg", 'method = "coverage"')
+    text += layer("roads_len", tmp / "roads.gpkg", 'method = "length"')
+    text += layer("roads_d", tmp / "roads.gpkg", 'method = "distance"\ndirection = "low"')
+    text += layer("tab", tmp / "t.csv", 'method = "attribute"\ncolumn = "v"',
+                  'join = { layer = "kom", left = "kod", right = "code" }\n')
+    text += f'[units]\nkind = "grid"\ncell_size = {cell}\nstudy_area = {{ layer = "lan", where = "code = \'14\'" }}\n'
+    path = tmp / "vg.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def bench_score(cell: int = 250) -> dict:
+    from .project import read_project
+    from .workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        proj = _vg_project(tmp, cell)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t = time.perf_counter()
+        res = subprocess.run([sys.executable, "-m", "layers", "score", str(proj), "--out", str(tmp / "out.csv")],
+                             capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        rss_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+        if res.returncode != 0:
+            raise RuntimeError(res.stderr.strip())
+        # Where the time goes, in-process.
+        ws = Workspace(read_project(proj))
+        phases, last, t0 = {}, "start", time.perf_counter()
+        for _, msg in ws.iter_update():
+            now = time.perf_counter()
+            phases[last] = phases.get(last, 0) + (now - t0)
+            last, t0 = msg, now
+        rows = ws.units.n
+    return {"cell": cell, "units": rows, "indicators": 8, "wall_s": wall, "max_rss_mb": rss_mb,
+            "phases_s": {k: round(v, 3) for k, v in phases.items() if v > 0.02}}
+
+
+def bench_render_polygons(cells: int, size=(1920, 1080), repeat: int = 3) -> dict:
+    import geopandas as gpd
+    import shapely
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .render import draw_layer
+    from .style import Style
+
+    side = int(np.sqrt(cells))
+    cell = 250.0
+    xs, ys = np.meshgrid(np.arange(side) * cell + 300_000, np.arange(side) * cell + 6_400_000)
+    boxes = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + cell, ys.ravel() + cell)
+    gdf = gpd.GeoDataFrame({"v": np.random.default_rng(0).random(len(boxes))}, geometry=boxes, crs=3006)
+
+    def draw(style):
+        fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=100)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_axes([0, 0, 1, 1])
+        ax.set_xlim(300_000, 300_000 + side * cell)
+        ax.set_ylim(6_400_000, 6_400_000 + side * cell)
+        draw_layer(ax, gdf, style, "socioeconomics", simplify=side * cell / size[0] / 2)
+        canvas.draw()
+
+    single = _median_ms(lambda: draw(Style()), repeat)
+    graduated = _median_ms(lambda: draw(Style(mode="graduated", column="v", palette="viridis")), repeat)
+    return {"polygons": len(gdf), "size": f"{size[0]}x{size[1]}", "single_ms": single, "graduated_ms": graduated}
+
+
+def bench_pan_zoom(repeat: int = 12) -> dict:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .export import fit_aspect, study_extent
+    from .project import read_project
+    from .scene import MapScene
+    from .workspace import Workspace
+
+    ws = Workspace(read_project(SAMPLE / "sample_project.toml"))
+    ws.update()
+    fig = Figure(figsize=(16, 10), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes([0, 0, 1, 1])
+    x0, x1, y0, y1 = fit_aspect(study_extent(ws), 1.6)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    scene = MapScene(ax, ws)
+    t = time.perf_counter()
+    scene.sync()
+    canvas.draw()
+    first = (time.perf_counter() - t) * 1000
+    rng = np.random.default_rng(3)
+    w = x1 - x0
+    views = []
+    for i in range(repeat):
+        f = 0.25 + 0.75 * rng.random()  # zoom factor
+        cx, cy = x0 + w * rng.random(), y0 + (y1 - y0) * rng.random()
+        views.append((cx - f * w / 2, cx + f * w / 2, cy - f * (y1 - y0) / 2, cy + f * (y1 - y0) / 2))
+    it = iter(views)
+
+    def step():
+        a, b, c, d = next(it)
+        ax.set_xlim(a, b)
+        ax.set_ylim(c, d)
+        scene.view_changed()
+        canvas.draw()
+
+    pan = _median_ms(step, repeat)
+    ws.composite = ws.recombine([1.0] * len(ws.normalised.layer_ids))
+    t = time.perf_counter()
+    scene.update_priority_fast()
+    canvas.draw()
+    reweight_draw = (time.perf_counter() - t) * 1000
+    return {"first_draw_ms": first, "pan_zoom_ms": pan, "reweight_redraw_ms": reweight_draw,
+            "units": ws.units.n, "size": "1600x1000"}
+
+
+def bench_startup() -> dict | None:
+    import importlib.util
+
+    if importlib.util.find_spec("PySide6") is None:  # the core never imports Qt, it only asks
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "shot.png"
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SKIKT_TIMING="1")
+        t = time.perf_counter()
+        res = subprocess.run([sys.executable, "-m", "app", "--screenshot", str(out), "--size", "1600x1000"],
+                             capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t
+        if res.returncode != 0 or not out.exists():
+            return {"error": (res.stderr or res.stdout).strip().splitlines()[-1:]}
+        first_map = None
+        for line in res.stdout.splitlines():
+            if line.startswith("first map drawn after"):
+                first_map = float(line.split()[-1].rstrip("s"))
+        return {"process_to_png_s": wall, "start_to_first_map_s": first_map}
+
+
+def run_benchmarks(cells: int = 400_000, quick: bool = False, only: set | None = None) -> int:
+    def want(name):
+        return only is None or name in only
+
+    if quick:
+        cells = min(cells, 40_000)
+    print(f"skikt bench on {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}")
+    if want("reweight"):
+        r = bench_reweight(cells)
+        print(f"reweight   {r['cells']:,} cells × 8 cached indicators: weighted sum {r['weighted_sum_ms']:.2f} ms; "
+              f"scores + priority classes {r['scores_and_classes_ms']:.1f} ms; exact ranks {r['ranks_ms']:.1f} ms; "
+              f"all three {r['scores_classes_ranks_ms']:.1f} ms; with sector overlap {r['with_overlap_ms']:.1f} ms")
+    if want("score"):
+        r = bench_score(1000 if quick else 250)
+        print(f"score      Västra Götaland {r['cell']} m grid, {r['units']:,} cells, 8 indicators: "
+              f"whole `skikt score` run {r['wall_s']:.2f} s, peak memory {r['max_rss_mb']:.0f} MB")
+        print(f"           phases: {r['phases_s']}")
+    if want("render"):
+        r = bench_render_polygons(40_000 if quick else cells)
+        print(f"render     {r['polygons']:,} polygons full extent {r['size']}: single symbol {r['single_ms']:.0f} ms, "
+              f"graduated {r['graduated_ms']:.0f} ms")
+    if want("panzoom"):
+        r = bench_pan_zoom()
+        print(f"pan/zoom   sample county ({r['units']:,} cells, {r['size']}): first draw {r['first_draw_ms']:.0f} ms, "
+              f"pan/zoom redraw {r['pan_zoom_ms']:.0f} ms, re-weighted redraw {r['reweight_redraw_ms']:.0f} ms")
+    if want("startup"):
+        r = bench_startup()
+        if r is None:
+            print("startup    skipped: PySide6 not installed")
+        elif "error" in r:
+            print(f"startup    failed: {r['error']}")
+        else:
+            print(f"startup    start to first map {r['start_to_first_map_s']:.2f} s "
+                  f"(process start to PNG written {r['process_to_png_s']:.2f} s)")
+    return 0

@@ -1,0 +1,178 @@
+"""Outputs: score tables (GeoPackage, CSV) and composed map pages (PNG, PDF, SVG)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from .errors import SkiktError
+from .output import _atomic, write_scores  # noqa: F401  (write_scores re-exported for callers)
+from .i18n import tr
+from .render import (LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_layer, draw_priority,
+                     priority_legend)
+from .sectors import get_sector
+from .style import Style
+from .workspace import Workspace
+
+
+# ------------------------------------------------------------------------------------------------
+# The map itself, shared by exports and the app's canvas
+
+
+def base_layers(ws: Workspace):
+    """(counties, municipalities) from the project's reference layers, for the quiet base map."""
+    counties = municipalities = None
+    for spec in ws.project.layers:
+        lay = ws.layers.get(spec.id)
+        if lay is None or spec.sector != "reference" or lay.geo is None:
+            continue
+        name = (spec.layer or spec.id).lower()
+        if counties is None and name in ("lan", "län", "counties"):
+            counties = lay.geo
+        elif municipalities is None and name in ("kommuner", "municipalities"):
+            municipalities = lay.geo
+    return counties, municipalities
+
+
+def layer_title(spec, meta, lang: str) -> str:
+    return f"{spec.title} ({tr('illustrative', lang)})" if meta.illustrative else spec.title
+
+
+def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True, simplify: float | None = None,
+                 labels: bool = True) -> list[tuple[str, list[LegendEntry]]]:
+    """Everything visible in the project onto ``ax``; returns legend sections (title, entries)."""
+    sections = []
+    counties, municipalities = base_layers(ws)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    if composite and ws.composite is not None:
+        draw_priority(ax, ws.units, ws.composite.cls, ws.composite.k)
+        sections.append((tr("priority_map", lang), priority_legend(ws.composite.k, lang)))
+    draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify)
+    z = 3.0
+    for spec in reversed(ws.project.layers):  # the first layer in the list is drawn on top
+        lay = ws.layers.get(spec.id)
+        if lay is None or not spec.visible or lay.geo is None:
+            continue
+        if spec.sector == "reference" and (lay.geo is counties or lay.geo is municipalities):
+            continue
+        _, entries = draw_layer(ax, lay.geo, Style.from_dict(spec.style), spec.sector, alpha=spec.opacity,
+                                zorder=z, simplify=simplify, lang=lang)
+        z += 1
+        sections.append((layer_title(spec, lay.meta, lang), entries))
+    sections.reverse()
+    if sections and composite and ws.composite is not None:
+        sections.insert(0, sections.pop())  # the priority map's classes first
+    return sections
+
+
+def legend_handles(sections) -> list:
+    handles = []
+    for title, entries in sections:
+        if len(entries) == 1 and not entries[0].label:
+            entries = [LegendEntry(title, entries[0].kind, entries[0].colour, entries[0].marker)]
+        else:
+            handles.append(Patch(facecolor="none", edgecolor="none", label=title))
+        for e in entries:
+            label = e.label or ""
+            if e.kind == "point":
+                handles.append(Line2D([], [], marker=e.marker, linestyle="none", markerfacecolor=e.colour,
+                                      markeredgecolor="#333333", markersize=8, label=label or "—"))
+            elif e.kind == "line":
+                handles.append(Line2D([], [], color=e.colour, linewidth=2.5, label=label or "—"))
+            else:
+                handles.append(Patch(facecolor=e.colour, edgecolor="#444444", linewidth=0.5, label=label or "—"))
+    return handles
+
+
+def attribution(ws: Workspace, lang: str = "sv") -> str:
+    seen = []
+    illustrative = False
+    for spec in ws.project.layers:
+        lay = ws.layers.get(spec.id)
+        if lay is None:
+            continue
+        illustrative |= bool(lay.meta.illustrative)
+        if lay.meta.illustrative:
+            continue
+        text = "; ".join(x for x in (lay.meta.source, lay.meta.licence) if x)
+        if text and text not in seen:
+            seen.append(text)
+    if not seen:
+        seen.append("SCB, digitala gränser 2024 (CC0)")
+    out = f"{tr('attribution', lang)}: " + " · ".join(seen)
+    if illustrative:
+        out += "\n" + tr("illustrative_note", lang)
+    return out
+
+
+def study_extent(ws: Workspace, pad: float = 0.03):
+    if ws.units is not None:
+        c = ws.units.centres
+        b = np.array([c[:, 0].min(), c[:, 1].min(), c[:, 0].max(), c[:, 1].max()])
+    else:
+        frames = [lay.geo for lay in ws.layers.values() if lay.geo is not None and len(lay.geo)]
+        if not frames:
+            return (0, 1, 0, 1)
+        tb = np.array([f.total_bounds for f in frames])
+        b = np.array([tb[:, 0].min(), tb[:, 1].min(), tb[:, 2].max(), tb[:, 3].max()])
+    w, h = b[2] - b[0], b[3] - b[1]
+    m = max(w, h) * pad
+    return (b[0] - m, b[2] + m, b[1] - m, b[3] + m)
+
+
+def fit_aspect(extent, aspect: float):
+    """Grow the extent so its width/height matches the axes' aspect (equal scale in x and y)."""
+    x0, x1, y0, y1 = extent
+    w, h = x1 - x0, y1 - y0
+    if w / h < aspect:
+        grow = (h * aspect - w) / 2
+        return (x0 - grow, x1 + grow, y0, y1)
+    grow = (w / aspect - h) / 2
+    return (x0, x1, y0 - grow, y1 + grow)
+
+
+def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 1000), dpi: int = 150,
+                lang: str = "sv", composite: bool = True) -> Path:
+    """A complete map page: title, map, legend, scale bar, north arrow, attribution."""
+    out = Path(out)
+    ext = out.suffix.lower()
+    if ext not in (".png", ".pdf", ".svg"):
+        raise SkiktError(f"cannot export a map as '{ext}' (use .png, .pdf or .svg)", out)
+    w, h = size
+    fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
+    ax = fig.add_axes([0.02, 0.09, 0.68, 0.82])
+    map_px = (0.68 * w, 0.82 * h)
+    ext_ = fit_aspect(study_extent(ws), map_px[0] / map_px[1])
+    ax.set_xlim(ext_[0], ext_[1])
+    ax.set_ylim(ext_[2], ext_[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for sp in ax.spines.values():
+        sp.set_color("#888888")
+    sections = draw_project(ax, ws, lang=lang, composite=composite, simplify=(ext_[1] - ext_[0]) / map_px[0])
+    ax.set_xlim(ext_[0], ext_[1])
+    ax.set_ylim(ext_[2], ext_[3])
+    add_scalebar(ax)
+    add_north_arrow(ax)
+    fig.text(0.02, 0.955, title or ws.project.title, fontsize=16, fontweight="bold", va="center")
+    if composite and ws.composite is not None:
+        shares = ws.composite.shares
+        parts = [f"{ws.project.layer(lid).title} {s:.0%}" for lid, s in zip(ws.normalised.layer_ids, shares) if s > 0]
+        text = textwrap.fill(f"{tr('weights', lang)}: " + ", ".join(parts), width=int(w / 9.5))
+        fig.text(0.02, 0.918, text, fontsize=7.5, color="#333333", va="center")
+    handles = legend_handles(sections)
+    leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.72, 0.91), frameon=False,
+                     fontsize=8, title=tr("legend", lang), title_fontsize=10, alignment="left")
+    for text, handle in zip(leg.get_texts(), handles):
+        if isinstance(handle, Patch) and handle.get_facecolor()[3] == 0:
+            text.set_fontweight("bold")
+    fig.text(0.02, 0.035, attribution(ws, lang), fontsize=7, color="#444444", va="center")
+    return _atomic(out, lambda p: fig.savefig(p, dpi=dpi, format=ext[1:]))

@@ -1,0 +1,143 @@
+"""The one translation mechanism for every user-visible string, in the app and in exported maps.
+
+Swedish is the default. Keys are short English identifiers; a missing Swedish text falls back to
+English, and a missing key shows the key itself (so gaps are visible, never a crash). Messages
+may contain ``{name}`` fields filled with ``str.format`` on our own values only.
+"""
+
+from __future__ import annotations
+
+DEFAULT_LANG = "sv"
+LANGUAGES = {"sv": "Svenska", "en": "English"}
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # key: (Swedish, English)
+    "app_title": ("Skikt – lager för regional prioritering", "Skikt – layers for regional priorities"),
+    "class_highest": ("Högst prioritet", "Highest priority"),
+    "class_lowest": ("Lägst prioritet", "Lowest priority"),
+    "class_n": ("Klass {n}", "Class {n}"),
+    "other": ("Övrigt", "Other"),
+    "priority_map": ("Prioriteringskarta", "Priority map"),
+    "illustrative": ("illustrativ", "illustrative"),
+    "illustrative_note": ("Lager märkta illustrativ är exempeldata, inte officiella uppgifter.",
+                          "Layers marked illustrative are sample data, not official figures."),
+    "weights": ("Vikter", "Weights"),
+    "legend": ("Teckenförklaring", "Legend"),
+    "layers": ("Lager", "Layers"),
+    "info": ("Info", "Info"),
+    "charts": ("Diagram", "Charts"),
+    "file": ("&Arkiv", "&File"),
+    "edit": ("&Redigera", "&Edit"),
+    "view": ("&Visa", "&View"),
+    "help": ("&Hjälp", "&Help"),
+    "open_project": ("Öppna projekt…", "Open project…"),
+    "save_project": ("Spara projekt", "Save project"),
+    "save_project_as": ("Spara projekt som…", "Save project as…"),
+    "add_layer": ("Lägg till lager…", "Add layer…"),
+    "export_map": ("Exportera karta…", "Export map…"),
+    "export_scores": ("Exportera poäng…", "Export scores…"),
+    "quit": ("Avsluta", "Quit"),
+    "undo": ("Ångra", "Undo"),
+    "redo": ("Gör om", "Redo"),
+    "language": ("Språk", "Language"),
+    "full_extent": ("Hela utbredningen", "Full extent"),
+    "zoom_layer": ("Zooma till lager", "Zoom to layer"),
+    "zoom_in_box": ("Zooma med ruta", "Zoom to box"),
+    "style": ("Stil…", "Style…"),
+    "properties": ("Egenskaper och metadata…", "Properties and metadata…"),
+    "remove": ("Ta bort", "Remove"),
+    "labels": ("Etiketter", "Labels"),
+    "show_composite": ("Visa prioriteringskarta", "Show priority map"),
+    "composite": ("Sammanvägning", "Composite"),
+    "direction_high": ("Högt värde = hög prioritet", "High value = high priority"),
+    "direction_low": ("Lågt värde = hög prioritet", "Low value = high priority"),
+    "normalize": ("Normalisering", "Normalisation"),
+    "share": ("andel", "share"),
+    "score": ("Poäng", "Score"),
+    "rank": ("Rang", "Rank"),
+    "of": ("av", "of"),
+    "raw": ("Rått värde", "Raw value"),
+    "normalised": ("Normaliserat", "Normalised"),
+    "weight": ("Vikt", "Weight"),
+    "contribution": ("Bidrag", "Contribution"),
+    "overlap": ("Sektorer i toppklass", "Sectors in top class"),
+    "class": ("Klass", "Class"),
+    "unit": ("Enhet", "Unit"),
+    "top_units": ("Högst rankade enheter", "Top-ranked units"),
+    "unit_profile": ("Sektorprofil för vald enhet", "Sector profile of selected unit"),
+    "export_png": ("Exportera PNG…", "Export PNG…"),
+    "click_map": ("Klicka i kartan för att se vad som finns där.", "Click the map to see what is there."),
+    "loading": ("Läser in", "Loading"),
+    "computing": ("Beräknar", "Computing"),
+    "ready": ("Klar", "Ready"),
+    "cancel": ("Avbryt", "Cancel"),
+    "cancelled": ("Avbrutet", "Cancelled"),
+    "error": ("Fel", "Error"),
+    "could_not_load": ("Kunde inte läsa in", "Could not load"),
+    "sector": ("Sektor", "Sector"),
+    "title": ("Titel", "Title"),
+    "crs": ("Koordinatsystem", "Coordinate system"),
+    "crs_missing": ("Filen saknar koordinatsystem. Välj vilket den använder:",
+                    "The file has no coordinate system. Choose the one it uses:"),
+    "add_layer_title": ("Lägg till lager", "Add layer"),
+    "layer_in_file": ("Lager i filen", "Layer in file"),
+    "join_to": ("Koppla tabell till områden", "Join table to areas"),
+    "area_layer": ("Områdeslager", "Area layer"),
+    "table_key": ("Nyckel i tabellen", "Key in table"),
+    "area_key": ("Nyckel i områdeslagret", "Key in area layer"),
+    "match_preview": ("Matchning", "Match"),
+    "indicator": ("Indikator", "Indicator"),
+    "method": ("Metod", "Method"),
+    "column": ("Kolumn", "Column"),
+    "none": ("Ingen", "None"),
+    "mode_single": ("Enkel symbol", "Single symbol"),
+    "mode_categorized": ("Kategoriserad", "Categorized"),
+    "mode_graduated": ("Graderad", "Graduated"),
+    "classes_n": ("Antal klasser", "Number of classes"),
+    "palette": ("Färgskala", "Palette"),
+    "scheme": ("Klassindelning", "Classification"),
+    "opacity": ("Opacitet", "Opacity"),
+    "colour": ("Färg", "Colour"),
+    "source": ("Källa", "Source"),
+    "licence": ("Licens", "Licence"),
+    "year": ("År", "Year"),
+    "description": ("Beskrivning", "Description"),
+    "features": ("objekt", "features"),
+    "warnings": ("Varningar", "Warnings"),
+    "no_features_here": ("Inga objekt här.", "No features here."),
+    "layer_added": ("Lager tillagt: {name}", "Layer added: {name}"),
+    "cmd_add": ("Lägg till {name}", "Add {name}"),
+    "cmd_remove": ("Ta bort {name}", "Remove {name}"),
+    "cmd_move": ("Flytta {name}", "Move {name}"),
+    "cmd_style": ("Ändra stil för {name}", "Change style of {name}"),
+    "cmd_weight": ("Vikt för {name}", "Weight of {name}"),
+    "cmd_visible": ("Synlighet för {name}", "Visibility of {name}"),
+    "cmd_opacity": ("Opacitet för {name}", "Opacity of {name}"),
+    "cmd_indicator": ("Indikator för {name}", "Indicator of {name}"),
+    "sensitivity": ("Känslighet", "Sensitivity"),
+    "stability_map": ("Visa stabilitet (känslighet ±10 %)", "Show stability (sensitivity ±10 %)"),
+    "stable": ("Stabil", "Stable"),
+    "unstable": ("Byter klass", "Changes class"),
+    "saved": ("Sparat: {path}", "Saved: {path}"),
+    "unsaved_changes": ("Projektet har osparade ändringar. Spara?", "The project has unsaved changes. Save?"),
+    "drop_hint": ("Släpp filer här för att lägga till lager", "Drop files here to add layers"),
+    "restart_language": ("Språket har bytts.", "The language has been changed."),
+    "attribution": ("Underlag", "Data"),
+    "missing_values": ("saknar värde", "missing"),
+    "about": ("Om Skikt", "About Skikt"),
+    "priority_of": ("Prioritet", "Priority"),
+    "coords": ("SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E",
+               "SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E"),
+}
+
+
+def tr(key: str, lang: str = DEFAULT_LANG) -> str:
+    pair = _TEXT.get(key)
+    if pair is None:
+        return key
+    sv, en = pair
+    return en if lang == "en" else (sv or en)
+
+
+def keys() -> list[str]:
+    return list(_TEXT)

@@ -1,0 +1,344 @@
+"""Draw layers and composites onto a given matplotlib Axes; no pyplot, no Qt.
+
+The Qt canvas, the exports and the tests all call these. Geometry goes to matplotlib as a few
+collections built from shapely's coordinate arrays (one artist per layer, not per feature), and
+grids go as one image; that is what keeps 400,000 cells under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgba
+from matplotlib.patches import Rectangle
+from matplotlib.path import Path as MplPath
+
+from .i18n import tr
+from .indicators import family
+from .sectors import get_sector
+from .style import PRIORITY_CMAP, Style, fmt_number, graduated_breaks, qualitative_colours, sequential_colours
+from .units import Units
+
+
+@dataclass
+class LegendEntry:
+    label: str
+    kind: str  # point | line | polygon | patch | header
+    colour: str = "#000000"
+    marker: str = "o"
+    edge: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------
+# Geometry → matplotlib collections
+
+
+def _split(coords: np.ndarray, idx: np.ndarray) -> list[np.ndarray]:
+    if len(coords) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(idx)) + 1
+    return np.split(coords, cuts)
+
+
+def line_segments(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every line part as an (k, 2) array, with the index of the feature it came from.
+    Polygons contribute their rings, so the same call draws outlines."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    is_line = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+    if not is_line.all():
+        rings, ring_of = shapely.get_parts(shapely.boundary(parts[~is_line]), return_index=True)
+        parts = np.concatenate([parts[is_line], rings])
+        owner = np.concatenate([owner[is_line], owner[~is_line][ring_of]])
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    return _split(coords, idx), owner[np.unique(idx)] if len(idx) else owner[:0]
+
+
+def polygon_collection(geoms: np.ndarray, **kw):
+    """One collection for all polygons. PolyCollection when nothing has holes (fast path);
+    otherwise a PathCollection of compound paths so lakes and enclaves stay empty."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, owner = parts[keep], owner[keep]
+    holes = shapely.get_num_interior_rings(parts)
+    if not holes.any():
+        coords, idx = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
+        return PolyCollection(_split(coords, idx), **kw), owner
+    paths = []
+    for p in parts:
+        rings = [np.asarray(p.exterior.coords)] + [np.asarray(r.coords) for r in p.interiors]
+        verts = np.concatenate(rings)
+        codes = np.full(len(verts), MplPath.LINETO, dtype=np.uint8)
+        start = 0
+        for r in rings:
+            codes[start] = MplPath.MOVETO
+            codes[start + len(r) - 1] = MplPath.CLOSEPOLY
+            start += len(r)
+        paths.append(MplPath(verts, codes))
+    return PathCollection(paths, **kw), owner
+
+
+# ------------------------------------------------------------------------------------------------
+# Colours per feature
+
+
+def feature_colours(gdf: gpd.GeoDataFrame, style: Style, sector_colour: str, lang: str = "sv"
+                    ) -> tuple[np.ndarray | str, list[LegendEntry]]:
+    """Per-feature RGBA colours (or one colour) and the legend rows explaining them."""
+    col = style.column
+    if style.mode == "categorized" and col in gdf.columns:
+        values = gdf[col].astype("string").fillna("–")
+        cats = sorted(values.unique(), key=str)
+        if len(cats) > 12:
+            top = values.value_counts().index[:11].tolist()
+            values = values.where(values.isin(top), tr("other", lang))
+            cats = sorted(top, key=str) + [tr("other", lang)]
+        colours = qualitative_colours(len(cats), style.palette if style.palette else "okabe_ito")
+        lut = dict(zip(cats, colours))
+        codes = pd.Categorical(values, categories=cats).codes
+        rgba = np.array([to_rgba(c) for c in colours])[codes]
+        return rgba, [LegendEntry(str(c), "patch", lut[c]) for c in cats]
+    if style.mode == "graduated" and col in gdf.columns:
+        vals = pd.to_numeric(gdf[col], errors="coerce")
+        bins = graduated_breaks(vals, style.scheme, style.k)
+        if len(bins):
+            colours = sequential_colours(len(bins), style.palette)
+            cls = np.minimum(np.searchsorted(bins, vals.to_numpy(float), side="left"), len(bins) - 1)
+            rgba = np.array([to_rgba(c) for c in colours])[cls]
+            rgba[vals.isna().to_numpy()] = to_rgba("#bbbbbb")
+            lows = np.r_[np.nanmin(vals), bins[:-1]]
+            entries = [LegendEntry(f"{fmt_number(lo)} – {fmt_number(hi)}", "patch", c)
+                       for lo, hi, c in zip(lows, bins, colours)]
+            return rgba, entries
+    colour = style.colour or sector_colour
+    return colour, []
+
+
+DENSE_POLYGONS = 20_000  # above this, polygons are rasterised to screen pixels instead of drawn as paths
+
+
+def _draw_dense_polygons(ax, geoms, colours, alpha, zorder):
+    """Many small polygons as one image at screen resolution, rasterised by our scanline filler.
+
+    Matplotlib draws one path per polygon; at 400,000 polygons that is seconds, while filling
+    a 1920×1080 label image is a fraction of one. The image belongs to the current view, so
+    MapScene re-renders it after pan or zoom (artists carry ``skikt_dense``). Polygons smaller
+    than a pixel still show as one pixel at their representative point. No outlines are drawn.
+    """
+    from .raster import GridSpec, label_polygons
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    bbox = ax.get_window_extent()
+    nx, ny = max(int(bbox.width), 1), max(int(bbox.height), 1)
+    px = (x1 - x0) / nx
+    grid = GridSpec(x0, y0, px, nx, int(np.ceil((y1 - y0) / px)))
+    labels = label_polygons(geoms, grid).ravel()
+    seen = np.zeros(len(geoms), bool)
+    seen[labels[labels >= 0]] = True
+    if not seen.all():
+        lost = np.flatnonzero(~seen)
+        cell = grid.cell_of(shapely.get_coordinates(shapely.point_on_surface(geoms[lost])))
+        ok = cell >= 0
+        labels[cell[ok]] = lost[ok]
+    if isinstance(colours, str):
+        lut = np.array([to_rgba(colours, 0.55)])
+        idx = np.where(labels >= 0, 0, -1)
+    else:
+        lut = np.asarray(colours, float)
+        idx = labels
+    rgba = np.zeros((labels.size, 4), np.float32)
+    inside = idx >= 0
+    rgba[inside] = lut[idx[inside]]
+    img = rgba.reshape(grid.ny, grid.nx, 4)
+    art = ax.imshow(img, origin="lower", extent=(x0, x0 + nx * px, y0, y0 + grid.ny * px), alpha=alpha,
+                    interpolation="nearest", zorder=zorder, resample=False)
+    art.skikt_dense = True
+    return art
+
+
+def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: str = "reference",
+               *, alpha: float = 1.0, zorder: float = 2, simplify: float | None = None, lang: str = "sv"):
+    """Draw one vector layer as a single collection. Returns (artist, legend entries)."""
+    style = style or Style()
+    sec = get_sector(sector)
+    if len(gdf) == 0:
+        return None, []
+    colours, entries = feature_colours(gdf, style, sec.colour, lang)
+    geoms = gdf.geometry.to_numpy()
+    fam = family(gdf)
+    dense = fam == "polygon" and len(geoms) > DENSE_POLYGONS
+    if simplify and fam != "point" and not dense:  # rasterised layers gain nothing from it
+        geoms = shapely.simplify(geoms, simplify, preserve_topology=False)
+    per_feature = not isinstance(colours, str)
+    if fam == "point":
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        xy = shapely.get_coordinates(parts)
+        c = colours[owner] if per_feature else colours
+        # A dark edge keeps light symbols (yellow tourism stars) visible on the priority colours.
+        art = ax.scatter(xy[:, 0], xy[:, 1], s=style.size, c=c, marker=sec.marker, alpha=alpha,
+                         edgecolors="#1a1a1a" if style.outline else "none", linewidths=0.5, zorder=zorder + 1)
+        kind = "point"
+    elif fam == "line":
+        segs, owner = line_segments(geoms)
+        c = colours[owner] if per_feature else colours
+        art = LineCollection(segs, colors=c, linewidths=style.line_width * 1.6, alpha=alpha,
+                             zorder=zorder + 0.5, capstyle="round")
+        ax.add_collection(art, autolim=False)
+        kind = "line"
+    elif dense:
+        art = _draw_dense_polygons(ax, geoms, colours, alpha, zorder)
+        kind = "polygon"
+    else:
+        art, owner = polygon_collection(geoms)
+        fc = colours[owner] if per_feature else to_rgba(colours, 0.35)
+        art.set_facecolor(fc)
+        art.set_edgecolor(colours if not per_feature else "#444444")
+        art.set_linewidth(0.8 if style.outline else 0)
+        art.set_alpha(alpha if per_feature else None)
+        if not per_feature and alpha < 1:
+            art.set_facecolor(to_rgba(colours, 0.35 * alpha))
+            art.set_edgecolor(to_rgba(colours, alpha))
+        art.set_zorder(zorder)
+        ax.add_collection(art, autolim=False)
+        kind = "polygon"
+    if not entries:
+        entries = [LegendEntry("", kind, colours, sec.marker)]
+    else:
+        for e in entries:
+            e.kind, e.marker = kind if kind != "polygon" else "patch", sec.marker
+    if style.labels and style.labels in gdf.columns and len(gdf) <= 400:
+        pts = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.to_numpy()))
+        for (x, y), text in zip(pts, gdf[style.labels].astype(str)):
+            ax.annotate(text, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=zorder + 2,
+                        color="#222222", clip_on=True)
+    return art, entries
+
+
+# ------------------------------------------------------------------------------------------------
+# Base map
+
+
+def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoDataFrame | None,
+                 view=None, labels: bool = True, simplify: float | None = None):
+    """Quiet outlines: municipalities thin, counties darker, municipality names in grey."""
+    arts = []
+    for frame, lw, colour, z in ((municipalities, 0.5, "#9a9a9a", 1.2), (counties, 1.3, "#555555", 1.3)):
+        if frame is None or len(frame) == 0:
+            continue
+        geoms = frame.geometry.to_numpy()
+        if simplify:
+            geoms = shapely.simplify(geoms, simplify)
+        segs, _ = line_segments(shapely.boundary(geoms))
+        lc = LineCollection(segs, colors=colour, linewidths=lw, zorder=z)
+        ax.add_collection(lc, autolim=False)
+        arts.append(lc)
+    if labels and municipalities is not None and len(municipalities) and "name" in municipalities.columns:
+        pts = shapely.point_on_surface(municipalities.geometry.to_numpy())
+        xy = shapely.get_coordinates(pts)
+        if view is not None:
+            x0, x1, y0, y1 = view
+            inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        else:
+            inside = np.ones(len(xy), bool)
+        if inside.sum() <= 60:
+            for (x, y), name in zip(xy[inside], municipalities["name"].to_numpy()[inside]):
+                arts.append(ax.text(x, y, str(name), fontsize=7.5, color="#5a5a5a", ha="center", va="center",
+                                    zorder=6, clip_on=True, style="italic"))
+    return arts
+
+
+# ------------------------------------------------------------------------------------------------
+# Composites and per-unit values
+
+
+def priority_colours(k: int) -> list[str]:
+    """Class 1 (highest priority) darkest. ColorBrewer YlOrRd, which is colour-blind safe."""
+    return list(reversed(sequential_colours(k, PRIORITY_CMAP)))
+
+
+def priority_legend(k: int, lang: str = "sv") -> list[LegendEntry]:
+    colours = priority_colours(k)
+    out = []
+    for c in range(1, k + 1):
+        if c == 1:
+            label = tr("class_highest", lang)
+        elif c == k:
+            label = tr("class_lowest", lang)
+        else:
+            label = tr("class_n", lang).format(n=c)
+        out.append(LegendEntry(label, "patch", colours[c - 1]))
+    return out
+
+
+def draw_unit_values(ax, units: Units, values: np.ndarray, cmap, norm=None, *, alpha: float = 1.0,
+                     zorder: float = 0.5):
+    """Per-unit values: one image for grids, one polygon collection for areas. NaN is transparent."""
+    if units.kind == "grid":
+        img = units.to_image(values)
+        return ax.imshow(np.ma.masked_invalid(img), origin="lower", extent=units.grid.extent, cmap=cmap,
+                         norm=norm, interpolation="nearest", alpha=alpha, zorder=zorder, resample=False)
+    coll, owner = polygon_collection(units.geometry)
+    vals = np.asarray(values, float)[owner]
+    coll.set_array(np.ma.masked_invalid(vals))
+    coll.set_cmap(cmap)
+    if norm is not None:
+        coll.set_norm(norm)
+    coll.set_edgecolor("#ffffff")
+    coll.set_linewidth(0.4)
+    coll.set_alpha(alpha)
+    coll.set_zorder(zorder)
+    ax.add_collection(coll, autolim=False)
+    return coll
+
+
+def draw_priority(ax, units: Units, cls: np.ndarray, k: int, *, alpha: float = 0.9, zorder: float = 0.5):
+    """The classed priority map (class 1 = highest priority); units without a score stay empty."""
+    cmap = ListedColormap(priority_colours(k))
+    cmap.set_bad((0, 0, 0, 0))
+    values = np.where(cls > 0, cls, np.nan).astype(np.float32)
+    norm = BoundaryNorm(np.arange(0.5, k + 1.5), k)
+    return draw_unit_values(ax, units, values, cmap, norm, alpha=alpha, zorder=zorder)
+
+
+# ------------------------------------------------------------------------------------------------
+# Map furniture
+
+
+def nice_length(target: float) -> float:
+    exp = 10 ** np.floor(np.log10(target))
+    for m in (5, 2, 1):
+        if m * exp <= target:
+            return m * exp
+    return exp
+
+
+def add_scalebar(ax, *, fontsize: float = 8):
+    """A scale bar of a round length about a fifth of the view width, bottom left."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    length = nice_length((x1 - x0) / 5)
+    bx, by = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.04
+    h = (y1 - y0) * 0.008
+    arts = [
+        ax.add_patch(Rectangle(
+            (bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20)),
+        ax.add_patch(Rectangle(
+            (bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20)),
+    ]
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    arts.append(ax.text(bx + length / 2, by + h * 2.2, label, ha="center", va="bottom", fontsize=fontsize,
+                        zorder=20, bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1)))
+    return arts
+
+
+def add_north_arrow(ax, *, size: float = 0.06):
+    """An arrow with an N, top right, in axes coordinates so it survives any zoom."""
+    return [ax.annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.95 - size * 1.6), xycoords="axes fraction",
+                        ha="center", va="center", fontsize=12, fontweight="bold", zorder=20,
+                        arrowprops=dict(facecolor="black", edgecolor="black", width=4, headwidth=12,
+                                        headlength=10))]

@@ -1,0 +1,211 @@
+"""A live map on one Axes: artists cached per layer so that a change redraws only what it touched.
+
+* look changed (visibility, opacity, order, style) → existing artists are restyled or one layer's
+  artist is rebuilt; no indicator is recomputed;
+* weights changed → the priority image gets new data (``set_data``), nothing else;
+* view changed → limits move; polygon layers are re-simplified only when the pixel size has
+  changed by more than a factor of two since they were built.
+
+The Qt canvas and ``skikt bench`` both drive this class; it knows nothing about Qt.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
+
+from .export import base_layers, layer_title
+from .render import (LegendEntry, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
+                     priority_legend)
+from .style import Style
+from .workspace import Workspace
+
+
+class MapScene:
+    def __init__(self, ax, ws: Workspace, lang: str = "sv"):
+        self.ax = ax
+        self.ws = ws
+        self.lang = lang
+        self.show_composite = True
+        self.show_stability: np.ndarray | None = None
+        self.labels = True
+        self._layer_art: dict[str, tuple[tuple, object, list[LegendEntry]]] = {}
+        self._base_art: list = []
+        self._base_key = None
+        self._label_art: list = []
+        self._priority = None
+        self._priority_units = None
+        self._simplify = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def pixel_size(self) -> float:
+        x0, x1 = self.ax.get_xlim()
+        width_px = max(self.ax.get_window_extent().width, 1)
+        return (x1 - x0) / width_px
+
+    def _tolerance(self) -> float:
+        """Simplification tolerance: half a pixel, in map units, bucketed to powers of two."""
+        px = self.pixel_size() * 0.5
+        return float(2 ** np.floor(np.log2(px))) if px > 0 else 0.0
+
+    # ------------------------------------------------------------------ layers
+
+    def _layer_key(self, spec, lay, tol) -> tuple:
+        fam_poly = lay.geo is not None and lay.geo.geom_type.iloc[0] in ("Polygon", "MultiPolygon") \
+            if len(lay.geo) else False
+        return (id(lay.frame), json.dumps(spec.style, sort_keys=True), spec.sector,
+                tol if fam_poly else None, self.lang)
+
+    def sync_layers(self) -> None:
+        ws = self.ws
+        tol = self._tolerance()
+        counties, municipalities = base_layers(ws)
+        live = set()
+        order = [s for s in ws.project.layers]
+        for rank, spec in enumerate(order):
+            lay = ws.layers.get(spec.id)
+            if lay is None or lay.geo is None:
+                continue
+            if spec.sector == "reference" and (lay.geo is counties or lay.geo is municipalities):
+                continue
+            live.add(spec.id)
+            key = self._layer_key(spec, lay, tol)
+            cached = self._layer_art.get(spec.id)
+            if cached is None or cached[0] != key:
+                if not spec.visible and cached is None:
+                    # Build lazily: a hidden layer costs nothing until it is shown.
+                    self._layer_art.pop(spec.id, None)
+                    continue
+                if cached is not None and cached[1] is not None:
+                    cached[1].remove()
+                art, entries = draw_layer(self.ax, lay.geo, Style.from_dict(spec.style), spec.sector,
+                                          alpha=spec.opacity, simplify=tol, lang=self.lang)
+                self._layer_art[spec.id] = (key, art, entries)
+            _, art, _ = self._layer_art[spec.id]
+            if art is not None:
+                art.set_visible(spec.visible)
+                art.set_alpha(spec.opacity)
+                is_point = any(e.kind == "point" for e in self._layer_art[spec.id][2])
+                # Earlier in the list draws on top; points above the polygons of the same layer slot.
+                art.set_zorder(3 + 2 * (len(order) - rank) + (1 if is_point else 0))
+        for gone in [k for k in self._layer_art if k not in live]:
+            art = self._layer_art.pop(gone)[1]
+            if art is not None:
+                art.remove()
+        bkey = (id(counties), id(municipalities), tol)
+        if bkey != self._base_key:
+            for a in self._base_art:
+                a.remove()
+            self._base_art = draw_basemap(self.ax, counties, municipalities, labels=False, simplify=tol)
+            self._base_key = bkey
+        self.sync_labels()
+
+    def sync_labels(self) -> None:
+        for a in self._label_art:
+            a.remove()
+        self._label_art = []
+        if not self.labels:
+            return
+        _, municipalities = base_layers(self.ws)
+        if municipalities is None:
+            return
+        x0, x1 = self.ax.get_xlim()
+        y0, y1 = self.ax.get_ylim()
+        arts = draw_basemap(self.ax, None, municipalities, view=(x0, x1, y0, y1), labels=True, simplify=None)
+        # draw_basemap returned the outline collection first; the labels are the rest.
+        arts[0].remove()
+        self._label_art = arts[1:]
+
+    # ------------------------------------------------------------------ composite
+
+    def sync_composite(self) -> None:
+        ws = self.ws
+        c = ws.composite
+        want = self.show_composite and c is not None and ws.units is not None
+        if not want:
+            if self._priority is not None:
+                self._priority.set_visible(False)
+            return
+        if self.show_stability is not None:
+            values = np.asarray(self.show_stability, np.float32)
+            if self._priority is not None:
+                self._priority.remove()
+            cmap = ListedColormap(["#f7f7f7", "#fdb863", "#e66101", "#5e3c99"])
+            top = max(float(values.max()), 1.0)
+            norm = BoundaryNorm([-0.5, 0.5, top / 3 + 0.5, 2 * top / 3 + 0.5, top + 0.5], 4)
+            self._priority = draw_unit_values(self.ax, ws.units, values, cmap, norm, alpha=0.9)
+            self._priority_units = None
+            return
+        if self._priority is not None and self._priority_units is ws.units and ws.units.kind == "grid":
+            img = ws.units.to_image(np.where(c.cls > 0, c.cls, np.nan))
+            self._priority.set_data(np.ma.masked_invalid(img))
+            self._priority.set_visible(True)
+            return
+        if self._priority is not None:
+            self._priority.remove()
+        self._priority = draw_priority(self.ax, ws.units, c.cls, c.k)
+        self._priority_units = ws.units
+        if ws.units.kind != "grid":
+            self._priority_units = None  # polygon collections are rebuilt; cheap for hundreds of areas
+
+    def update_priority_fast(self) -> None:
+        """The slider path: new classes into the existing image, nothing else."""
+        self.sync_composite()
+
+    def sync(self) -> None:
+        self.sync_layers()
+        self.sync_composite()
+
+    def clear(self) -> None:
+        for _, art, _ in self._layer_art.values():
+            if art is not None:
+                art.remove()
+        for a in self._base_art + self._label_art:
+            a.remove()
+        if self._priority is not None:
+            self._priority.remove()
+        self._layer_art.clear()
+        self._base_art, self._label_art, self._priority, self._base_key = [], [], None, None
+
+    def view_changed(self) -> None:
+        """After pan/zoom: relabel, and re-simplify polygons if the scale moved a lot."""
+        tol = self._tolerance()
+        if self._simplify is None or not (0.5 <= tol / max(self._simplify, 1e-9) <= 2):
+            self._simplify = tol
+            self.sync_layers()
+        else:
+            self.sync_labels()
+
+    # ------------------------------------------------------------------ legend
+
+    def legend_sections(self) -> list[tuple[str, list[LegendEntry], bool]]:
+        """(title, entries, illustrative) for what is drawn, in drawing order (top first)."""
+        out = []
+        ws = self.ws
+        if self.show_composite and ws.composite is not None:
+            if self.show_stability is not None:
+                from .i18n import tr
+
+                colours = ["#f7f7f7", "#fdb863", "#e66101", "#5e3c99"]
+                out.append((tr("sensitivity", self.lang), [
+                    LegendEntry(tr("stable", self.lang), "patch", colours[0]),
+                    LegendEntry(tr("unstable", self.lang) + " (1/3)", "patch", colours[1]),
+                    LegendEntry(tr("unstable", self.lang) + " (2/3)", "patch", colours[2]),
+                    LegendEntry(tr("unstable", self.lang) + " (3/3)", "patch", colours[3])], False))
+            else:
+                from .i18n import tr
+
+                out.append((tr("priority_map", self.lang), priority_legend(ws.composite.k, self.lang), False))
+        for spec in ws.project.layers:
+            lay = ws.layers.get(spec.id)
+            entry = self._layer_art.get(spec.id)
+            if lay is None or not spec.visible or entry is None:
+                continue
+            out.append((layer_title(spec, lay.meta, self.lang), entry[2], bool(lay.meta.illustrative)))
+        return out
+
+
+__all__ = ["MapScene", "priority_colours"]

@@ -1,0 +1,90 @@
+"""How a layer looks. Pure data: changing it never touches indicators (the "look changed" path)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+# Colour-blind-safe palettes only: ColorBrewer schemes marked CB-safe and the viridis family.
+SEQUENTIAL = ("viridis", "cividis", "magma", "YlOrRd", "YlGnBu", "Blues", "Greens", "Purples", "OrRd")
+QUALITATIVE = ("okabe_ito", "Set2", "Dark2", "Paired")
+SCHEMES = ("quantiles", "equal_interval", "natural_breaks", "std_mean")
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+PRIORITY_CMAP = "YlOrRd"
+
+
+@dataclass
+class Style:
+    mode: str = "single"  # single | categorized | graduated
+    colour: str | None = None  # single: None means the sector's colour
+    column: str | None = None  # categorized / graduated
+    scheme: str = "quantiles"
+    k: int = 5
+    palette: str = "viridis"
+    size: float = 18.0  # point marker area in points²
+    line_width: float = 1.2
+    outline: bool = True
+    labels: str | None = None  # column to label features with
+
+    def to_dict(self) -> dict:
+        default = Style()
+        return {k: v for k, v in asdict(self).items() if v != getattr(default, k)}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Style":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+
+def qualitative_colours(n: int, palette: str = "okabe_ito") -> list[str]:
+    if palette == "okabe_ito" or palette not in QUALITATIVE:
+        base = OKABE_ITO
+    else:
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        cmap = colormaps[palette]
+        base = [to_hex(cmap(i)) for i in range(cmap.N)]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def sequential_colours(k: int, palette: str = "viridis") -> list[str]:
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps[palette if palette in colormaps else "viridis"]
+    return [to_hex(cmap(x)) for x in np.linspace(0.08, 0.92, k)] if k > 1 else [to_hex(cmap(0.6))]
+
+
+def graduated_breaks(values: pd.Series, scheme: str, k: int) -> np.ndarray:
+    """Upper class bounds by mapclassify (standard deviation classes use StdMean)."""
+    import warnings
+
+    import mapclassify
+
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+    if len(v) == 0:
+        return np.array([])
+    k = max(1, min(k, len(np.unique(v))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if scheme == "std_mean":
+            return np.asarray(mapclassify.StdMean(v).bins, float)
+        cls = {"quantiles": mapclassify.Quantiles, "equal_interval": mapclassify.EqualInterval,
+               "natural_breaks": mapclassify.NaturalBreaks}.get(scheme, mapclassify.Quantiles)
+        return np.asarray(cls(v, k=k).bins, float)
+
+
+def fmt_number(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}".replace(",", "\u202f")
+    if a >= 10:
+        return f"{x:.0f}"
+    if a >= 1:
+        return f"{x:.1f}"
+    return f"{x:.2f}"

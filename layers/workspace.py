@@ -1,0 +1,286 @@
+"""A project brought to life, headless: loaded layers, units, cached indicators, the composite.
+
+Everything the app does to data goes through here, so the CLI, the tests and the GUI share one
+path. Caches are keyed by exactly the inputs that matter: a weight change recombines, a
+normalisation change renormalises one layer, a path or filter change reloads one layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import indicators as ind
+from .composite import Composite, Normalised, combine, normalise
+from .errors import SkiktError
+from .io import load
+from .joins import JoinReport, join_table
+from .metadata import LayerMeta, LoadReport, read_sidecar
+from .project import LayerSpec, Project
+from .units import Units, make_area_units, make_grid_units
+from .where import filter_frame
+
+
+class Cancelled(Exception):
+    """Raised inside a computation when its cancel callback says so."""
+
+
+@dataclass
+class LoadedLayer:
+    spec_key: tuple
+    frame: gpd.GeoDataFrame | pd.DataFrame
+    kind: str  # vector | table
+    report: LoadReport
+    meta: LayerMeta
+    join_report: JoinReport | None = None
+
+    @property
+    def geo(self) -> gpd.GeoDataFrame | None:
+        """The layer as geometry: the vector itself, or a table joined to its area layer."""
+        return self.frame if isinstance(self.frame, gpd.GeoDataFrame) else None
+
+
+@dataclass
+class Workspace:
+    project: Project
+    crs_override: str | None = None  # CLI --crs: for every file that has none
+    layers: dict[str, LoadedLayer] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    units: Units | None = None
+    _units_key: tuple | None = None
+    _raw: dict[str, tuple[tuple, ind.RawIndicator]] = field(default_factory=dict)
+    _norm: dict[str, tuple[tuple, np.ndarray]] = field(default_factory=dict)
+    normalised: Normalised | None = None
+    _normalised_key: tuple | None = None
+    composite: Composite | None = None
+
+    # -------------------------------------------------------------------------- loading
+
+    def _meta(self, spec: LayerSpec) -> LayerMeta:
+        side = read_sidecar(self.project.resolve(spec.path))
+        own = spec.meta.to_dict()
+        merged = {**side, **{k: v for k, v in own.items() if k not in ("sector", "title")}}
+        merged.update(sector=spec.sector, title=spec.title)
+        if side.get("illustrative"):
+            merged["illustrative"] = True
+        return LayerMeta.from_dict(merged)
+
+    def _join_key(self, spec: LayerSpec) -> tuple:
+        if not spec.join:
+            return ()
+        return self.project.layer(spec.join["layer"]).load_key()
+
+    def load_layer(self, spec: LayerSpec) -> LoadedLayer:
+        key = (spec.load_key(), self._join_key(spec), self.project.crs, self.crs_override)
+        cached = self.layers.get(spec.id)
+        if cached is not None and cached.spec_key == key:
+            return cached
+        path = self.project.resolve(spec.path)
+        loaded = load(path, spec.layer, crs=spec.crs or self.crs_override, target_crs=self.project.crs,
+                      where=spec.where, geometry=spec.geometry)
+        frame, join_report = loaded.frame, None
+        if spec.join:
+            if loaded.kind != "table" and not spec.join.get("force"):
+                frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+            area_spec = self.project.layer(spec.join["layer"])
+            areas = self.load_layer(area_spec).geo
+            if areas is None:
+                raise SkiktError(f"layer '{spec.id}': join layer '{area_spec.id}' has no geometry")
+            frame, join_report = join_table(frame, spec.join["left"], areas, spec.join["right"], source=path.name)
+            # Areas the table says nothing about are not part of this layer (nor drawn with it).
+            frame = frame[~frame[spec.join["right"]].astype(str).isin(set(join_report.areas_without_data))]
+            frame = frame.reset_index(drop=True)
+            for line in join_report.lines():
+                loaded.report.warnings.append(f"join: {line}")
+        elif loaded.kind == "table":
+            raise SkiktError(f"{path.name}: is a table without coordinates; give join = {{ layer, left, right }} "
+                             "to attach it to an area layer")
+        layer = LoadedLayer(key, frame, "vector", loaded.report, self._meta(spec), join_report)
+        self.layers[spec.id] = layer
+        self.errors.pop(spec.id, None)
+        return layer
+
+    def forget(self, layer_id: str) -> None:
+        for cache in (self.layers, self._raw, self._norm, self.errors):
+            cache.pop(layer_id, None)
+
+    # -------------------------------------------------------------------------- units
+
+    def _study_area(self) -> np.ndarray | None:
+        sa = self.project.units.study_area
+        if not sa:
+            return None
+        frame = self.load_layer(self.project.layer(sa["layer"])).geo
+        if frame is None:
+            raise SkiktError(f"study area layer '{sa['layer']}' has no geometry")
+        if sa.get("where"):
+            frame = filter_frame(frame, sa["where"])
+            if frame.empty:
+                raise SkiktError(f"study area filter \"{sa['where']}\" matches nothing in layer '{sa['layer']}'")
+        return frame.geometry.to_numpy()
+
+    def build_units(self) -> Units:
+        u = self.project.units
+        sa_key = self.project.layer(u.study_area["layer"]).load_key() if u.study_area else None
+        area_key = self.project.layer(u.layer).load_key() if u.kind == "areas" else None
+        key = (u.key(), sa_key, area_key, self.project.crs)
+        if self.units is not None and self._units_key == key:
+            return self.units
+        study = self._study_area()
+        if u.kind == "grid":
+            if study is None:
+                # Without a study area the grid covers every loaded vector layer.
+                frames = [lay.geo for lay in self.layers.values() if lay.geo is not None]
+                if not frames:
+                    raise SkiktError("grid units need a study_area or at least one loaded layer")
+                b = np.array([f.total_bounds for f in frames])
+                box = gpd.GeoSeries.from_xy([b[:, 0].min(), b[:, 2].max()], [b[:, 1].min(), b[:, 3].max()]).envelope
+                study = np.array([box.union_all().envelope], dtype=object)
+            cells = (np.ptp(study_bounds := np.array(gpd.GeoSeries(study).total_bounds).reshape(2, 2), axis=0)
+                     / u.cell_size).prod()
+            if cells > 5e7:
+                raise SkiktError(f"a {u.cell_size:g} m grid over this study area would have {cells:,.0f} cells; "
+                                 "choose a larger cell_size")
+            del study_bounds
+            units = make_grid_units(study, u.cell_size, self.project.crs)
+        else:
+            areas = self.load_layer(self.project.layer(u.layer)).geo
+            if u.id not in areas.columns:
+                raise SkiktError(f"units id column '{u.id}' not in layer '{u.layer}'")
+            units = make_area_units(areas, u.id, study)
+        if units.n == 0:
+            raise SkiktError("the study area contains no units (check the filter and cell size)")
+        self.units, self._units_key = units, key
+        self._raw.clear()
+        return units
+
+    # -------------------------------------------------------------------------- indicators
+
+    def raw_indicator(self, spec: LayerSpec) -> ind.RawIndicator:
+        key = (self.layers[spec.id].spec_key, spec.indicator.data_key(), self._units_key)
+        hit = self._raw.get(spec.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        raw = ind.compute(spec.indicator, self.layers[spec.id].geo, self.units, spec.id)
+        self._raw[spec.id] = (key, raw)
+        self._norm.pop(spec.id, None)
+        return raw
+
+    def _normalised_layer(self, spec: LayerSpec) -> np.ndarray:
+        i = spec.indicator
+        raw = self.raw_indicator(spec)
+        key = (id(raw), i.normalize, i.direction, i.scheme, i.k)
+        hit = self._norm.get(spec.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        n = normalise(raw.values, i.normalize, i.direction, i.scheme, i.k)
+        self._norm[spec.id] = (key, n)
+        return n
+
+    def active_indicators(self) -> list[LayerSpec]:
+        return [s for s in self.project.indicator_layers() if s.id in self.layers]
+
+    def weights(self) -> np.ndarray:
+        return np.array([s.indicator.weight for s in self.active_indicators()], np.float32)
+
+    # -------------------------------------------------------------------------- the whole run
+
+    def iter_update(self, cancel: Callable[[], bool] | None = None, strict: bool = True) -> Iterator[tuple[float, str]]:
+        """Bring everything up to date, yielding (fraction done, what is happening) as it goes.
+
+        With ``strict`` the first bad layer raises; otherwise it is recorded in ``errors`` and
+        the rest of the project still loads (the app's behaviour).
+        """
+        def check():
+            if cancel is not None and cancel():
+                raise Cancelled()
+
+        specs = self.project.layers
+        steps = len(specs) + 2 + len(self.project.indicator_layers())
+        done = 0
+        live = {s.id for s in specs}
+        for gone in [k for k in self.layers if k not in live]:
+            self.forget(gone)
+        for spec in specs:
+            check()
+            yield done / steps, spec.title
+            try:
+                self.load_layer(spec)
+            except SkiktError as exc:
+                if strict:
+                    raise
+                self.layers.pop(spec.id, None)
+                self.errors[spec.id] = str(exc)
+            done += 1
+        check()
+        yield done / steps, "units"
+        self.build_units()
+        done += 1
+        norms, ids, sectors, keys = [], [], [], []
+        for spec in self.active_indicators():
+            check()
+            yield done / steps, spec.title
+            try:
+                norms.append(self._normalised_layer(spec))
+            except SkiktError as exc:
+                if strict:
+                    raise
+                self.errors[spec.id] = str(exc)
+                continue
+            ids.append(spec.id)
+            sectors.append(spec.sector)
+            keys.append(self._norm[spec.id][0])
+            done += 1
+        key = (tuple(keys), tuple(ids), self._units_key)
+        if self.normalised is None or key != self._normalised_key:
+            mat = np.vstack(norms) if norms else np.zeros((0, self.units.n), np.float32)
+            self.normalised = Normalised(ids, sectors, mat)
+            self._normalised_key = key
+        yield (steps - 1) / steps, "composite"
+        self.recombine()
+        yield 1.0, "done"
+
+    def update(self, strict: bool = True, cancel=None) -> Composite:
+        for _ in self.iter_update(cancel=cancel, strict=strict):
+            pass
+        return self.composite
+
+    def recombine(self, weights=None) -> Composite:
+        """Scores for new weights, reusing every normalised indicator (the slider path)."""
+        ids = self.normalised.layer_ids
+        if weights is None:
+            weights = [self.project.layer(i).indicator.weight for i in ids]
+        self.composite = combine(self.normalised, weights, self.project.units.classes)
+        return self.composite
+
+    def set_weight(self, layer_id: str, weight: float) -> Composite:
+        self.project.layer(layer_id).indicator.weight = float(weight)
+        return self.recombine()
+
+    def raw_matrix(self) -> np.ndarray:
+        return np.vstack([self._raw[i][1].values for i in self.normalised.layer_ids]) \
+            if self.normalised.layer_ids else np.zeros((0, self.units.n))
+
+    # -------------------------------------------------------------------------- output
+
+    def result_table(self) -> pd.DataFrame:
+        """One row per unit: ids, score, rank, class, overlap, and raw and normalised values."""
+        c, u = self.composite, self.units
+        data = {"unit_id": u.ids}
+        if u.names is not None:
+            data["name"] = u.names
+        data.update(score=c.score.astype(float), geo_score=c.geo.astype(float), rank=c.rank,
+                    priority_class=c.cls.astype(int), overlap=c.overlap.astype(int))
+        norm = self.normalised.norm
+        for j, lid in enumerate(self.normalised.layer_ids):
+            data[f"{lid}_raw"] = self._raw[lid][1].values
+            data[f"{lid}_norm"] = norm[j].astype(float)
+        df = pd.DataFrame(data)
+        if u.kind == "grid":
+            df.insert(1, "x", u.centres[:, 0])
+            df.insert(2, "y", u.centres[:, 1])
+        return df

@@ -1,0 +1,43 @@
+"""The core never imports Qt or the app: proven by importing every module with them blocked."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = sorted(p for p in (ROOT / "layers").glob("*.py"))
+FORBIDDEN = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "app")
+
+
+def test_core_sources_do_not_import_qt_or_app():
+    offenders = []
+    for path in CORE:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert offenders == []
+
+
+def test_every_core_module_imports_with_qt_blocked():
+    modules = [f"layers.{p.stem}" for p in CORE if p.stem not in ("__main__",)]
+    code = f"""
+import importlib, importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {FORBIDDEN!r}:
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+for m in {modules!r}:
+    importlib.import_module(m)
+loaded = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]
+assert not loaded, loaded
+print('ok', len({modules!r}))
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ok")

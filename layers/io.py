@@ -298,12 +298,15 @@ def _table_to_points(df: pd.DataFrame, path: Path, report: LoadReport) -> gpd.Ge
 # Geometry hygiene
 
 
+_TYPE_NAMES = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                        "MultiPolygon", "GeometryCollection"])
+
+
 def geometry_types(gs: gpd.GeoSeries) -> list[str]:
     arr = gs.to_numpy()
     present = ~shapely.is_missing(arr)
     present[present] = ~shapely.is_empty(arr[present])
-    return sorted(set(shapely.get_type_id(arr[present]).tolist()) and
-                  {g.geom_type for g in arr[present][np.unique(shapely.get_type_id(arr[present]), return_index=True)[1]]})
+    return sorted(set(_TYPE_NAMES[shapely.get_type_id(arr[present])]))
 
 
 def _polygonal(geom):

@@ -1,0 +1,132 @@
+"""The project format: the published v1 keeps loading, unknown keys survive, bad files are refused."""
+
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from layers.errors import ProjectError, SkiktError
+from layers.joins import join_table, normalise_codes
+from layers.project import project_from_dict, read_project, write_project
+from layers.where import filter_frame, parse_where
+from layers.workspace import Workspace
+
+V1 = ROOT / "tests" / "data" / "project_v1.toml"
+
+
+def test_v1_fixture_loads_and_scores_by_municipality():
+    ws = Workspace(read_project(V1))
+    ws.update()
+    assert ws.units.kind == "areas" and ws.units.n == 49  # Västra Götaland's municipalities
+    assert all(code.startswith("14") for code in ws.units.ids)
+    table = ws.result_table().set_index("unit_id")
+    assert table.loc["1480", "name"] == "Göteborg"
+    # Independent check: population of urban-area points per municipality by a geopandas sjoin.
+    import geopandas as gpd
+
+    kom = ws.layers["kommuner"].geo
+    j = gpd.sjoin(ws.layers["tatorter"].geo, kom[kom.code.str.startswith("14")], predicate="within")
+    expect = j.groupby("code_right")["pop"].sum().reindex(table.index, fill_value=0)
+    np.testing.assert_allclose(table["tatorter_raw"], expect)
+    # SCB's point for Göteborg's urban area lies just inside Mölndal on these boundaries.
+    assert table["tatorter_raw"].idxmax() == "1481"
+
+
+def test_round_trip_keeps_unknown_keys(tmp_path):
+    text = V1.read_text(encoding="utf-8").replace("../../sample_data", str(ROOT / "sample_data"))
+    text = text.replace('[project]\n', '[project]\nowner = "Region X"\n')
+    text += '\n[[views]]\nname = "Vård först"\nzoom = [1, 2, 3, 4]\n'
+    text = text.replace('weight = 2\n', 'weight = 2\nfuture_option = "kept"\n', 1)
+    src = tmp_path / "p.toml"
+    src.write_text(text, encoding="utf-8")
+    proj = read_project(src)
+    proj.layer("vard").indicator.weight = 5
+    out = write_project(proj, tmp_path / "sub" / "copy.toml") if (tmp_path / "sub").mkdir() is None else None
+    data = tomllib.loads(out.read_text(encoding="utf-8"))
+    assert data["views"][0]["name"] == "Vård först" and data["project"]["owner"] == "Region X"
+    vard = next(d for d in data["layers"] if d["id"] == "vard")
+    assert vard["indicator"]["weight"] == 5 and vard["indicator"]["future_option"] == "kept"
+    again = read_project(out)
+    assert again.resolve(again.layer("vard").path) == proj.resolve(proj.layer("vard").path)
+    assert again.units.study_area == {"layer": "lan", "where": "code = '14'"}
+
+
+def test_atomic_save_leaves_no_temp_files(tmp_path):
+    proj = read_project(V1)
+    out = write_project(proj, tmp_path / "a.toml")
+    write_project(proj, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.toml"]
+
+
+@pytest.mark.parametrize("patch,msg", [
+    ({"schema_version": 2}, "newer than this Skikt"),
+    ({"layers": [{"id": "Bad Id", "path": "x.gpkg"}]}, "must match"),
+    ({"layers": [{"id": "a", "path": "x", "sector": "space"}]}, "unknown sector 'space'"),
+    ({"layers": [{"id": "a", "path": "x", "indicator": {"method": "attribute"}}]}, "needs column"),
+    ({"layers": [{"id": "a", "path": "x", "indicator": {"method": "count", "weight": -1}}]}, "non-negative"),
+    ({"layers": [{"id": "a", "path": "x", "indicator": {"method": "count", "normalize": "log"}}]}, "normalize"),
+    ({"layers": [{"id": "a", "path": "x"}, {"id": "a", "path": "y"}]}, "duplicate layer id"),
+    ({"units": {"kind": "hex"}}, "grid"),
+    ({"units": {"kind": "grid", "study_area": {"layer": "nope"}}}, "unknown layer id 'nope'"),
+    ({"project": {"crs": "EPSG:999999"}}, "not a known coordinate system"),
+])
+def test_invalid_projects_are_refused(patch, msg):
+    base = {"schema_version": 1, "project": {"title": "t"}, "layers": [], "units": {"kind": "grid"}}
+    base.update(patch)
+    with pytest.raises(ProjectError, match=msg):
+        project_from_dict(base)
+
+
+def test_not_toml(tmp_path):
+    (tmp_path / "p.toml").write_text("this = is = not toml", encoding="utf-8")
+    with pytest.raises(ProjectError, match="not valid TOML"):
+        read_project(tmp_path / "p.toml")
+
+
+# ------------------------------------------------------------------------------------------------ where
+
+
+def test_where_parser_filters():
+    df = pd.DataFrame({"code": ["01", "03", "14"], "pop": [10, 20, 30], "namn": ["Å", "B", "it's"]})
+    assert list(filter_frame(df, "code = '14'")["pop"]) == [30]
+    assert list(filter_frame(df, "code in ('01','03') and pop > 10")["code"]) == ["03"]
+    assert list(filter_frame(df, "not (pop >= 20) or namn = 'it''s'")["code"]) == ["01", "14"]
+    assert list(filter_frame(df, '"namn" = \'Å\'')["code"]) == ["01"]
+
+
+@pytest.mark.parametrize("text", ["__import__('os').system('echo hi')", "code = '1'; drop table x",
+                                  "code == 1 or", "pop > ", "code = foo", "exec('1')"])
+def test_where_never_evaluates_code(text):
+    with pytest.raises(SkiktError):
+        filter_frame(pd.DataFrame({"code": ["1"], "pop": [1]}), text)
+
+
+def test_where_unknown_column():
+    with pytest.raises(SkiktError, match="unknown column 'kod'"):
+        filter_frame(pd.DataFrame({"code": ["1"]}), "kod = '1'")
+    assert parse_where("a = 1")[0] == "cmp"
+
+
+# ------------------------------------------------------------------------------------------------ joins
+
+
+def test_codes_that_lost_their_leading_zeros_still_join():
+    import geopandas as gpd
+    import shapely
+
+    areas = gpd.GeoDataFrame({"code": ["0114", "0180", "1480"]}, geometry=[shapely.box(i, 0, i + 1, 1) for i in range(3)])
+    table = pd.DataFrame({"Kommunkod": [114, 180.0, "9999", None, "0114"], "v": [1, 2, 3, 4, 5]})
+    joined, rep = join_table(table, "Kommunkod", areas, "code")
+    assert rep.matched == 3 and rep.unmatched_values == ["9999"] and rep.missing_values == 1
+    assert rep.duplicate_values == ["0114"] and rep.areas_without_data == ["1480"]
+    assert list(joined["v"].iloc[:2]) == [1, 2] and np.isnan(joined["v"].iloc[2])
+    assert any("9999" in line for line in rep.lines())
+    assert list(normalise_codes(pd.Series(["1", 14.0, " 03 "]), 2)) == ["01", "14", "03"]
+
+
+def test_sample_join_report(sample_ws):
+    rep = sample_ws.layers["kompetens"].join_report
+    assert rep.matched == 26 and rep.unmatched_values == ["1"]  # the county total row
+    assert sample_ws.layers["socio"].join_report.match_rate == 1.0

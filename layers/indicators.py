@@ -13,7 +13,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from .errors import SkiktError
 from .io import FAMILIES
@@ -81,6 +80,12 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     t = np.clip(((p - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-12), 0, 1)
     q = a + ab * t[:, None]
     return np.hypot(*(p - q).T)
+
+
+def cKDTree(points):  # noqa: N802  scipy.spatial costs 0.2 s to import; only distance needs it
+    from scipy.spatial import cKDTree as tree
+
+    return tree(points)
 
 
 def nearest_distance(centres: np.ndarray, gdf: gpd.GeoDataFrame, step: float,

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
-from .render import (LegendEntry, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
+from .render import (DENSE_POLYGONS, LegendEntry, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
                      priority_legend)
 from .style import Style
 from .workspace import Workspace
@@ -54,10 +54,15 @@ class MapScene:
     # ------------------------------------------------------------------ layers
 
     def _layer_key(self, spec, lay, tol) -> tuple:
-        fam_poly = lay.geo is not None and lay.geo.geom_type.iloc[0] in ("Polygon", "MultiPolygon") \
-            if len(lay.geo) else False
-        return (id(lay.frame), json.dumps(spec.style, sort_keys=True), spec.sector,
-                tol if fam_poly else None, self.lang)
+        geo = lay.geo
+        fam_poly = len(geo) > 0 and geo.geom_type.iloc[0] in ("Polygon", "MultiPolygon")
+        view = None
+        if fam_poly and len(geo) > DENSE_POLYGONS:
+            # Dense layers are images of the current view: any pan or zoom makes a new one.
+            view = (self.ax.get_xlim(), self.ax.get_ylim(), tuple(self.ax.get_window_extent().size))
+        # Opacity is in the key: polygon fills carry their own alpha, which set_alpha would flatten.
+        return (id(lay.frame), json.dumps(spec.style, sort_keys=True), spec.sector, spec.opacity,
+                tol if fam_poly else None, view, self.lang)
 
     def sync_layers(self) -> None:
         ws = self.ws
@@ -87,7 +92,6 @@ class MapScene:
             _, art, _ = self._layer_art[spec.id]
             if art is not None:
                 art.set_visible(spec.visible)
-                art.set_alpha(spec.opacity)
                 is_point = any(e.kind == "point" for e in self._layer_art[spec.id][2])
                 # Earlier in the list draws on top; points above the polygons of the same layer slot.
                 art.set_zorder(3 + 2 * (len(order) - rank) + (1 if is_point else 0))
@@ -173,7 +177,8 @@ class MapScene:
     def view_changed(self) -> None:
         """After pan/zoom: relabel, and re-simplify polygons if the scale moved a lot."""
         tol = self._tolerance()
-        if self._simplify is None or not (0.5 <= tol / max(self._simplify, 1e-9) <= 2):
+        dense = any(getattr(art, "skikt_dense", False) for _, art, _ in self._layer_art.values())
+        if dense or self._simplify is None or not (0.5 <= tol / max(self._simplify, 1e-9) <= 2):
             self._simplify = tol
             self.sync_layers()
         else:

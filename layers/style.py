@@ -59,22 +59,23 @@ def sequential_colours(k: int, palette: str = "viridis") -> list[str]:
 
 
 def graduated_breaks(values: pd.Series, scheme: str, k: int) -> np.ndarray:
-    """Upper class bounds by mapclassify (standard deviation classes use StdMean)."""
+    """Upper class bounds: quantiles and equal intervals by numpy, natural breaks and standard
+    deviation classes by mapclassify (imported only when one of those is chosen)."""
+    from .composite import class_breaks
+
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    if scheme != "std_mean":
+        return class_breaks(v, scheme, k)
     import warnings
 
     import mapclassify
 
-    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+    v = v[~np.isnan(v)]
     if len(v) == 0:
         return np.array([])
-    k = max(1, min(k, len(np.unique(v))))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if scheme == "std_mean":
-            return np.asarray(mapclassify.StdMean(v).bins, float)
-        cls = {"quantiles": mapclassify.Quantiles, "equal_interval": mapclassify.EqualInterval,
-               "natural_breaks": mapclassify.NaturalBreaks}.get(scheme, mapclassify.Quantiles)
-        return np.asarray(cls(v, k=k).bins, float)
+        return np.asarray(mapclassify.StdMean(v).bins, float)
 
 
 def fmt_number(x: float) -> str:

@@ -25,6 +25,9 @@ from .units import Units, make_area_units, make_grid_units
 from .where import filter_frame
 
 
+PHASE_UNITS = "units"  # the progress message after every layer is loaded (the app draws them then)
+
+
 class Cancelled(Exception):
     """Raised inside a computation when its cancel callback says so."""
 
@@ -217,7 +220,7 @@ class Workspace:
                 self.errors[spec.id] = str(exc)
             done += 1
         check()
-        yield done / steps, "units"
+        yield done / steps, PHASE_UNITS
         self.build_units()
         done += 1
         norms, ids, sectors, keys = [], [], [], []

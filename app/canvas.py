@@ -1,0 +1,212 @@
+"""The map canvas: matplotlib's QtAgg canvas around one Axes driven by layers.scene.MapScene.
+
+Left-drag pans, the wheel zooms about the cursor, Shift+drag (or the zoom-box tool) zooms to a
+rectangle, a click without movement identifies. The canvas listens to the model and knows
+nothing about the panels.
+"""
+
+from __future__ import annotations
+
+import time
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from PySide6.QtCore import Qt, Signal
+from pyproj import Transformer
+
+from layers.export import fit_aspect, study_extent
+from layers.render import add_north_arrow, add_scalebar
+from layers.scene import MapScene
+
+from .i18n import T, language
+
+_TO_WGS84 = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
+
+
+class MapCanvas(FigureCanvasQTAgg):
+    clicked = Signal(float, float)
+    cursor_moved = Signal(float, float)
+    drawn = Signal(float)  # milliseconds the last full draw took
+
+    def __init__(self, model, parent=None):
+        self.figure = Figure(facecolor="#f4f4f2")
+        super().__init__(self.figure)
+        self.setParent(parent)
+        self.model = model
+        self.ax = self.figure.add_axes([0, 0, 1, 1])
+        self.ax.set_facecolor("#fbfbf9")
+        self.ax.set_aspect("equal", adjustable="datalim")
+        self.ax.set_axis_off()
+        self.scene = MapScene(self.ax, model.ws, language())
+        self._furniture = []
+        self._press = None
+        self._band = None
+        self.zoom_box_mode = False
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.mpl_connect("button_press_event", self._on_press)
+        self.mpl_connect("motion_notify_event", self._on_motion)
+        self.mpl_connect("button_release_event", self._on_release)
+        self.mpl_connect("scroll_event", self._on_scroll)
+        model.project_replaced.connect(self._on_project)
+        model.computed.connect(self._on_computed)
+        model.layers_ready.connect(self._on_layers_ready)
+        model.look_changed.connect(self._on_look)
+        model.layers_changed.connect(self._on_look)
+        model.composite_changed.connect(self._on_composite)
+        self._has_view = False
+        self.first_draw_at: float | None = None
+        self.first_priority_at: float | None = None
+
+    # ------------------------------------------------------------------ model → canvas
+
+    def _on_project(self):
+        self.scene.clear()
+        self.scene = MapScene(self.ax, self.model.ws, language())
+        self._has_view = False
+
+    def _on_layers_ready(self):
+        """Draw the layers while the indicators are still being computed: a map within a second."""
+        self.scene.ws = self.model.ws
+        if not self._has_view:
+            self.full_extent(redraw=False)
+        self.scene.sync_layers()
+        self.redraw()
+
+    def _on_computed(self):
+        self.scene.ws = self.model.ws
+        if not self._has_view:
+            self.full_extent(redraw=False)
+        self.scene.sync()
+        self.redraw()
+
+    def _on_look(self, *_):
+        self.scene.sync_layers()
+        self.redraw()
+
+    def _on_composite(self):
+        self.scene.update_priority_fast()
+        self.draw_idle()
+
+    def set_composite_visible(self, show: bool):
+        self.scene.show_composite = show
+        self.scene.sync_composite()
+        self.redraw()
+
+    def set_stability(self, values):
+        self.scene.show_stability = values
+        self.scene.sync_composite()
+        self.redraw()
+
+    # ------------------------------------------------------------------ view
+
+    def _aspect(self) -> float:
+        w, h = self.width(), self.height()
+        return (w / h) if h > 0 else 1.6
+
+    def set_view(self, extent, redraw: bool = True):
+        x0, x1, y0, y1 = fit_aspect(extent, self._aspect())
+        self.ax.set_xlim(x0, x1)
+        self.ax.set_ylim(y0, y1)
+        self._has_view = True
+        self.scene.view_changed()
+        if redraw:
+            self.redraw()
+
+    def full_extent(self, redraw: bool = True):
+        self.set_view(study_extent(self.model.ws), redraw)
+
+    def zoom_to_bounds(self, bounds, pad: float = 0.08):
+        minx, miny, maxx, maxy = bounds
+        m = max(maxx - minx, maxy - miny, 500) * pad
+        self.set_view((minx - m, maxx + m, miny - m, maxy + m))
+
+    def redraw(self):
+        for a in self._furniture:
+            a.remove()
+        self._furniture = add_scalebar(self.ax) + add_north_arrow(self.ax, size=0.04)
+        t = time.perf_counter()
+        self.draw()
+        ms = (time.perf_counter() - t) * 1000
+        now = time.perf_counter()
+        if self.first_draw_at is None and self.model.ws.layers:
+            self.first_draw_at = now
+        if self.first_priority_at is None and self.model.ws.composite is not None:
+            self.first_priority_at = now
+        self.drawn.emit(ms)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self._has_view:
+            x0, x1 = self.ax.get_xlim()
+            y0, y1 = self.ax.get_ylim()
+            self.set_view((x0, x1, y0, y1), redraw=False)
+
+    # ------------------------------------------------------------------ mouse
+
+    def _on_press(self, ev):
+        if ev.inaxes is not self.ax or ev.button != 1:
+            return
+        shift = ev.key is not None and "shift" in str(ev.key)
+        self._press = (ev.x, ev.y, ev.xdata, ev.ydata, self.ax.get_xlim(), self.ax.get_ylim(),
+                       shift or self.zoom_box_mode)
+        if self._press[6]:
+            self._band = Rectangle((ev.xdata, ev.ydata), 0, 0, fill=False, edgecolor="#1f4e79", linewidth=1.5,
+                                   linestyle="--", zorder=50)
+            self.ax.add_patch(self._band)
+
+    def _on_motion(self, ev):
+        if ev.inaxes is self.ax and ev.xdata is not None:
+            self.cursor_moved.emit(ev.xdata, ev.ydata)
+        if self._press is None or ev.x is None:
+            return
+        px, py, x0d, y0d, xlim, ylim, box = self._press
+        if box:
+            if ev.xdata is not None:
+                self._band.set_bounds(min(x0d, ev.xdata), min(y0d, ev.ydata), abs(ev.xdata - x0d), abs(ev.ydata - y0d))
+                self.draw_idle()
+            return
+        # Pan in data units derived from pixels, so it stays exact even off the axes.
+        bbox = self.ax.get_window_extent()
+        dx = (ev.x - px) * (xlim[1] - xlim[0]) / bbox.width
+        dy = (ev.y - py) * (ylim[1] - ylim[0]) / bbox.height
+        self.ax.set_xlim(xlim[0] - dx, xlim[1] - dx)
+        self.ax.set_ylim(ylim[0] - dy, ylim[1] - dy)
+        self.draw_idle()
+
+    def _on_release(self, ev):
+        if self._press is None:
+            return
+        px, py, x0d, y0d, xlim, ylim, box = self._press
+        self._press = None
+        moved = ev.x is not None and (abs(ev.x - px) + abs(ev.y - py)) > 4
+        if box:
+            self._band.remove()
+            self._band = None
+            if moved and ev.xdata is not None:
+                self.set_view((min(x0d, ev.xdata), max(x0d, ev.xdata), min(y0d, ev.ydata), max(y0d, ev.ydata)))
+            else:
+                self.redraw()
+            return
+        if not moved:
+            self.clicked.emit(x0d, y0d)
+            return
+        self.scene.view_changed()
+        self.redraw()
+
+    def _on_scroll(self, ev):
+        if ev.inaxes is not self.ax or ev.xdata is None:
+            return
+        factor = 1 / 1.25 if ev.button == "up" else 1.25
+        x0, x1 = self.ax.get_xlim()
+        y0, y1 = self.ax.get_ylim()
+        cx, cy = ev.xdata, ev.ydata
+        self.ax.set_xlim(cx - (cx - x0) * factor, cx + (x1 - cx) * factor)
+        self.ax.set_ylim(cy - (cy - y0) * factor, cy + (y1 - cy) * factor)
+        self.scene.view_changed()
+        self.redraw()
+
+    @staticmethod
+    def coordinate_text(x: float, y: float) -> str:
+        lon, lat = _TO_WGS84.transform(x, y)
+        return T("coords").format(e=x, n=y, lat=lat, lon=lon).replace(",", "\u202f")

@@ -1,0 +1,317 @@
+"""Dialogs: add a layer (sector, title, CRS when missing, table join with a live match preview),
+style a layer, and show a layer's properties and metadata."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox, QTextBrowser,
+                               QVBoxLayout)
+
+from layers.crs import describe, suggest_crs
+from layers.errors import SkiktError
+from layers.io import list_layers, read_raw
+from layers.joins import join_table
+from layers.metadata import read_sidecar
+from layers.project import METHODS, IndicatorSpec, LayerSpec
+from layers.sectors import SECTORS
+from layers.style import QUALITATIVE, SCHEMES, SEQUENTIAL, Style
+
+from .i18n import T, language
+
+COMMON_CRS = ["EPSG:3006", "EPSG:4326", "EPSG:3021", "EPSG:3007", "EPSG:3008", "EPSG:3009", "EPSG:3010",
+              "EPSG:3011", "EPSG:3012", "EPSG:3013", "EPSG:3014", "EPSG:3015", "EPSG:3016", "EPSG:3017",
+              "EPSG:3018", "EPSG:3857"]
+
+
+class AddLayerDialog(QDialog):
+    """Raises SkiktError from the constructor when the file cannot be read at all."""
+
+    def __init__(self, model, path, parent=None):
+        super().__init__(parent)
+        self.model, self.path = model, Path(path)
+        self.setWindowTitle(f"{T('add_layer_title')}: {self.path.name}")
+        self.setMinimumWidth(480)
+        self.layer_names = list_layers(self.path)
+        side = read_sidecar(self.path)
+        form = QFormLayout()
+        self.layer = QComboBox()
+        self.layer.addItems(self.layer_names)
+        self.layer.setEnabled(len(self.layer_names) > 1)
+        form.addRow(T("layer_in_file"), self.layer)
+        self.sector = QComboBox()
+        for sid, sec in SECTORS.items():
+            self.sector.addItem(sec.name(language()), sid)
+        self.sector.setCurrentIndex(max(0, self.sector.findData(side.get("sector", "reference"))))
+        form.addRow(T("sector"), self.sector)
+        self.title = QLineEdit(side.get("title") or self.path.stem.replace("_", " "))
+        form.addRow(T("title"), self.title)
+        self.crs = QComboBox()
+        self.crs.setEditable(True)
+        self.crs_label = QLabel(T("crs_missing"))
+        self.crs_label.setWordWrap(True)
+        self.crs_label.setStyleSheet("color:#a04000")
+        form.addRow(self.crs_label)
+        form.addRow(T("crs"), self.crs)
+        # Table joins
+        self.join_box = QGroupBox(T("join_to"))
+        jf = QFormLayout(self.join_box)
+        self.area_layer = QComboBox()
+        self.table_key = QComboBox()
+        self.area_key = QComboBox()
+        self.match = QLabel("")
+        self.match.setWordWrap(True)
+        jf.addRow(T("area_layer"), self.area_layer)
+        jf.addRow(T("table_key"), self.table_key)
+        jf.addRow(T("area_key"), self.area_key)
+        jf.addRow(T("match_preview"), self.match)
+        # Indicator
+        self.ind_box = QGroupBox(T("indicator"))
+        inf = QFormLayout(self.ind_box)
+        self.method = QComboBox()
+        self.method.addItem(T("none"), None)
+        for m in METHODS:
+            self.method.addItem(m, m)
+        self.column = QComboBox()
+        self.direction = QComboBox()
+        self.direction.addItem(T("direction_high"), "high")
+        self.direction.addItem(T("direction_low"), "low")
+        self.weight = QDoubleSpinBox()
+        self.weight.setRange(0, 100)
+        self.weight.setValue(1)
+        inf.addRow(T("method"), self.method)
+        inf.addRow(T("column"), self.column)
+        inf.addRow("", self.direction)
+        inf.addRow(T("weight"), self.weight)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color:#b00020")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.ok = buttons.button(QDialogButtonBox.Ok)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.join_box)
+        lay.addWidget(self.ind_box)
+        lay.addWidget(self.error)
+        lay.addWidget(buttons)
+        for area in (s for s in model.project.layers if model.ws.layers.get(s.id) is not None
+                     and model.ws.layers[s.id].geo is not None and s.join is None):
+            geo = model.ws.layers[area.id].geo
+            if len(geo) and geo.geom_type.iloc[0] in ("Polygon", "MultiPolygon"):
+                self.area_layer.addItem(area.title, area.id)
+        self.layer.currentIndexChanged.connect(self._read)
+        self.area_layer.currentIndexChanged.connect(self._area_changed)
+        self.table_key.currentIndexChanged.connect(self._preview)
+        self.area_key.currentIndexChanged.connect(self._preview)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self._read()
+
+    # ------------------------------------------------------------------
+
+    def _layer_arg(self):
+        if len(self.layer_names) > 1 or self.path.suffix.lower() in (".gpkg", ".xlsx", ".zip"):
+            return self.layer.currentText()
+        return None
+
+    def _read(self):
+        try:
+            self.raw = read_raw(self.path, self._layer_arg())
+        except SkiktError as exc:
+            self.raw = None
+            self.error.setText(str(exc))
+            self.ok.setEnabled(False)
+            return
+        self.error.setText("")
+        self.ok.setEnabled(True)
+        frame = self.raw.frame
+        is_table = self.raw.kind == "table"
+        self.join_box.setVisible(is_table)
+        needs_crs = not is_table and frame.crs is None
+        self.crs_label.setVisible(needs_crs)
+        self.crs.setEnabled(needs_crs)
+        self.crs.clear()
+        if needs_crs:
+            geom = frame.geometry[~frame.geometry.isna()]
+            sugg = suggest_crs(geom.total_bounds) if len(geom) else []
+            for code in sugg + [c for c in COMMON_CRS if c not in sugg]:
+                self.crs.addItem(describe(code), code)
+        else:
+            self.crs.addItem(str(frame.crs) if not is_table and frame.crs is not None else "–")
+        cols = [c for c in frame.columns if c != getattr(frame, "_geometry_column_name", None) and c != "geometry"]
+        self.table_key.clear()
+        self.table_key.addItems([str(c) for c in cols])
+        for i, c in enumerate(cols):
+            if any(k in str(c).lower() for k in ("kod", "code")):
+                self.table_key.setCurrentIndex(i)
+                break
+        self.column.clear()
+        for c in cols:
+            if pd.api.types.is_numeric_dtype(frame[c]):
+                self.column.addItem(str(c), c)
+        self._area_changed()
+        self._method_changed()
+
+    def _area_changed(self):
+        self.area_key.clear()
+        lid = self.area_layer.currentData()
+        if lid:
+            geo = self.model.ws.layers[lid].geo
+            cols = [c for c in geo.columns if c != geo.geometry.name]
+            self.area_key.addItems(cols)
+            if "code" in cols:
+                self.area_key.setCurrentIndex(cols.index("code"))
+        self._preview()
+
+    def _preview(self):
+        if self.raw is None or self.raw.kind != "table":
+            return
+        lid, left, right = self.area_layer.currentData(), self.table_key.currentText(), self.area_key.currentText()
+        if not (lid and left and right):
+            self.match.setText(T("area_layer") + "?")
+            self.ok.setEnabled(False)
+            return
+        try:
+            _, rep = join_table(self.raw.frame, left, self.model.ws.layers[lid].geo, right, source=self.path.name)
+        except SkiktError as exc:
+            self.match.setText(str(exc))
+            return
+        colour = "#1b7837" if rep.match_rate >= 0.9 else ("#b35806" if rep.match_rate > 0 else "#b00020")
+        self.match.setText(f"<span style='color:{colour}'><b>{rep.match_rate:.0%}</b></span> – "
+                           + html.escape("; ".join(rep.lines()[:3])))
+        self.ok.setEnabled(rep.matched > 0)
+
+    def _method_changed(self):
+        m = self.method.currentData()
+        self.column.setEnabled(m == "attribute")
+        self.direction.setEnabled(m is not None)
+        self.weight.setEnabled(m is not None)
+
+    def spec(self) -> LayerSpec:
+        layer = self._layer_arg()
+        stem = Path(layer).stem if layer else self.path.stem
+        spec = LayerSpec(id=self.model.new_layer_id(stem), path=str(self.path.resolve()),
+                         sector=self.sector.currentData(), title=self.title.text().strip() or stem, layer=layer)
+        if self.crs.isEnabled():
+            spec.crs = self.crs.currentData() or self.crs.currentText().split(" ")[0]
+        if self.raw is not None and self.raw.kind == "table":
+            spec.join = {"layer": self.area_layer.currentData(), "left": self.table_key.currentText(),
+                         "right": self.area_key.currentText()}
+        m = self.method.currentData()
+        if m:
+            spec.indicator = IndicatorSpec(method=m, column=self.column.currentData() if m == "attribute" else None,
+                                           direction=self.direction.currentData(), weight=self.weight.value())
+        return spec
+
+
+class StyleDialog(QDialog):
+    def __init__(self, spec, frame, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"{T('style')} {spec.title}")
+        self.style_ = Style.from_dict(spec.style)
+        form = QFormLayout(self)
+        self.mode = QComboBox()
+        for key in ("single", "categorized", "graduated"):
+            self.mode.addItem(T(f"mode_{key}"), key)
+        self.mode.setCurrentIndex(self.mode.findData(self.style_.mode))
+        cols = [c for c in frame.columns if c != frame.geometry.name]
+        self.column = QComboBox()
+        self.column.addItems([str(c) for c in cols])
+        if self.style_.column in cols:
+            self.column.setCurrentText(self.style_.column)
+        self.scheme = QComboBox()
+        names = {"quantiles": "kvantiler / quantiles", "equal_interval": "lika intervall / equal interval",
+                 "natural_breaks": "naturliga brytpunkter / natural breaks", "std_mean": "standardavvikelse / std dev"}
+        for s in SCHEMES:
+            self.scheme.addItem(names[s], s)
+        self.scheme.setCurrentIndex(self.scheme.findData(self.style_.scheme))
+        self.k = QSpinBox()
+        self.k.setRange(2, 9)
+        self.k.setValue(self.style_.k)
+        self.palette = QComboBox()
+        self.palette.addItems(list(SEQUENTIAL) + list(QUALITATIVE))
+        self.palette.setCurrentText(self.style_.palette)
+        self.colour = QPushButton(self.style_.colour or "sektorns färg / sector colour")
+        self.colour.clicked.connect(self._pick)
+        self.size = QDoubleSpinBox()
+        self.size.setRange(2, 200)
+        self.size.setValue(self.style_.size)
+        self.labels = QComboBox()
+        self.labels.addItem(T("none"), None)
+        for c in cols:
+            self.labels.addItem(str(c), c)
+        self.labels.setCurrentIndex(max(0, self.labels.findData(self.style_.labels)))
+        self.outline = QCheckBox()
+        self.outline.setChecked(self.style_.outline)
+        form.addRow(T("style"), self.mode)
+        form.addRow(T("column"), self.column)
+        form.addRow(T("scheme"), self.scheme)
+        form.addRow(T("classes_n"), self.k)
+        form.addRow(T("palette"), self.palette)
+        form.addRow(T("colour"), self.colour)
+        form.addRow("Symbolstorlek / size", self.size)
+        form.addRow(T("labels"), self.labels)
+        form.addRow("Kontur / outline", self.outline)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _pick(self):
+        c = QColorDialog.getColor(QColor(self.style_.colour or "#888888"), self)
+        if c.isValid():
+            self.style_.colour = c.name()
+            self.colour.setText(c.name())
+
+    def result_style(self) -> dict:
+        s = self.style_
+        s.mode = self.mode.currentData()
+        s.column = self.column.currentText() or None
+        s.scheme = self.scheme.currentData()
+        s.k = self.k.value()
+        s.palette = self.palette.currentText()
+        s.size = self.size.value()
+        s.labels = self.labels.currentData()
+        s.outline = self.outline.isChecked()
+        return s.to_dict()
+
+
+class PropertiesDialog(QDialog):
+    def __init__(self, spec, loaded, error: str | None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"{T('properties')} {spec.title}")
+        self.resize(560, 480)
+        text = QTextBrowser()
+        meta = loaded.meta if loaded is not None else spec.meta
+        rows = [(T("title"), spec.title), (T("sector"), SECTORS[spec.sector].name(language())),
+                (T("source"), meta.source), (T("licence"), meta.licence), (T("year"), meta.year or ""),
+                (T("description"), meta.description), ("Fil / file", spec.path + (f" ▸ {spec.layer}" if spec.layer else ""))]
+        if meta.illustrative:
+            rows.append((T("illustrative").capitalize(), T("illustrative_note")))
+        body = "".join(f"<tr><td style='color:#555;padding-right:10px' valign='top'>{html.escape(str(k))}</td>"
+                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        extra = ""
+        if loaded is not None:
+            r = loaded.report
+            extra += f"<h4>{T('features').capitalize()}</h4><p>{html.escape(r.summary())}; " \
+                     f"encoding {html.escape(str(r.encoding))}; CRS {html.escape(str(r.source_crs))}</p>"
+            if r.warnings:
+                extra += f"<h4>{T('warnings')}</h4><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in r.warnings) + "</ul>"
+        if error:
+            extra += f"<h4 style='color:#b00020'>{T('error')}</h4><p>{html.escape(error)}</p>"
+        text.setHtml(f"<table>{body}</table>{extra}")
+        lay = QVBoxLayout(self)
+        lay.addWidget(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        lay.addWidget(buttons)
+        for b in buttons.buttons():
+            b.clicked.connect(self.accept)
+        self.setWindowModality(Qt.WindowModal)

@@ -1,0 +1,344 @@
+"""The main window: canvas in the middle, docks around it, menus, status bar with progress and Cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton)
+
+from layers.composite import sensitivity
+from layers.errors import SkiktError
+from layers.i18n import LANGUAGES
+from layers.io import SUPPORTED_EXTS
+
+from .canvas import MapCanvas
+from .commands import AddLayer, SetStyle
+from .dialogs import AddLayerDialog, PropertiesDialog, StyleDialog
+from .i18n import T, language, set_language
+from .panels.charts_panel import ChartsPanel
+from .panels.info_panel import InfoPanel
+from .panels.layers_panel import LayersPanel
+from .panels.legend_panel import LegendPanel
+from .panels.weights_panel import WeightsPanel
+from .workers import Worker
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.lang = language()
+        self.setAcceptDrops(True)
+        self.resize(1500, 950)
+        self.canvas = MapCanvas(model, self)
+        self.setCentralWidget(self.canvas)
+        self.layers_panel = LayersPanel(model)
+        self.weights_panel = WeightsPanel(model, lang=self.lang)
+        self.legend_panel = LegendPanel(self.canvas)
+        self.info_panel = InfoPanel(model)
+        self.charts_panel = ChartsPanel(model)
+        self.docks = {}
+        self._dock("layers", self.layers_panel, Qt.LeftDockWidgetArea)
+        self._dock("legend", self.legend_panel, Qt.LeftDockWidgetArea)
+        self._dock("weights", self.weights_panel, Qt.RightDockWidgetArea)
+        self._dock("info", self.info_panel, Qt.RightDockWidgetArea)
+        self._dock("charts", self.charts_panel, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["info"], self.docks["charts"])
+        self.docks["info"].raise_()
+        self.resizeDocks([self.docks["layers"], self.docks["weights"]], [290, 330], Qt.Horizontal)
+        self.resizeDocks([self.docks["layers"], self.docks["legend"]], [430, 430], Qt.Vertical)
+        self.resizeDocks([self.docks["weights"], self.docks["info"]], [600, 300], Qt.Vertical)
+        self.export_worker = Worker(self)
+        self.export_worker.finished.connect(lambda out: self.status(T("saved").format(path=out)))
+        self.export_worker.failed.connect(self.show_error)
+        self.dialog_exec = lambda dialog: dialog.exec()  # tests replace this to accept dialogs
+        self.last_error: str | None = None
+        self._build_status()
+        self._build_menus()
+        self.layers_panel.zoom_to_layer.connect(self.zoom_to_layer)
+        self.layers_panel.style_requested.connect(self.style_layer)
+        self.layers_panel.properties_requested.connect(self.show_properties)
+        self.weights_panel.composite_toggled.connect(self.canvas.set_composite_visible)
+        self.weights_panel.stability_toggled.connect(self.toggle_stability)
+        self.canvas.clicked.connect(lambda x, y: self.info_panel.identify(x, y, self.canvas.scene.pixel_size() * 6))
+        self.canvas.clicked.connect(lambda *_: self.docks["info"].raise_() if not self.docks["charts"].isVisible()
+                                    or self.docks["info"].isVisible() else None)
+        self.canvas.cursor_moved.connect(lambda x, y: self.coords.setText(MapCanvas.coordinate_text(x, y)))
+        model.error.connect(self.show_error)
+        model.message.connect(self.status)
+        model.worker.progress.connect(self._progress)
+        model.worker.busy_changed.connect(self._busy)
+        model.project_replaced.connect(self._title)
+        model.dirty_changed.connect(lambda _d: self._title())
+        model.composite_changed.connect(self._refresh_stability)
+        self._title()
+
+    # ------------------------------------------------------------------ layout
+
+    def _dock(self, key, widget, area):
+        dock = QDockWidget(T(key), self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+
+    def _build_status(self):
+        sb = self.statusBar()
+        self.coords = QLabel("")
+        self.coords.setMinimumWidth(420)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.cancel = QPushButton(T("cancel"))
+        self.cancel.hide()
+        self.cancel.clicked.connect(self.model.worker.cancel)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel)
+        sb.addPermanentWidget(self.coords)
+
+    def _build_menus(self):
+        mb = self.menuBar()
+        f = mb.addMenu(T("file"))
+        self._action(f, T("open_project"), self.open_dialog, QKeySequence.Open)
+        self._action(f, T("save_project"), self.save, QKeySequence.Save)
+        self._action(f, T("save_project_as"), self.save_as, QKeySequence.SaveAs)
+        f.addSeparator()
+        self._action(f, T("add_layer"), self.add_layer_dialog, "Ctrl+L")
+        f.addSeparator()
+        self._action(f, T("export_map"), self.export_map_dialog, "Ctrl+E")
+        self._action(f, T("export_scores"), self.export_scores_dialog)
+        f.addSeparator()
+        self._action(f, T("quit"), self.close, QKeySequence.Quit)
+        e = mb.addMenu(T("edit"))
+        undo = self.model.undo.createUndoAction(self, T("undo"))
+        undo.setShortcut(QKeySequence.Undo)
+        redo = self.model.undo.createRedoAction(self, T("redo"))
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        e.addAction(undo)
+        e.addAction(redo)
+        v = mb.addMenu(T("view"))
+        self._action(v, T("full_extent"), self.canvas.full_extent, "Ctrl+0")
+        box = self._action(v, T("zoom_in_box"), None, "Ctrl+B")
+        box.setCheckable(True)
+        box.toggled.connect(lambda on: setattr(self.canvas, "zoom_box_mode", on))
+        labels = self._action(v, T("labels"), None)
+        labels.setCheckable(True)
+        labels.setChecked(True)
+        labels.toggled.connect(self._labels)
+        v.addSeparator()
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        lang_menu = v.addMenu(T("language"))
+        group = QActionGroup(self)
+        for code, name in LANGUAGES.items():
+            a = lang_menu.addAction(name)
+            a.setCheckable(True)
+            a.setChecked(code == self.lang)
+            a.setObjectName(f"lang_{code}")
+            group.addAction(a)
+            a.triggered.connect(lambda _=False, c=code: self.switch_language(c))
+        h = mb.addMenu(T("help"))
+        self._action(h, T("about"), lambda: QMessageBox.about(self, T("about"), T("app_title") + "\n\n" +
+                                                              T("illustrative_note")))
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        a = menu.addAction(text)
+        if slot is not None:
+            a.triggered.connect(lambda _=False: slot())
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        return a
+
+    def _title(self):
+        dirty = "" if self.model.undo.isClean() else " *"
+        self.setWindowTitle(f"{self.model.project.title}{dirty} – Skikt")
+
+    # ------------------------------------------------------------------ status
+
+    def status(self, text: str, msecs: int = 6000):
+        self.statusBar().showMessage(text, msecs)
+
+    def show_error(self, msg: str):
+        """One line, in a non-blocking box, and the app carries on."""
+        self.last_error = msg
+        self.status(f"{T('error')}: {msg}", 15000)
+        box = QMessageBox(QMessageBox.Warning, T("could_not_load") if ":" in msg else T("error"), msg,
+                          QMessageBox.Ok, self)
+        box.setModal(False)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.show()
+
+    def _progress(self, frac: float, msg: str):
+        self.progress.setValue(int(frac * 1000))
+        self.status(f"{T('computing')}: {msg}", 0)
+
+    def _busy(self, busy: bool):
+        self.progress.setVisible(busy)
+        self.cancel.setVisible(busy)
+        if not busy:
+            self.status(T("ready"), 3000)
+
+    # ------------------------------------------------------------------ files
+
+    def open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, T("open_project"), "", "Skikt (*.toml)")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path):
+        try:
+            self.model.open_project(path)
+        except SkiktError as exc:
+            self.show_error(str(exc))
+
+    def save(self):
+        if self.model.project.path is None:
+            return self.save_as()
+        try:
+            out = self.model.save()
+            self.status(T("saved").format(path=out))
+        except (OSError, SkiktError) as exc:
+            self.show_error(str(exc))
+
+    def save_as(self):
+        path, _ = QFileDialog.getSaveFileName(self, T("save_project_as"), "projekt.toml", "Skikt (*.toml)")
+        if path:
+            try:
+                out = self.model.save(path)
+                self.status(T("saved").format(path=out))
+                self._title()
+            except (OSError, SkiktError) as exc:
+                self.show_error(str(exc))
+
+    def add_layer_dialog(self):
+        exts = " ".join(f"*{e}" for e in sorted(SUPPORTED_EXTS))
+        paths, _ = QFileDialog.getOpenFileNames(self, T("add_layer"), "", f"GIS ({exts})")
+        for p in paths:
+            self.add_file(p)
+
+    def add_file(self, path) -> bool:
+        """Ask for sector, title, CRS or join; push an AddLayer command. False if nothing was added."""
+        try:
+            dialog = AddLayerDialog(self.model, path, self)
+        except SkiktError as exc:
+            self.show_error(str(exc))
+            return False
+        if dialog.raw is None:
+            self.show_error(dialog.error.text())
+            return False
+        if self.dialog_exec(dialog) != QDialog.Accepted:
+            return False
+        spec = dialog.spec()
+        self.model.undo.push(AddLayer(self.model, spec, 0))
+        self.status(T("layer_added").format(name=spec.title))
+        return True
+
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        # Open the dialogs after the drop has returned, so the file manager is not kept waiting.
+        QTimer.singleShot(0, lambda: [self.add_file(p) for p in paths])
+
+    def export_map_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, T("export_map"), "karta.png", "PNG (*.png);;PDF (*.pdf);;SVG (*.svg)")
+        if path:
+            self.export_map(path)
+
+    def export_map(self, path):
+        from layers.export import compose_map
+
+        ws, lang, show = self.model.ws, self.lang, self.canvas.scene.show_composite
+
+        def job(cancel):
+            yield 0.1, "export"
+            return compose_map(ws, path, lang=lang, composite=show)
+
+        self.export_worker.start(job)
+
+    def export_scores_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, T("export_scores"), "poang.gpkg", "GeoPackage (*.gpkg);;CSV (*.csv)")
+        if path:
+            from layers.output import write_scores
+
+            ws = self.model.ws
+
+            def job(cancel):
+                yield 0.1, "export"
+                return write_scores(ws, path)
+
+            self.export_worker.start(job)
+
+    # ------------------------------------------------------------------ layer actions
+
+    def zoom_to_layer(self, layer_id: str):
+        lay = self.model.ws.layers.get(layer_id)
+        if lay is not None and lay.geo is not None and len(lay.geo):
+            self.canvas.zoom_to_bounds(lay.geo.total_bounds)
+
+    def style_layer(self, layer_id: str):
+        lay = self.model.ws.layers.get(layer_id)
+        if lay is None or lay.geo is None:
+            return
+        dialog = StyleDialog(self.model.project.layer(layer_id), lay.geo, self)
+        if self.dialog_exec(dialog) == QDialog.Accepted:
+            self.model.undo.push(SetStyle(self.model, layer_id, dialog.result_style()))
+
+    def show_properties(self, layer_id: str):
+        dialog = PropertiesDialog(self.model.project.layer(layer_id), self.model.ws.layers.get(layer_id),
+                                  self.model.ws.errors.get(layer_id), self)
+        dialog.show()
+
+    def _labels(self, on: bool):
+        self.canvas.scene.labels = on
+        self.canvas.scene.sync_labels()
+        self.canvas.redraw()
+
+    def toggle_stability(self, on: bool):
+        self._stability_on = on
+        self._refresh_stability()
+        if not on:
+            self.canvas.set_stability(None)
+
+    def _refresh_stability(self):
+        if not getattr(self, "_stability_on", False) or self.model.ws.composite is None:
+            return
+        ws = self.model.ws
+        sens = sensitivity(ws.normalised, ws.composite.weights, ws.composite.k, 0.10)
+        self.weights_panel.sens_label.setText(
+            f"{T('sensitivity')} ±10 %: {sens.any_change_share:.0%} " + ("of units change class" if self.lang == "en"
+                                                                          else "av enheterna byter klass"))
+        self.canvas.set_stability(sens.stability)
+
+    def switch_language(self, lang: str):
+        """Rebuild the window in the new language; the model (project, undo history) lives on."""
+        if lang == self.lang:
+            return
+        set_language(lang)
+        geometry = self.saveGeometry()
+        view = (self.canvas.ax.get_xlim(), self.canvas.ax.get_ylim())
+        new = MainWindow(self.model)
+        new.restoreGeometry(geometry)
+        new.canvas.ax.set_xlim(*view[0])
+        new.canvas.ax.set_ylim(*view[1])
+        new.canvas._has_view = True
+        new.canvas.scene.sync()
+        new.show()
+        new.canvas.redraw()
+        self._replaced_by = new
+        self.model.error.disconnect(self.show_error)
+        self.hide()
+        self.deleteLater()
+
+    def closeEvent(self, event):
+        QSettings("Skikt", "Skikt").setValue("geometry", self.saveGeometry())
+        self.model.worker.cancel()
+        super().closeEvent(event)

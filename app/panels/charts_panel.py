@@ -1,0 +1,111 @@
+"""Charts dock: the top units by score as stacked sector contributions, and the selected unit's profile."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from layers.sectors import SECTORS
+
+from ..i18n import T, language
+
+
+def top_units(ws, n: int) -> np.ndarray:
+    score = ws.composite.score
+    ok = np.flatnonzero(~np.isnan(score))
+    if len(ok) == 0:
+        return ok
+    k = min(n, len(ok))
+    top = ok[np.argpartition(-score[ok], k - 1)[:k]]
+    return top[np.argsort(-score[top])]
+
+
+def draw_top(ax, ws, n: int = 10) -> None:
+    c = ws.composite
+    units = top_units(ws, n)
+    left = np.zeros(len(units))
+    y = np.arange(len(units))[::-1]
+    by_sector: dict[str, np.ndarray] = {}
+    for j, lid in enumerate(ws.normalised.layer_ids):
+        sector = ws.project.layer(lid).sector
+        contrib = np.array([c.contributions(u)[j] for u in units])
+        by_sector[sector] = by_sector.get(sector, 0) + contrib
+    for sector, vals in by_sector.items():
+        ax.barh(y, vals, left=left, color=SECTORS[sector].colour, edgecolor="white", linewidth=0.5,
+                label=SECTORS[sector].name(language()))
+        left += vals
+    ax.set_yticks(y, [ws.units.label(u)[:24] for u in units], fontsize=7)
+    ax.set_title(T("top_units"), fontsize=9, loc="left")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=6, loc="lower right", frameon=False)
+
+
+def draw_profile(ax, ws, i: int | None) -> None:
+    ax.set_title(T("unit_profile"), fontsize=9, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    if i is None or ws.normalised is None:
+        ax.text(0.5, 0.5, T("click_map"), ha="center", va="center", fontsize=8, color="#666666",
+                transform=ax.transAxes, wrap=True)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    ids = ws.normalised.layer_ids
+    vals = ws.normalised.norm[:, i]
+    x = np.arange(len(ids))
+    colours = [SECTORS[ws.project.layer(lid).sector].colour for lid in ids]
+    ax.bar(x, np.nan_to_num(vals), color=colours, edgecolor="#333333", linewidth=0.5)
+    ax.set_ylim(0, 1)
+    ax.set_xticks(x, [ws.project.layer(lid).title[:12] for lid in ids], rotation=40, ha="right", fontsize=6.5)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_ylabel(T("normalised"), fontsize=7)
+    ax.text(0, 1.02, ws.units.label(i), transform=ax.transAxes, fontsize=7, color="#444444")
+
+
+class ChartsPanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.figure = Figure(figsize=(4, 5), dpi=90, facecolor="white")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.n = QSpinBox()
+        self.n.setRange(3, 30)
+        self.n.setValue(10)
+        self.n.valueChanged.connect(self.redraw)
+        export = QPushButton(T("export_png"))
+        export.clicked.connect(self.export_dialog)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("N"))
+        row.addWidget(self.n)
+        row.addStretch(1)
+        row.addWidget(export)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.canvas, 1)
+        model.composite_changed.connect(self.redraw)
+        model.selection_changed.connect(lambda _i: self.redraw())
+        self.redraw()
+
+    def redraw(self):
+        self.figure.clear()
+        ws = self.model.ws
+        if ws.composite is None or ws.normalised is None or not self.isVisible() and self.figure.axes:
+            self.canvas.draw_idle()
+            return
+        top = self.figure.add_axes([0.36, 0.56, 0.6, 0.38])
+        draw_top(top, ws, self.n.value())
+        prof = self.figure.add_axes([0.14, 0.14, 0.82, 0.3])
+        draw_profile(prof, ws, self.model.selected)
+        self.canvas.draw_idle()
+
+    def export(self, path) -> None:
+        self.redraw()
+        self.figure.savefig(path, dpi=150)
+
+    def export_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, T("export_png"), "diagram.png", "PNG (*.png)")
+        if path:
+            self.export(path)

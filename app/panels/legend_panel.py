@@ -1,0 +1,122 @@
+"""Legend dock: built from what the canvas scene has drawn, so it cannot drift out of sync."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from matplotlib.colors import to_hex
+
+from ..i18n import T
+
+
+def legend_icon(entry, size: int = 18) -> QPixmap:
+    pm = QPixmap(size, size)
+    pm.fill(Qt.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.Antialiasing)
+    colour = QColor(to_hex(entry.colour, keep_alpha=False)) if not isinstance(entry.colour, str) else QColor(entry.colour)
+    if entry.kind == "line":
+        p.setPen(QPen(colour, 3))
+        p.drawLine(2, size // 2, size - 2, size // 2)
+    elif entry.kind == "point":
+        p.setPen(QPen(QColor("#222222"), 1))
+        p.setBrush(colour)
+        c, r = size / 2, size / 3
+        if entry.marker in ("s", "D"):
+            if entry.marker == "D":
+                p.drawPolygon(QPolygonF([QPointF(c, c - r), QPointF(c + r, c), QPointF(c, c + r), QPointF(c - r, c)]))
+            else:
+                p.drawRect(QRectF(c - r * 0.8, c - r * 0.8, r * 1.6, r * 1.6))
+        elif entry.marker == "^":
+            p.drawPolygon(QPolygonF([QPointF(c, c - r), QPointF(c + r, c + r * 0.8), QPointF(c - r, c + r * 0.8)]))
+        elif entry.marker in ("*", "h"):
+            import math
+
+            n, inner = (5, 0.45) if entry.marker == "*" else (6, 1.0)
+            pts = []
+            for i in range(n * 2 if entry.marker == "*" else n):
+                ang = -math.pi / 2 + i * math.pi / (n if entry.marker == "*" else n / 2)
+                rad = r * 1.2 if i % 2 == 0 or entry.marker == "h" else r * 1.2 * inner
+                pts.append(QPointF(c + rad * math.cos(ang), c + rad * math.sin(ang)))
+            p.drawPolygon(QPolygonF(pts))
+        elif entry.marker in ("P", "X"):
+            w = r * 0.55
+            arm = [(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w),
+                   (-r, -w), (-w, -w)]
+            if entry.marker == "X":
+                import math
+
+                cs, sn = math.cos(math.pi / 4), math.sin(math.pi / 4)
+                arm = [(x * cs - y * sn, x * sn + y * cs) for x, y in arm]
+            p.drawPolygon(QPolygonF([QPointF(c + x, c + y) for x, y in arm]))
+        else:
+            p.drawEllipse(QPointF(c, c), r, r)
+    else:
+        p.setPen(QPen(QColor("#555555"), 1))
+        p.setBrush(colour)
+        p.drawRect(QRectF(2, 3, size - 4, size - 6))
+    p.end()
+    return pm
+
+
+class LegendPanel(QWidget):
+    def __init__(self, canvas, parent=None):
+        super().__init__(parent)
+        self.canvas = canvas
+        self.body = QWidget()
+        self.inner = QVBoxLayout(self.body)
+        self.inner.setContentsMargins(6, 6, 6, 6)
+        self.inner.setSpacing(2)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.body)
+        scroll.setFrameShape(QFrame.NoFrame)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+        canvas.drawn.connect(lambda _ms: self.rebuild())
+        self.rebuild()
+
+    def titles(self) -> list[str]:
+        return [title for title, _, _ in self.canvas.scene.legend_sections()]
+
+    def rebuild(self):
+        while self.inner.count():
+            item = self.inner.takeAt(0)
+            widget = item.widget()
+            if widget is not None:
+                widget.setParent(None)  # gone now, not at the next deferred delete
+                widget.deleteLater()
+        sections = self.canvas.scene.legend_sections()
+        if not sections:
+            self.inner.addWidget(QLabel(T("no_features_here")))
+        for title, entries, illustrative in sections:
+            single = len(entries) == 1 and not entries[0].label
+            head = QHBoxLayout()
+            if single:
+                icon = QLabel()
+                icon.setPixmap(legend_icon(entries[0]))
+                head.addWidget(icon)
+            label = QLabel(f"<b>{title}</b>" if not illustrative else
+                           f"<b>{title.rsplit(' (', 1)[0]}</b> <i style='color:#a05a00'>({T('illustrative')})</i>")
+            label.setWordWrap(True)
+            head.addWidget(label, 1)
+            box = QWidget()
+            box.setLayout(head)
+            head.setContentsMargins(0, 6, 0, 0)
+            self.inner.addWidget(box)
+            if single:
+                continue
+            for e in entries:
+                row = QHBoxLayout()
+                row.setContentsMargins(12, 0, 0, 0)
+                icon = QLabel()
+                icon.setPixmap(legend_icon(e))
+                row.addWidget(icon)
+                row.addWidget(QLabel(e.label), 1)
+                w = QWidget()
+                w.setLayout(row)
+                self.inner.addWidget(w)
+        self.inner.addStretch(1)

@@ -1,0 +1,156 @@
+"""Weights dock: one slider per indicator layer, its share of the total, direction and normalisation.
+
+A slider binds exactly one indicator's weight. Moving it pushes a SetWeight command (a drag
+merges into one undo step); the model recombines scores with the newest weights.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QScrollArea, QSlider,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from layers.project import NORMALIZE
+from layers.sectors import SECTORS
+
+from ..commands import SetIndicator, SetWeight
+from ..i18n import T
+
+SCALE = 10  # slider steps per weight unit: weights 0–20 in steps of 0.1
+NORM_LABELS = {"minmax": "min–max", "rank": "rang (percentil)", "zscore": "z-värde", "classes": "klasser"}
+NORM_LABELS_EN = {"minmax": "min–max", "rank": "rank (percentile)", "zscore": "z-score", "classes": "classes"}
+
+
+class IndicatorRow:
+    """The controls of one indicator: all bound to ``layer_id``'s indicator in the model."""
+
+    def __init__(self, panel, grid: QGridLayout, row: int, spec):
+        self.panel, self.model, self.layer_id = panel, panel.model, spec.id
+        sector = SECTORS[spec.sector]
+        self.name = QLabel(f"<span style='color:{sector.colour};font-size:15px'>■</span> {spec.title}")
+        self.name.setToolTip(sector.name(panel.lang))
+        self.share = QLabel("")
+        self.share.setMinimumWidth(44)
+        self.share.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 20 * SCALE)
+        self.slider.setObjectName(f"weight_{spec.id}")
+        self.direction = QToolButton()
+        self.direction.setCheckable(True)
+        self.direction.setObjectName(f"direction_{spec.id}")
+        self.norm = QComboBox()
+        labels = NORM_LABELS_EN if panel.lang == "en" else NORM_LABELS
+        for key in NORMALIZE:
+            self.norm.addItem(labels[key], key)
+        self.norm.setObjectName(f"normalize_{spec.id}")
+        grid.addWidget(self.name, row, 0, 1, 3)
+        grid.addWidget(self.slider, row + 1, 0)
+        grid.addWidget(self.share, row + 1, 1)
+        grid.addWidget(self.direction, row + 1, 2)
+        grid.addWidget(self.norm, row + 2, 0, 1, 3)
+        line = QFrame()
+        line.setFrameShape(QFrame.HLine)
+        line.setStyleSheet("color:#dddddd")
+        grid.addWidget(line, row + 3, 0, 1, 3)
+        self.sync()
+        self.slider.valueChanged.connect(self._slider)
+        self.direction.toggled.connect(self._direction)
+        self.norm.currentIndexChanged.connect(self._norm)
+
+    def spec(self):
+        return self.model.project.layer(self.layer_id)
+
+    def sync(self):
+        ind = self.spec().indicator
+        for w in (self.slider, self.direction, self.norm):
+            w.blockSignals(True)  # no echo back into the model while we mirror it
+        self.slider.setValue(round(ind.weight * SCALE))
+        low = ind.direction == "low"
+        self.direction.setChecked(low)
+        self.direction.setText("↓" if low else "↑")
+        self.direction.setToolTip(T("direction_low") if low else T("direction_high"))
+        self.norm.setCurrentIndex(max(0, self.norm.findData(ind.normalize)))
+        for w in (self.slider, self.direction, self.norm):
+            w.blockSignals(False)
+
+    def show_share(self, share: float | None):
+        self.share.setText("–" if share is None else f"{share:.0%}")
+
+    def _slider(self, value):
+        self.model.undo.push(SetWeight(self.model, self.layer_id, value / SCALE))
+
+    def _direction(self, low):
+        ind = copy.deepcopy(self.spec().indicator)
+        ind.direction = "low" if low else "high"
+        self.model.undo.push(SetIndicator(self.model, self.layer_id, ind))
+
+    def _norm(self, _i):
+        ind = copy.deepcopy(self.spec().indicator)
+        ind.normalize = self.norm.currentData()
+        self.model.undo.push(SetIndicator(self.model, self.layer_id, ind))
+
+
+class WeightsPanel(QWidget):
+    composite_toggled = Signal(bool)
+    stability_toggled = Signal(bool)
+
+    def __init__(self, model, parent=None, lang="sv"):
+        super().__init__(parent)
+        self.model, self.lang = model, lang
+        self.show_composite = QCheckBox(T("show_composite"))
+        self.show_composite.setChecked(True)
+        self.show_composite.toggled.connect(self.composite_toggled)
+        self.show_stability = QCheckBox(T("stability_map"))
+        self.show_stability.toggled.connect(self.stability_toggled)
+        self.sens_label = QLabel("")
+        self.sens_label.setWordWrap(True)
+        self.sens_label.setStyleSheet("color:#555555")
+        self.body = QWidget()
+        self.grid = QGridLayout(self.body)
+        self.grid.setColumnStretch(0, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.body)
+        scroll.setFrameShape(QFrame.NoFrame)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.show_composite)
+        lay.addWidget(self.show_stability)
+        lay.addWidget(self.sens_label)
+        lay.addWidget(scroll)
+        self.rows: dict[str, IndicatorRow] = {}
+        model.project_replaced.connect(self.rebuild)
+        model.layers_changed.connect(self.rebuild)
+        model.computed.connect(self.rebuild)
+        model.composite_changed.connect(self.update_shares)
+        model.undo.indexChanged.connect(lambda _i: self.sync())
+        self.rebuild()
+
+    def rebuild(self):
+        while self.grid.count():
+            w = self.grid.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.rows = {}
+        for i, spec in enumerate(s for s in self.model.project.layers if s.indicator is not None):
+            self.rows[spec.id] = IndicatorRow(self, self.grid, i * 4, spec)
+        self.grid.setRowStretch(len(self.rows) * 4, 1)
+        self.update_shares()
+
+    def sync(self):
+        for lid, row in list(self.rows.items()):
+            try:
+                row.sync()
+            except KeyError:  # layer removed; rebuild follows
+                pass
+        self.update_shares()
+
+    def update_shares(self):
+        ws = self.model.ws
+        shares = {}
+        if ws.composite is not None and ws.normalised is not None:
+            shares = dict(zip(ws.normalised.layer_ids, ws.composite.shares))
+        for lid, row in self.rows.items():
+            row.show_share(shares.get(lid))

@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         model.worker.progress.connect(self._progress)
         model.worker.busy_changed.connect(self._busy)
         model.project_replaced.connect(self._title)
-        model.dirty_changed.connect(lambda _d: self._title())
+        model.dirty_changed.connect(self._title)
         model.composite_changed.connect(self._refresh_stability)
         self._title()
 
@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
             a.setShortcut(QKeySequence(shortcut))
         return a
 
-    def _title(self):
+    def _title(self, *_):
         dirty = "" if self.model.undo.isClean() else " *"
         self.setWindowTitle(f"{self.model.project.title}{dirty} – Skikt")
 

@@ -40,7 +40,7 @@ class AppModel(QObject):
         super().__init__(parent)
         self.ws = Workspace(Project())
         self.undo = QUndoStack(self)
-        self.undo.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self.undo.cleanChanged.connect(self._clean_changed)
         # One thread for workspace jobs: a newer job queues behind the cancelled older one, so
         # two jobs never touch the workspace at the same time.
         self._pool = QThreadPool(self)
@@ -49,7 +49,7 @@ class AppModel(QObject):
         self.worker.finished.connect(self._on_computed)
         self.worker.progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
-        self.worker.cancelled.connect(lambda: self.message.emit("cancelled"))
+        self.worker.cancelled.connect(self._cancelled)
         self.selected: int | None = None
         self._pending_weights = False
         self._reweight_timer = QTimer(self)
@@ -57,6 +57,15 @@ class AppModel(QObject):
         self._reweight_timer.setInterval(0)
         self._reweight_timer.timeout.connect(self._recombine_now)
         self._reported_errors: set[str] = set()
+
+    # Bound methods, not lambdas: Qt drops a connection to a method when its object dies.
+    def _clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(not clean)
+
+    def _cancelled(self) -> None:
+        from .i18n import T
+
+        self.message.emit(T("cancelled"))
 
     # ------------------------------------------------------------------ project
 

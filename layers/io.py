@@ -103,7 +103,9 @@ def list_layers(path) -> list[str]:
     import pyogrio
 
     try:
-        return [str(name) for name, _ in pyogrio.list_layers(path)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GDAL's own warnings; the user gets our one line
+            return [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:
         raise LoadError(_gdal_reason(exc), path) from None
 
@@ -414,7 +416,9 @@ def read_raw(path, layer: str | None = None) -> Loaded:
         report.encoding = "UTF-8"
     if layer is None and inner_ext in (".gpkg", ".sqlite"):
         try:
-            names = [str(n) for n, _ in pyogrio.list_layers(source)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                names = [str(n) for n, _ in pyogrio.list_layers(source)]
         except Exception as exc:
             raise LoadError(_gdal_reason(exc), path) from None
         if len(names) > 1:

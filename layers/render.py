@@ -298,8 +298,7 @@ def draw_unit_values(ax, units: Units, values: np.ndarray, cmap, norm=None, *, a
 
 def draw_priority(ax, units: Units, cls: np.ndarray, k: int, *, alpha: float = 0.9, zorder: float = 0.5):
     """The classed priority map (class 1 = highest priority); units without a score stay empty."""
-    cmap = ListedColormap(priority_colours(k))
-    cmap.set_bad((0, 0, 0, 0))
+    cmap = ListedColormap(priority_colours(k)).with_extremes(bad=(0, 0, 0, 0))
     values = np.where(cls > 0, cls, np.nan).astype(np.float32)
     norm = BoundaryNorm(np.arange(0.5, k + 1.5), k)
     return draw_unit_values(ax, units, values, cmap, norm, alpha=alpha, zorder=zorder)

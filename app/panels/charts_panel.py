@@ -86,10 +86,10 @@ class ChartsPanel(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.canvas, 1)
         model.composite_changed.connect(self.redraw)
-        model.selection_changed.connect(lambda _i: self.redraw())
+        model.selection_changed.connect(self.redraw)
         self.redraw()
 
-    def redraw(self):
+    def redraw(self, *_):
         self.figure.clear()
         ws = self.model.ws
         if ws.composite is None or ws.normalised is None or not self.isVisible() and self.figure.axes:

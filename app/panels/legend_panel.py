@@ -76,13 +76,13 @@ class LegendPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll)
-        canvas.drawn.connect(lambda _ms: self.rebuild())
+        canvas.drawn.connect(self.rebuild)
         self.rebuild()
 
     def titles(self) -> list[str]:
         return [title for title, _, _ in self.canvas.scene.legend_sections()]
 
-    def rebuild(self):
+    def rebuild(self, *_):
         while self.inner.count():
             item = self.inner.takeAt(0)
             widget = item.widget()

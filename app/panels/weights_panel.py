@@ -62,7 +62,7 @@ class IndicatorRow:
     def spec(self):
         return self.model.project.layer(self.layer_id)
 
-    def sync(self):
+    def sync(self, *_):
         ind = self.spec().indicator
         for w in (self.slider, self.direction, self.norm):
             w.blockSignals(True)  # no echo back into the model while we mirror it
@@ -125,7 +125,7 @@ class WeightsPanel(QWidget):
         model.layers_changed.connect(self.rebuild)
         model.computed.connect(self.rebuild)
         model.composite_changed.connect(self.update_shares)
-        model.undo.indexChanged.connect(lambda _i: self.sync())
+        model.undo.indexChanged.connect(self.sync)
         self.rebuild()
 
     def rebuild(self):
@@ -139,7 +139,7 @@ class WeightsPanel(QWidget):
         self.grid.setRowStretch(len(self.rows) * 4, 1)
         self.update_shares()
 
-    def sync(self):
+    def sync(self, *_):
         for lid, row in list(self.rows.items()):
             try:
                 row.sync()

@@ -1,0 +1,238 @@
+"""The desktop app, offscreen with pytest-qt: load, toggle, reorder, weight, identify, undo, drop, errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QDialog
+
+from conftest import ROOT
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture
+def window(qtbot, sample_copy):
+    from app.i18n import set_language
+    from app.main_window import MainWindow
+    from app.model import AppModel
+
+    set_language("sv", remember=False)
+    model = AppModel()
+    win = MainWindow(model)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    model.set_project_sync(sample_copy)
+    win.dialog_exec = lambda dialog: QDialog.Accepted
+    return win
+
+
+def layer_titles(win):
+    return [win.layers_panel.tree.topLevelItem(g).child(i).text(0)
+            for g in range(win.layers_panel.tree.topLevelItemCount())
+            for i in range(win.layers_panel.tree.topLevelItem(g).childCount())]
+
+
+def test_sample_project_loads_with_every_sector(window):
+    model = window.model
+    assert not model.ws.errors
+    groups = [window.layers_panel.tree.topLevelItem(i).text(0) for i in range(window.layers_panel.tree.topLevelItemCount())]
+    assert groups[0] == "Referens" and len(groups) == 9  # reference + the eight sectors
+    assert "Besöksmål  (illustrativ)" in layer_titles(window)
+    assert model.ws.composite is not None and len(window.weights_panel.rows) == 8
+    assert window.canvas.scene._priority is not None
+    legend = window.legend_panel.titles()
+    assert legend[0] == "Prioriteringskarta" and any("illustrativ" in t for t in legend)
+
+
+def test_toggle_visibility_is_a_look_change_and_undoable(window, qtbot):
+    model = window.model
+    raw_before = model.ws._raw["vard"][1]
+    item = window.layers_panel.item_for("vard")
+    item.setCheckState(0, Qt.Unchecked)
+    assert model.project.layer("vard").visible is False
+    assert not window.canvas.scene._layer_art["vard"][1].get_visible()
+    assert model.ws._raw["vard"][1] is raw_before  # no indicator was recomputed
+    model.undo.undo()
+    assert model.project.layer("vard").visible is True
+    assert window.layers_panel.item_for("vard").checkState(0) == Qt.Checked
+
+
+def test_reorder_within_sector_and_undo(window):
+    model = window.model
+    ids = lambda: [s.id for s in model.project.layers]  # noqa: E731
+    before = ids()
+    target = window.layers_panel.item_for("vattenskydd")
+    window.layers_panel.tree.setCurrentItem(window.layers_panel.item_for("vattenverk"))
+    window.layers_panel._dropped("vattenverk", target)
+    after = ids()
+    assert after.index("vattenverk") < after.index("vattenskydd")
+    art = window.canvas.scene._layer_art
+    assert art["vattenverk"][1].get_zorder() > art["vattenskydd"][1].get_zorder()
+    model.undo.undo()
+    assert ids() == before
+
+
+def test_weight_slider_changes_the_composite(window, qtbot):
+    model = window.model
+    row = window.weights_panel.rows["vard"]
+    score_before = model.ws.composite.score.copy()
+    share_before = row.share.text()
+    with qtbot.waitSignal(model.composite_changed, timeout=5000):
+        row.slider.setValue(150)  # weight 15
+    assert model.project.layer("vard").indicator.weight == 15
+    assert not np.allclose(model.ws.composite.score, score_before)
+    assert row.share.text() != share_before
+    # A drag is one undo step, and undo restores the scores.
+    with qtbot.waitSignal(model.composite_changed, timeout=5000):
+        row.slider.setValue(160)
+    with qtbot.waitSignal(model.composite_changed, timeout=5000):
+        model.undo.undo()
+    assert model.project.layer("vard").indicator.weight == 3
+    np.testing.assert_allclose(model.ws.composite.score, score_before, atol=1e-6)
+    assert row.slider.value() == 30
+    with qtbot.waitSignal(model.composite_changed, timeout=5000):
+        model.undo.redo()
+    assert model.project.layer("vard").indicator.weight == 16
+
+
+def test_direction_toggle_renormalises(window, qtbot):
+    model = window.model
+    before = model.ws.normalised.norm[model.ws.normalised.layer_ids.index("besoksmal")].copy()
+    with qtbot.waitSignal(model.computed, timeout=30000):
+        window.weights_panel.rows["besoksmal"].direction.setChecked(False)
+    after = model.ws.normalised.norm[model.ws.normalised.layer_ids.index("besoksmal")]
+    np.testing.assert_allclose(after, 1 - before, atol=1e-6)
+
+
+def test_identify_explains_the_score(window):
+    from app.panels.info_panel import explain_unit
+
+    ws = window.model.ws
+    top = int(np.nanargmax(ws.composite.score))
+    x, y = ws.units.centres[top]
+    window.canvas.clicked.emit(x, y)
+    html = window.info_panel.text.toPlainText()
+    assert "Rang 1 av" in html and "Vårdcentraler" in html
+    rows = explain_unit(ws, top)
+    assert sum(r["contribution"] for r in rows) == pytest.approx(float(ws.composite.score[top]), abs=1e-5)
+    assert window.model.selected == top
+    assert window.info_panel.chart.isVisible()
+
+
+def test_drop_an_awkward_csv_and_join_it(window, qtbot, tmp_path):
+    model = window.model
+    csv = tmp_path / "vårdbehov.csv"
+    lines = ["Kommunkod;Kommun;Behov"] + [f"{int(c)};{n};{i},5" for i, (c, n) in
+                                         enumerate(zip(model.ws.layers["kompetens"].geo["code"],
+                                                       model.ws.layers["kompetens"].geo["name"]))]
+    csv.write_bytes("\r\n".join(lines).encode("cp1252"))
+
+    def accept(dialog):
+        dialog.area_layer.setCurrentIndex(dialog.area_layer.findData("kommuner"))
+        dialog.table_key.setCurrentText("Kommunkod")
+        dialog.area_key.setCurrentText("code")
+        assert dialog.match.text().startswith("<span") and "100%" in dialog.match.text()
+        dialog.method.setCurrentIndex(dialog.method.findData("attribute"))
+        dialog.column.setCurrentIndex(dialog.column.findData("Behov"))
+        dialog.sector.setCurrentIndex(dialog.sector.findData("healthcare"))
+        return QDialog.Accepted
+
+    window.dialog_exec = accept
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(csv))])
+    event = QDropEvent(QPointF(200, 200), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    with qtbot.waitSignal(model.computed, timeout=30000):
+        window.dropEvent(event)
+    spec = model.project.layers[0]
+    assert spec.title == "vårdbehov" and spec.join == {"layer": "kommuner", "left": "Kommunkod", "right": "code"}
+    assert spec.id in model.ws.normalised.layer_ids and spec.id in window.weights_panel.rows
+    assert model.ws.layers[spec.id].join_report.matched == 26
+    with qtbot.waitSignal(model.computed, timeout=30000):
+        model.undo.undo()
+    assert spec.id not in [s.id for s in model.project.layers]
+
+
+def test_bad_file_shows_a_message_and_the_app_lives_on(window, qtbot, tmp_path):
+    bad = tmp_path / "trasig.gpkg"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x01" * 100)
+    assert window.add_file(bad) is False
+    assert window.last_error.startswith("trasig.gpkg:") and "\n" not in window.last_error
+    notgis = tmp_path / "anteckning.txt"
+    notgis.write_text("bara text", encoding="utf-8")
+    assert window.add_file(notgis) is False
+    assert "anteckning.txt" in window.last_error
+    with qtbot.waitSignal(window.model.composite_changed, timeout=5000):
+        window.weights_panel.rows["kultur"].slider.setValue(50)  # still alive and working
+
+
+def test_missing_crs_dialog_suggests_sweref(window, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from app.dialogs import AddLayerDialog
+
+    gdf = gpd.GeoDataFrame({"namn": ["Skärholmen"]}, geometry=[shapely.Point(667000, 6570000)], crs=3006)
+    gdf.to_file(tmp_path / "p.shp", encoding="cp1252")
+    (tmp_path / "p.prj").unlink()
+    dialog = AddLayerDialog(window.model, tmp_path / "p.shp", window)
+    assert dialog.crs.isEnabled() and dialog.crs.currentData() == "EPSG:3006"
+    assert dialog.spec().crs == "EPSG:3006"
+
+
+def test_style_change_is_undoable_and_keeps_indicators(window):
+    from app.commands import SetStyle
+
+    model = window.model
+    raw_before = model.ws._raw["skyddsrum"][1]
+    model.undo.push(SetStyle(model, "skyddsrum", {"mode": "graduated", "column": "platser", "palette": "viridis"}))
+    entries = window.canvas.scene._layer_art["skyddsrum"][2]
+    assert len(entries) == 5 and model.ws._raw["skyddsrum"][1] is raw_before
+    model.undo.undo()
+    assert model.project.layer("skyddsrum").style == {}
+
+
+def test_language_switch_rebuilds_in_english(window, qtbot):
+    from app.i18n import language, set_language
+
+    window.switch_language("en")
+    new = window._replaced_by
+    qtbot.addWidget(new)
+    assert language() == "en"
+    assert [a.text() for a in new.menuBar().actions()][:2] == ["&File", "&Edit"]
+    assert new.docks["weights"].windowTitle() == "Weights"
+    assert new.model is window.model
+    set_language("sv", remember=False)
+
+
+def test_cancel_stops_a_computation(window, qtbot):
+    model = window.model
+    model.project.layer("vard").indicator.method = "count"  # force a recompute of one indicator
+    with qtbot.waitSignal(model.worker.cancelled, timeout=30000):
+        model.recompute()
+        model.worker.cancel()
+
+
+def test_screenshot_cli_writes_a_map(tmp_path):
+    out = tmp_path / "shot.png"
+    res = subprocess.run([sys.executable, "-m", "app", "--screenshot", str(out), "--size", "1000x700"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(out)
+    assert img.shape[:2] == (700, 1000)
+    colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 200
+    # The priority colours (ColorBrewer YlOrRd) are on screen, so the composite was drawn.
+    from layers.render import priority_colours
+    from matplotlib.colors import to_rgb
+
+    # The image is drawn at 90 % opacity over the map background.
+    darkest = 255 * (0.9 * np.array(to_rgb(priority_colours(5)[0])) + 0.1 * np.array(to_rgb("#fbfbf9")))
+    assert (np.abs(img[..., :3] * 255 - darkest).sum(axis=2) < 12).sum() > 500

@@ -54,6 +54,7 @@ class MapCanvas(FigureCanvasQTAgg):
         model.look_changed.connect(self._on_look)
         model.layers_changed.connect(self._on_look)
         model.composite_changed.connect(self._on_composite)
+        model.selection_changed.connect(self._on_selection)
         self._has_view = False
         self.first_draw_at: float | None = None
         self.first_priority_at: float | None = None
@@ -86,6 +87,10 @@ class MapCanvas(FigureCanvasQTAgg):
 
     def _on_composite(self):
         self.scene.update_priority_fast()
+        self.draw_idle()
+
+    def _on_selection(self, unit):
+        self.scene.highlight(unit)
         self.draw_idle()
 
     def set_composite_visible(self, show: bool):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDialog, QDia
 
 from layers.crs import describe, suggest_crs
 from layers.errors import SkiktError
+from layers.indicators import family
 from layers.io import list_layers, read_raw
 from layers.joins import join_table
 from layers.metadata import read_sidecar
@@ -104,7 +105,7 @@ class AddLayerDialog(QDialog):
         for area in (s for s in model.project.layers if model.ws.layers.get(s.id) is not None
                      and model.ws.layers[s.id].geo is not None and s.join is None):
             geo = model.ws.layers[area.id].geo
-            if len(geo) and geo.geom_type.iloc[0] in ("Polygon", "MultiPolygon"):
+            if len(geo) and family(geo) == "polygon":
                 self.area_layer.addItem(area.title, area.id)
         self.layer.currentIndexChanged.connect(self._read)
         self.area_layer.currentIndexChanged.connect(self._area_changed)

@@ -54,7 +54,9 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
     if composite and ws.composite is not None:
         draw_priority(ax, ws.units, ws.composite.cls, ws.composite.k)
         sections.append((tr("priority_map", lang), priority_legend(ws.composite.k, lang)))
-    draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify)
+    px = simplify or (x1 - x0) / 1000
+    draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify,
+                 min_label_area=(45 * px) ** 2)
     z = 3.0
     for spec in reversed(ws.project.layers):  # the first layer in the list is drawn on top
         lay = ws.layers.get(spec.id)
@@ -147,8 +149,8 @@ def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 100
         raise SkiktError(f"cannot export a map as '{ext}' (use .png, .pdf or .svg)", out)
     w, h = size
     fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
-    ax = fig.add_axes([0.02, 0.09, 0.68, 0.82])
-    map_px = (0.68 * w, 0.82 * h)
+    ax = fig.add_axes([0.02, 0.08, 0.68, 0.79])
+    map_px = (0.68 * w, 0.79 * h)
     ext_ = fit_aspect(study_extent(ws), map_px[0] / map_px[1])
     ax.set_xlim(ext_[0], ext_[1])
     ax.set_ylim(ext_[2], ext_[3])
@@ -166,10 +168,10 @@ def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 100
     if composite and ws.composite is not None:
         shares = ws.composite.shares
         parts = [f"{ws.project.layer(lid).title} {s:.0%}" for lid, s in zip(ws.normalised.layer_ids, shares) if s > 0]
-        text = textwrap.fill(f"{tr('weights', lang)}: " + ", ".join(parts), width=int(w / 9.5))
-        fig.text(0.02, 0.918, text, fontsize=7.5, color="#333333", va="center")
+        text = textwrap.fill(f"{tr('weights', lang)}: " + ", ".join(parts), width=int(w / 11))
+        fig.text(0.02, 0.905, text, fontsize=7.5, color="#333333", va="center")
     handles = legend_handles(sections)
-    leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.72, 0.91), frameon=False,
+    leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.72, 0.87), frameon=False,
                      fontsize=8, title=tr("legend", lang), title_fontsize=10, alignment="left")
     for text, handle in zip(leg.get_texts(), handles):
         if isinstance(handle, Patch) and handle.get_facecolor()[3] == 0:

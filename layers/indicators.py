@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from .errors import SkiktError
-from .io import FAMILIES
+from .io import FAMILY_BY_TYPE_ID
 from .project import IndicatorSpec
 from .raster import coverage_per_cell, label_polygons, line_length_per_cell
 from .units import Units
@@ -36,7 +36,8 @@ UNITS_OF = {"count": "st", "density": "st/km²", "distance": "m", "coverage": "a
 
 
 def family(gdf: gpd.GeoDataFrame) -> str:
-    fams = set(gdf.geometry.geom_type.map(FAMILIES).dropna())
+    ids = np.unique(shapely.get_type_id(gdf.geometry.to_numpy()))
+    fams = {str(FAMILY_BY_TYPE_ID[i]) for i in ids if i >= 0}
     return fams.pop() if len(fams) == 1 else "mixed"
 
 
@@ -293,5 +294,5 @@ def compute(spec: IndicatorSpec, gdf: gpd.GeoDataFrame, units: Units, layer_id: 
         if how == "area_weighted_mean" and fam == "point":
             how = "mean"
         out = _grid_attribute(units, gdf, vals, how) if grid else _areas_attribute(units, gdf, vals, how)
-        return RawIndicator(np.asarray(out, float), spec.column, how)
+        return RawIndicator(np.asarray(out, float), "", how)  # the column name is the layer's title already
     raise SkiktError(f"layer '{layer_id}': unknown indicator method '{m}'")

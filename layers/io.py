@@ -38,11 +38,14 @@ _COORD_PAIRS = [
 ]
 _WGS84_NAMES = {"lat", "latitude", "latitud"}
 
-FAMILIES = {
-    "Point": "point", "MultiPoint": "point",
-    "LineString": "line", "MultiLineString": "line", "LinearRing": "line",
-    "Polygon": "polygon", "MultiPolygon": "polygon",
-}
+# The same by shapely type id; per-feature geom_type strings cost half a second at 400,000 features.
+FAMILY_BY_TYPE_ID = np.array(["point", "line", "line", "polygon", "point", "line", "polygon", "other"])
+
+
+def geometry_families(geoms) -> np.ndarray:
+    """'point' | 'line' | 'polygon' | 'other' for each geometry ('other' for None too)."""
+    ids = shapely.get_type_id(np.asarray(geoms, dtype=object))
+    return np.where(ids >= 0, FAMILY_BY_TYPE_ID[np.clip(ids, 0, 7)], "other")
 
 
 @dataclass
@@ -116,6 +119,8 @@ def _gdal_reason(exc: Exception) -> str:
     low = text.lower()
     if "not recognized as" in low or "not a supported file format" in low:
         return "not a readable GIS file (unrecognised or damaged)"
+    if "sqlite" in low or "malformed" in low or "not a database" in low:
+        return "GeoPackage is truncated or damaged (its database cannot be read)"
     if "unexpected end" in low or "truncated" in low or "short read" in low or "eof" in low:
         return f"file is truncated or damaged ({text[:120]})"
     return f"cannot read: {text[:160]}"
@@ -329,7 +334,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
         report.warnings.append(f"dropped {int(null.sum())} null and {int(empty.sum())} empty geometries")
     gdf = gdf[~(null | empty)].copy()
 
-    fams = gdf.geometry.geom_type.map(FAMILIES).fillna("other")
+    fams = pd.Series(geometry_families(gdf.geometry.to_numpy()), index=gdf.index)
     present = sorted(set(fams))
     if len(present) > 1 or family:
         counts = fams.value_counts().to_dict()
@@ -348,7 +353,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
     invalid = ~shapely.is_valid(arr)
     if invalid.any():
         fixed = shapely.make_valid(arr[invalid])
-        if (gdf.geometry.geom_type.map(FAMILIES) == "polygon").all():
+        if (geometry_families(arr) == "polygon").all():
             fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
         arr = arr.copy()
         arr[invalid] = fixed

@@ -149,17 +149,18 @@ def label_polygons(geoms, grid: GridSpec) -> np.ndarray:
     yc = grid.y0 + (rows + 0.5) * grid.cell
     xc = x1[e] + (yc - y1[e]) * (x2[e] - x1[e]) / (y2[e] - y1[e])
     own = edge_owner[e]
-    order = np.lexsort((xc, rows, own))
+    order = np.lexsort((xc, rows, own))  # measured faster here than a stable sort on one key
     xc, rows, own = xc[order], rows[order], own[order]
+    rows, own = rows[0::2], own[0::2]
     # Crossings of one feature on one row come in pairs; each pair bounds an inside run.
     start = np.clip(np.ceil((xc[0::2] - grid.x0) / grid.cell - 0.5).astype(np.int64), 0, grid.nx)
     stop = np.clip(np.ceil((xc[1::2] - grid.x0) / grid.cell - 0.5).astype(np.int64), 0, grid.nx)
     run = np.maximum(stop - start, 0)
     n = int(run.sum())
     if n:
-        first = rows[0::2] * grid.nx + start
-        cells = np.repeat(first - (np.cumsum(run) - run), run) + np.arange(n)
-        labels[cells] = np.repeat(own[0::2], run)
+        base = rows * grid.nx + start
+        cells = np.repeat(base - (np.cumsum(run) - run), run) + np.arange(n)
+        labels[cells] = np.repeat(own, run)
     return labels.reshape(grid.shape)
 
 

@@ -172,6 +172,17 @@ def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: st
     geoms = gdf.geometry.to_numpy()
     fam = family(gdf)
     dense = fam == "polygon" and len(geoms) > DENSE_POLYGONS
+    if dense:
+        # Zoomed in, few of the polygons are in view: draw those as paths, outlines and all.
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        b = shapely.bounds(geoms)
+        in_view = np.flatnonzero((b[:, 0] < x1) & (b[:, 2] > x0) & (b[:, 1] < y1) & (b[:, 3] > y0))
+        if len(in_view) <= DENSE_POLYGONS:
+            dense = False
+            geoms = geoms[in_view]
+            if not isinstance(colours, str):
+                colours = colours[in_view]
     if simplify and fam != "point" and not dense:  # rasterised layers gain nothing from it
         geoms = shapely.simplify(geoms, simplify, preserve_topology=False)
     per_feature = not isinstance(colours, str)
@@ -224,8 +235,11 @@ def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: st
 
 
 def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoDataFrame | None,
-                 view=None, labels: bool = True, simplify: float | None = None):
-    """Quiet outlines: municipalities thin, counties darker, municipality names in grey."""
+                 view=None, labels: bool = True, simplify: float | None = None, min_label_area: float = 0.0):
+    """Quiet outlines: municipalities thin, counties darker, municipality names in grey.
+
+    Names go only on municipalities at least ``min_label_area`` (map units²) large, so a dense
+    city region does not turn into a pile of overlapping names."""
     arts = []
     for frame, lw, colour, z in ((municipalities, 0.5, "#9a9a9a", 1.2), (counties, 1.3, "#555555", 1.3)):
         if frame is None or len(frame) == 0:
@@ -245,6 +259,8 @@ def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoD
             inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
         else:
             inside = np.ones(len(xy), bool)
+        if min_label_area:
+            inside &= municipalities.geometry.area.to_numpy() >= min_label_area
         if inside.sum() <= 60:
             for (x, y), name in zip(xy[inside], municipalities["name"].to_numpy()[inside]):
                 arts.append(ax.text(x, y, str(name), fontsize=7.5, color="#5a5a5a", ha="center", va="center",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import shapely
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
@@ -38,6 +39,7 @@ class MapScene:
         self._priority = None
         self._priority_units = None
         self._simplify = None
+        self._highlight = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -55,7 +57,7 @@ class MapScene:
 
     def _layer_key(self, spec, lay, tol) -> tuple:
         geo = lay.geo
-        fam_poly = len(geo) > 0 and geo.geom_type.iloc[0] in ("Polygon", "MultiPolygon")
+        fam_poly = len(geo) > 0 and int(shapely.get_type_id(geo.geometry.iloc[0])) in (3, 6)
         view = None
         if fam_poly and len(geo) > DENSE_POLYGONS:
             # Dense layers are images of the current view: any pan or zoom makes a new one.
@@ -118,7 +120,8 @@ class MapScene:
             return
         x0, x1 = self.ax.get_xlim()
         y0, y1 = self.ax.get_ylim()
-        arts = draw_basemap(self.ax, None, municipalities, view=(x0, x1, y0, y1), labels=True, simplify=None)
+        arts = draw_basemap(self.ax, None, municipalities, view=(x0, x1, y0, y1), labels=True, simplify=None,
+                            min_label_area=(45 * self.pixel_size()) ** 2)
         # draw_basemap returned the outline collection first; the labels are the rest.
         arts[0].remove()
         self._label_art = arts[1:]
@@ -159,6 +162,22 @@ class MapScene:
         """The slider path: new classes into the existing image, nothing else."""
         self.sync_composite()
 
+    def highlight(self, unit: int | None) -> None:
+        """Outline the selected unit (the one the Info panel explains)."""
+        if self._highlight is not None:
+            self._highlight.remove()
+            self._highlight = None
+        if unit is None or self.ws.units is None:
+            return
+        from .render import line_segments
+        from matplotlib.collections import LineCollection
+
+        geom = self.ws.units.geometry[unit] if self.ws.units.kind == "areas" else self.ws.units.grid.boxes(
+            self.ws.units.flat[unit:unit + 1])[0]
+        segs, _ = line_segments(np.array([geom], dtype=object))
+        self._highlight = LineCollection(segs, colors="#00e5ff", linewidths=2.5, zorder=40)
+        self.ax.add_collection(self._highlight, autolim=False)
+
     def sync(self) -> None:
         self.sync_layers()
         self.sync_composite()
@@ -172,6 +191,7 @@ class MapScene:
         if self._priority is not None:
             self._priority.remove()
         self._layer_art.clear()
+        self.highlight(None)
         self._base_art, self._label_art, self._priority, self._base_key = [], [], None, None
 
     def view_changed(self) -> None:

@@ -60,7 +60,7 @@ class InfoPanel(QWidget):
         self.figure = Figure(figsize=(3.2, 2.2), dpi=90, facecolor="white")
         self.chart = FigureCanvasQTAgg(self.figure)
         self.chart.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.chart.setFixedHeight(210)
+        self.chart.setFixedHeight(170)
         self.chart.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -102,14 +102,17 @@ class InfoPanel(QWidget):
         head = (f"<h3 style='margin-bottom:2px'>{T('unit')} {html.escape(ws.units.label(i))}</h3>"
                 f"<p><b>{T('score')}</b> {c.score[i]:.3f} &nbsp; <b>{T('rank')}</b> {c.rank[i]} {T('of')} {n_scored}"
                 f" &nbsp; <b>{T('class')}</b> {c.cls[i]} &nbsp; <b>{T('overlap')}</b> {c.overlap[i]}</p>")
+        # Title on its own row, figures below it: readable in a narrow dock.
         rows = "".join(
-            f"<tr><td><span style='color:{SECTORS[r['sector']].colour}'>■</span> {html.escape(r['title'])}</td>"
-            f"<td align='right'>{fmt_number(r['raw'])} {html.escape(r['raw_unit'])}</td>"
+            f"<tr><td colspan='4'><span style='color:{SECTORS[r['sector']].colour}'>■</span> "
+            f"<b>{html.escape(r['title'])}</b></td></tr>"
+            f"<tr><td align='right'>{fmt_number(r['raw'])} {html.escape(r['raw_unit'])}</td>"
             f"<td align='right'>{_norm_text(r['norm'])}</td>"
             f"<td align='right'>{r['share']:.0%}</td><td align='right'>{r['contribution']:.3f}</td></tr>"
             for r in explain_unit(ws, i))
-        return (head + f"<table cellspacing='2'><tr style='color:#555'><th align='left'></th><th>{T('raw')}</th>"
-                f"<th>{T('normalised')}</th><th>{T('weight')}</th><th>{T('contribution')}</th></tr>{rows}</table>")
+        return (head + f"<table cellspacing='3' width='100%'><tr style='color:#555'><th align='right'>{T('raw')}</th>"
+                f"<th align='right'>{T('normalised')}</th><th align='right'>{T('weight')}</th>"
+                f"<th align='right'>{T('contribution')}</th></tr>{rows}</table>")
 
     def _draw_chart(self, i: int):
         rows = explain_unit(self.model.ws, i)

@@ -1,0 +1,86 @@
+"""Drawing onto a plain Agg Axes: what the canvas, the exports and the bench all use."""
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+
+from layers.render import DENSE_POLYGONS, draw_layer, draw_priority, priority_legend
+from layers.scene import MapScene
+from layers.style import Style
+
+
+def axes(xlim=(0, 100), ylim=(0, 100), size=(4, 4)):
+    fig = Figure(figsize=size, dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    return ax, canvas
+
+
+def test_one_artist_per_layer_kind():
+    ax, canvas = axes()
+    pts = gpd.GeoDataFrame({"typ": ["a", "b", "a"]}, geometry=shapely.points([(1, 1), (2, 2), (3, 3)]))
+    lines = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (50, 50)]), shapely.MultiLineString([[(1, 2), (3, 4)], [(5, 6), (7, 8)]])])
+    polys = gpd.GeoDataFrame({"v": [1.0, 2.0]}, geometry=[shapely.box(0, 0, 10, 10),
+                                                         shapely.box(20, 20, 40, 40).difference(shapely.box(25, 25, 30, 30))])
+    a, e = draw_layer(ax, pts, Style(mode="categorized", column="typ"), "culture")
+    assert isinstance(a, PathCollection) and [x.label for x in e] == ["a", "b"]
+    assert len(a.get_offsets()) == 3
+    b, _ = draw_layer(ax, lines, Style(), "transport")
+    assert isinstance(b, LineCollection) and len(b.get_segments()) == 3
+    c, e = draw_layer(ax, polys, Style(mode="graduated", column="v", k=2), "water")
+    assert isinstance(c, PathCollection)  # the hole forces compound paths
+    assert len(e) == 2
+    canvas.draw()
+
+
+def test_dense_polygons_become_an_image_that_matches_the_geometry():
+    side = 160
+    xs, ys = np.meshgrid(np.arange(side), np.arange(side))
+    boxes = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 1, ys.ravel() + 1)
+    assert len(boxes) > DENSE_POLYGONS
+    v = (xs.ravel() >= 80).astype(float)  # west half 0, east half 1
+    gdf = gpd.GeoDataFrame({"v": v}, geometry=boxes)
+    ax, canvas = axes((0, side), (0, side), size=(3.2, 3.2))
+    art, entries = draw_layer(ax, gdf, Style(mode="graduated", column="v", k=2, palette="viridis"), "water")
+    assert isinstance(art, AxesImage) and art.skikt_dense
+    img = art.get_array()
+    west, east = img[:, : img.shape[1] // 2 - 2], img[:, img.shape[1] // 2 + 2:]
+    assert len(np.unique(west.reshape(-1, 4), axis=0)) == 1 and len(np.unique(east.reshape(-1, 4), axis=0)) == 1
+    assert not np.allclose(west[0, 0], east[0, 0])
+    # Zoomed in, the few polygons in view are drawn as paths again, outlines included.
+    ax2, _ = axes((10, 20), (10, 20))
+    art2, _ = draw_layer(ax2, gdf, Style(), "water")
+    assert isinstance(art2, PolyCollection) and len(art2.get_paths()) < 200
+
+
+def test_priority_grid_is_one_image(sample_ws):
+    ax, canvas = axes(size=(3, 3))
+    art = draw_priority(ax, sample_ws.units, sample_ws.composite.cls, 5)
+    assert isinstance(art, AxesImage)
+    data = art.get_array()
+    assert data.shape == sample_ws.units.grid.shape and int(np.nanmax(data)) == 5
+    assert [e.label for e in priority_legend(5, "en")][0] == "Highest priority"
+
+
+def test_scene_restyle_keeps_other_artists(sample_ws):
+    ax, canvas = axes((640_000, 730_000), (6_520_000, 6_680_000), size=(6, 6))
+    scene = MapScene(ax, sample_ws)
+    scene.sync()
+    canvas.draw()
+    vard = scene._layer_art["vard"][1]
+    kultur = scene._layer_art["kultur"][1]
+    sample_ws.project.layer("kultur").style = {"mode": "categorized", "column": "typ"}
+    try:
+        scene.sync_layers()
+        assert scene._layer_art["vard"][1] is vard  # untouched
+        assert scene._layer_art["kultur"][1] is not kultur
+        titles = [t for t, _, _ in scene.legend_sections()]
+        assert titles[0] == "Prioriteringskarta" and "Kulturplatser (illustrativ)" in titles
+    finally:
+        sample_ws.project.layer("kultur").style = {}

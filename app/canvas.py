@@ -56,6 +56,7 @@ class MapCanvas(FigureCanvasQTAgg):
         model.composite_changed.connect(self._on_composite)
         model.selection_changed.connect(self._on_selection)
         self._has_view = False
+        self._home = None
         self.first_draw_at: float | None = None
         self.first_priority_at: float | None = None
 
@@ -109,7 +110,8 @@ class MapCanvas(FigureCanvasQTAgg):
         w, h = self.width(), self.height()
         return (w / h) if h > 0 else 1.6
 
-    def set_view(self, extent, redraw: bool = True):
+    def set_view(self, extent, redraw: bool = True, home: bool = False):
+        self._home = extent if home else None
         x0, x1, y0, y1 = fit_aspect(extent, self._aspect())
         self.ax.set_xlim(x0, x1)
         self.ax.set_ylim(y0, y1)
@@ -119,7 +121,7 @@ class MapCanvas(FigureCanvasQTAgg):
             self.redraw()
 
     def full_extent(self, redraw: bool = True):
-        self.set_view(study_extent(self.model.ws), redraw)
+        self.set_view(study_extent(self.model.ws), redraw, home=True)
 
     def zoom_to_bounds(self, bounds, pad: float = 0.08):
         minx, miny, maxx, maxy = bounds
@@ -143,9 +145,13 @@ class MapCanvas(FigureCanvasQTAgg):
     def resizeEvent(self, event):
         super().resizeEvent(event)
         if self._has_view:
-            x0, x1 = self.ax.get_xlim()
-            y0, y1 = self.ax.get_ylim()
-            self.set_view((x0, x1, y0, y1), redraw=False)
+            # Until the user moves the map, a resize keeps the whole study area in view.
+            if self._home is not None:
+                self.set_view(self._home, redraw=False, home=True)
+            else:
+                x0, x1 = self.ax.get_xlim()
+                y0, y1 = self.ax.get_ylim()
+                self.set_view((x0, x1, y0, y1), redraw=False)
 
     # ------------------------------------------------------------------ mouse
 
@@ -177,6 +183,7 @@ class MapCanvas(FigureCanvasQTAgg):
         dy = (ev.y - py) * (ylim[1] - ylim[0]) / bbox.height
         self.ax.set_xlim(xlim[0] - dx, xlim[1] - dx)
         self.ax.set_ylim(ylim[0] - dy, ylim[1] - dy)
+        self._home = None
         self.draw_idle()
 
     def _on_release(self, ev):
@@ -208,6 +215,7 @@ class MapCanvas(FigureCanvasQTAgg):
         cx, cy = ev.xdata, ev.ydata
         self.ax.set_xlim(cx - (cx - x0) * factor, cx + (x1 - cx) * factor)
         self.ax.set_ylim(cy - (cy - y0) * factor, cy + (y1 - cy) * factor)
+        self._home = None
         self.scene.view_changed()
         self.redraw()
 

@@ -55,6 +55,7 @@ def run(argv: list[str]) -> int:
         from .main_window import MainWindow
 
         window = MainWindow(model)
+        window.confirm_close = False
         try:
             w, h = (int(v) for v in args.size.lower().split("x"))
         except ValueError:

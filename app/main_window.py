@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.export_worker.failed.connect(self.show_error)
         self.dialog_exec = lambda dialog: dialog.exec()  # tests replace this to accept dialogs
         self.last_error: str | None = None
+        self.confirm_close = True  # ask about unsaved changes; tests and --screenshot switch it off
         self._build_status()
         self._build_menus()
         self.layers_panel.zoom_to_layer.connect(self.zoom_to_layer)
@@ -339,6 +340,17 @@ class MainWindow(QMainWindow):
         self.deleteLater()
 
     def closeEvent(self, event):
+        if self.confirm_close and not self.model.undo.isClean():
+            answer = QMessageBox.question(self, "Skikt", T("unsaved_changes"),
+                                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+            if answer == QMessageBox.Cancel:
+                event.ignore()
+                return
+            if answer == QMessageBox.Save:
+                self.save()
+                if not self.model.undo.isClean():  # the save was cancelled or failed
+                    event.ignore()
+                    return
         QSettings("Skikt", "Skikt").setValue("geometry", self.saveGeometry())
         self.model.worker.cancel()
         super().closeEvent(event)

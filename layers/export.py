@@ -115,9 +115,11 @@ def attribution(ws: Workspace, lang: str = "sv") -> str:
 
 
 def study_extent(ws: Workspace, pad: float = 0.03):
-    if ws.units is not None:
-        c = ws.units.centres
-        b = np.array([c[:, 0].min(), c[:, 1].min(), c[:, 0].max(), c[:, 1].max()])
+    if ws.units is not None and ws.units.kind == "areas":
+        b = ws.units.areas.total_bounds
+    elif ws.units is not None:
+        c, half = ws.units.centres, ws.units.grid.cell / 2
+        b = np.array([c[:, 0].min() - half, c[:, 1].min() - half, c[:, 0].max() + half, c[:, 1].max() + half])
     else:
         frames = [lay.geo for lay in ws.layers.values() if lay.geo is not None and len(lay.geo)]
         if not frames:

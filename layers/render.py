@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from matplotlib import patheffects
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgba
 from matplotlib.patches import Rectangle
@@ -234,6 +235,10 @@ def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: st
 # Base map
 
 
+MAX_LABELS = 60
+_HALO = [patheffects.withStroke(linewidth=2.2, foreground="white", alpha=0.75)]  # legible on dark classes
+
+
 def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoDataFrame | None,
                  view=None, labels: bool = True, simplify: float | None = None, min_label_area: float = 0.0):
     """Quiet outlines: municipalities thin, counties darker, municipality names in grey.
@@ -259,12 +264,15 @@ def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoD
             inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
         else:
             inside = np.ones(len(xy), bool)
+        area = municipalities.geometry.area.to_numpy()
         if min_label_area:
-            inside &= municipalities.geometry.area.to_numpy() >= min_label_area
-        if inside.sum() <= 60:
+            inside &= area >= min_label_area
+        if inside.sum() > MAX_LABELS:  # keep the largest: they have room for their names
+            inside[np.flatnonzero(inside)[np.argsort(-area[inside])[MAX_LABELS:]]] = False
+        if inside.any():
             for (x, y), name in zip(xy[inside], municipalities["name"].to_numpy()[inside]):
-                arts.append(ax.text(x, y, str(name), fontsize=7.5, color="#5a5a5a", ha="center", va="center",
-                                    zorder=6, clip_on=True, style="italic"))
+                arts.append(ax.text(x, y, str(name), fontsize=7.5, color="#3c3c3c", ha="center", va="center",
+                                    zorder=6, clip_on=True, style="italic", path_effects=_HALO))
     return arts
 
 

@@ -28,6 +28,7 @@ def window(qtbot, sample_copy):
     win.show()
     model.set_project_sync(sample_copy)
     win.dialog_exec = lambda dialog: QDialog.Accepted
+    win.confirm_close = False
     return win
 
 
@@ -236,3 +237,43 @@ def test_screenshot_cli_writes_a_map(tmp_path):
     # The image is drawn at 90 % opacity over the map background.
     darkest = 255 * (0.9 * np.array(to_rgb(priority_colours(5)[0])) + 0.1 * np.array(to_rgb("#fbfbf9")))
     assert (np.abs(img[..., :3] * 255 - darkest).sum(axis=2) < 12).sum() > 500
+
+
+def test_project_with_a_missing_file_still_opens(qtbot, sample_copy):
+    from app.main_window import MainWindow
+    from app.model import AppModel
+
+    text = sample_copy.read_text(encoding="utf-8").replace('path = "civilforsvar.fgb"', 'path = "borta.fgb"')
+    sample_copy.write_text(text, encoding="utf-8")
+    model = AppModel()
+    win = MainWindow(model)
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    model.set_project_sync(sample_copy)
+    assert win.last_error == "borta.fgb: file not found"
+    assert "skyddsrum" in model.ws.errors and model.ws.composite is not None
+    assert "skyddsrum" not in model.ws.normalised.layer_ids  # the others still make a priority map
+    item = win.layers_panel.item_for("skyddsrum")
+    assert item.toolTip(0) == "borta.fgb: file not found"
+
+
+def test_export_map_and_scores_from_the_app(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.export_worker.finished, timeout=60000):
+        window.export_map(tmp_path / "karta.pdf")
+    assert (tmp_path / "karta.pdf").read_bytes()[:4] == b"%PDF"
+    window.charts_panel.export(tmp_path / "diagram.png")
+    assert (tmp_path / "diagram.png").stat().st_size > 10_000
+
+
+def test_save_keeps_the_users_changes(window, tmp_path):
+    from layers.project import read_project
+
+    from app.commands import SetOpacity
+
+    window.model.undo.push(SetOpacity(window.model, "vard", 0.4))
+    assert not window.model.undo.isClean()
+    out = window.model.save(tmp_path / "mitt.toml")
+    assert window.model.undo.isClean()
+    again = read_project(out)
+    assert again.layer("vard").opacity == 0.4
+    assert again.resolve(again.layer("vard").path).exists()

@@ -64,6 +64,11 @@ def draw_profile(ax, ws, i: int | None) -> None:
     ax.text(0, 1.02, ws.units.label(i), transform=ax.transAxes, fontsize=7, color="#444444")
 
 
+def draw_charts(fig, ws, n: int, selected: int | None) -> None:
+    draw_top(fig.add_axes([0.36, 0.56, 0.6, 0.38]), ws, n)
+    draw_profile(fig.add_axes([0.14, 0.14, 0.82, 0.3]), ws, selected)
+
+
 class ChartsPanel(QWidget):
     def __init__(self, model, parent=None):
         super().__init__(parent)
@@ -92,18 +97,15 @@ class ChartsPanel(QWidget):
     def redraw(self, *_):
         self.figure.clear()
         ws = self.model.ws
-        if ws.composite is None or ws.normalised is None or not self.isVisible() and self.figure.axes:
-            self.canvas.draw_idle()
-            return
-        top = self.figure.add_axes([0.36, 0.56, 0.6, 0.38])
-        draw_top(top, ws, self.n.value())
-        prof = self.figure.add_axes([0.14, 0.14, 0.82, 0.3])
-        draw_profile(prof, ws, self.model.selected)
+        if ws.composite is not None and ws.normalised is not None:
+            draw_charts(self.figure, ws, self.n.value(), self.model.selected)
         self.canvas.draw_idle()
 
     def export(self, path) -> None:
-        self.redraw()
-        self.figure.savefig(path, dpi=150)
+        """Both charts on a page of their own size, whatever the dock's size is."""
+        fig = Figure(figsize=(7, 8), dpi=150, facecolor="white")
+        draw_charts(fig, self.model.ws, self.n.value(), self.model.selected)
+        fig.savefig(path)
 
     def export_dialog(self):
         path, _ = QFileDialog.getSaveFileName(self, T("export_png"), "diagram.png", "PNG (*.png)")

@@ -132,6 +132,7 @@ class WeightsPanel(QWidget):
         while self.grid.count():
             w = self.grid.takeAt(0).widget()
             if w is not None:
+                w.setParent(None)  # off the screen now, not at the next deferred delete
                 w.deleteLater()
         self.rows = {}
         for i, spec in enumerate(s for s in self.model.project.layers if s.indicator is not None):

@@ -40,7 +40,8 @@ def draw_top(ax, ws, n: int = 10) -> None:
     ax.set_title(T("top_units"), fontsize=9, loc="left")
     ax.tick_params(axis="x", labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=6, loc="lower right", frameon=False)
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.25, -0.1), ncol=3, frameon=False,
+              handlelength=1, columnspacing=0.8)
 
 
 def draw_profile(ax, ws, i: int | None) -> None:
@@ -61,12 +62,12 @@ def draw_profile(ax, ws, i: int | None) -> None:
     ax.set_xticks(x, [ws.project.layer(lid).title[:12] for lid in ids], rotation=40, ha="right", fontsize=6.5)
     ax.tick_params(axis="y", labelsize=7)
     ax.set_ylabel(T("normalised"), fontsize=7)
-    ax.text(0, 1.02, ws.units.label(i), transform=ax.transAxes, fontsize=7, color="#444444")
+    ax.set_title(f"{T('unit_profile')}: {ws.units.label(i)}", fontsize=8, loc="left")
 
 
 def draw_charts(fig, ws, n: int, selected: int | None) -> None:
-    draw_top(fig.add_axes([0.36, 0.56, 0.6, 0.38]), ws, n)
-    draw_profile(fig.add_axes([0.14, 0.14, 0.82, 0.3]), ws, selected)
+    draw_top(fig.add_axes([0.36, 0.64, 0.6, 0.32]), ws, n)
+    draw_profile(fig.add_axes([0.12, 0.13, 0.84, 0.26]), ws, selected)
 
 
 class ChartsPanel(QWidget):

@@ -12,6 +12,9 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@# Byte-compile our own sources once: an editable install is not compiled by pip, and with
+	@# PYTHONDONTWRITEBYTECODE set every start would compile them again.
+	$(BIN)/python -m compileall -q layers app
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -56,7 +56,7 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
         sections.append((tr("priority_map", lang), priority_legend(ws.composite.k, lang)))
     px = simplify or (x1 - x0) / 1000
     draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify,
-                 min_label_area=(45 * px) ** 2)
+                 min_label_area=(45 * px) ** 2, halo=True)
     z = 3.0
     for spec in reversed(ws.project.layers):  # the first layer in the list is drawn on top
         lay = ws.layers.get(spec.id)

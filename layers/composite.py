@@ -137,16 +137,23 @@ def equal_interval_classes(score: np.ndarray, k: int = 5) -> np.ndarray:
 def ranks(score: np.ndarray) -> np.ndarray:
     """Rank 1 = highest score; equal scores share the best rank; missing scores get 0."""
     r = np.zeros(score.shape, np.int32)
-    ok = np.flatnonzero(~np.isnan(score))
-    if len(ok) == 0:
+    valid = ~np.isnan(score)
+    all_valid = bool(valid.all())
+    s = score if all_valid else score[valid]
+    if len(s) == 0:
         return r
-    s = score[ok]
     order = np.argsort(-s)  # tie order is irrelevant: ties get the same rank below
     ss = s[order]
-    new = np.r_[True, ss[1:] != ss[:-1]]
-    starts = np.flatnonzero(new)
-    rk = np.repeat(starts + 1, np.diff(np.r_[starts, len(ss)]))
-    r[ok[order]] = rk
+    pos = np.arange(1, len(ss) + 1, dtype=np.int32)
+    tie = ss[1:] == ss[:-1]
+    if tie.any():
+        # Each run of equal scores takes the position of its first member.
+        start = np.r_[True, ~tie]
+        pos = np.maximum.accumulate(np.where(start, pos, 0)).astype(np.int32)
+    if all_valid:
+        r[order] = pos
+    else:
+        r[np.flatnonzero(valid)[order]] = pos
     return r
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -40,6 +41,13 @@ def base_layers(ws: Workspace):
     return counties, municipalities
 
 
+def _in_units(ws: Workspace, frame):
+    if frame is None or ws.units is None:
+        return None
+    pts = shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy()))
+    return np.array([ws.units.unit_at(x, y) is not None for x, y in pts])
+
+
 def layer_title(spec, meta, lang: str) -> str:
     return f"{spec.title} ({tr('illustrative', lang)})" if meta.illustrative else spec.title
 
@@ -56,7 +64,7 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
         sections.append((tr("priority_map", lang), priority_legend(ws.composite.k, lang)))
     px = simplify or (x1 - x0) / 1000
     draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify,
-                 min_label_area=(45 * px) ** 2, halo=True)
+                 min_label_area=(45 * px) ** 2, halo=True, prefer=_in_units(ws, municipalities))
     z = 3.0
     for spec in reversed(ws.project.layers):  # the first layer in the list is drawn on top
         lay = ws.layers.get(spec.id)

@@ -235,18 +235,19 @@ def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: st
 # Base map
 
 
-MAX_LABELS = 30  # each label costs 1–2 ms to draw; a projected map reads better with fewer
+MAX_LABELS = 20  # each label costs 1–2 ms to draw; a projected map reads better with fewer
 # Legible on dark classes; for exports only, as it makes each label cost ~5 ms to draw.
 _HALO = [patheffects.withStroke(linewidth=2.2, foreground="white", alpha=0.75)]
 
 
 def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoDataFrame | None,
                  view=None, labels: bool = True, simplify: float | None = None, min_label_area: float = 0.0,
-                 halo: bool = False):
+                 halo: bool = False, prefer: np.ndarray | None = None):
     """Quiet outlines: municipalities thin, counties darker, municipality names in grey.
 
     Names go only on municipalities at least ``min_label_area`` (map units²) large, so a dense
-    city region does not turn into a pile of overlapping names."""
+    city region does not turn into a pile of overlapping names; those marked in ``prefer`` (the
+    study area's) are named before larger neighbours."""
     arts = []
     for frame, lw, colour, z in ((municipalities, 0.5, "#9a9a9a", 1.2), (counties, 1.3, "#555555", 1.3)):
         if frame is None or len(frame) == 0:
@@ -269,8 +270,9 @@ def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoD
         area = municipalities.geometry.area.to_numpy()
         if min_label_area:
             inside &= area >= min_label_area
-        if inside.sum() > MAX_LABELS:  # keep the largest: they have room for their names
-            inside[np.flatnonzero(inside)[np.argsort(-area[inside])[MAX_LABELS:]]] = False
+        if inside.sum() > MAX_LABELS:  # keep the study area's, then the largest: they have room
+            rank_key = area + (np.where(prefer, area.max() + 1, 0) if prefer is not None else 0)
+            inside[np.flatnonzero(inside)[np.argsort(-rank_key[inside])[MAX_LABELS:]]] = False
         if inside.any():
             for (x, y), name in zip(xy[inside], municipalities["name"].to_numpy()[inside]):
                 arts.append(ax.text(x, y, str(name), fontsize=7.5, color="#3c3c3c", ha="center", va="center",
@@ -322,8 +324,23 @@ def draw_unit_values(ax, units: Units, values: np.ndarray, cmap, norm=None, *, a
     return coll
 
 
+def priority_rgba(units: Units, cls: np.ndarray, k: int, alpha: float = 0.9) -> np.ndarray:
+    """The priority classes of a grid as a ready (ny, nx, 4) uint8 image.
+
+    Colouring once here, instead of handing matplotlib classes plus a colormap, saves the
+    colormap pass on every redraw (a third of a pan at 1600×1000)."""
+    lut = np.zeros((k + 1, 4), np.uint8)  # index 0: no score, transparent
+    lut[1:] = (np.array([to_rgba(c, alpha) for c in priority_colours(k)]) * 255).round().astype(np.uint8)
+    full = np.zeros(units.grid.nx * units.grid.ny, np.int8)
+    full[units.flat] = cls
+    return lut[full.reshape(units.grid.shape)]
+
+
 def draw_priority(ax, units: Units, cls: np.ndarray, k: int, *, alpha: float = 0.9, zorder: float = 0.5):
     """The classed priority map (class 1 = highest priority); units without a score stay empty."""
+    if units.kind == "grid":
+        return ax.imshow(priority_rgba(units, cls, k, alpha), origin="lower", extent=units.grid.extent,
+                         interpolation="nearest", zorder=zorder, resample=False)
     cmap = ListedColormap(priority_colours(k)).with_extremes(bad=(0, 0, 0, 0))
     values = np.where(cls > 0, cls, np.nan).astype(np.float32)
     norm = BoundaryNorm(np.arange(0.5, k + 1.5), k)

@@ -18,7 +18,7 @@ import shapely
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
-from .render import (DENSE_POLYGONS, LegendEntry, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
+from .render import (DENSE_POLYGONS, LegendEntry, priority_rgba, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
                      priority_legend)
 from .style import Style
 from .workspace import Workspace
@@ -109,6 +109,18 @@ class MapScene:
             self._base_key = bkey
         self.sync_labels()
 
+    def _in_study_area(self, frame) -> np.ndarray | None:
+        """Which features' inner points lie in a unit of the study area (cached per frame)."""
+        units = self.ws.units
+        if units is None:
+            return None
+        key = (id(frame), id(units))
+        if getattr(self, "_prefer_key", None) != key:
+            pts = shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy()))
+            self._prefer = np.array([units.unit_at(x, y) is not None for x, y in pts])
+            self._prefer_key = key
+        return self._prefer
+
     def sync_labels(self) -> None:
         for a in self._label_art:
             a.remove()
@@ -121,7 +133,7 @@ class MapScene:
         x0, x1 = self.ax.get_xlim()
         y0, y1 = self.ax.get_ylim()
         arts = draw_basemap(self.ax, None, municipalities, view=(x0, x1, y0, y1), labels=True, simplify=None,
-                            min_label_area=(60 * self.pixel_size()) ** 2)
+                            min_label_area=(60 * self.pixel_size()) ** 2, prefer=self._in_study_area(municipalities))
         # draw_basemap returned the outline collection first; the labels are the rest.
         arts[0].remove()
         self._label_art = arts[1:]
@@ -147,8 +159,7 @@ class MapScene:
             self._priority_units = None
             return
         if self._priority is not None and self._priority_units is ws.units and ws.units.kind == "grid":
-            img = ws.units.to_image(np.where(c.cls > 0, c.cls, np.nan))
-            self._priority.set_data(np.ma.masked_invalid(img))
+            self._priority.set_data(priority_rgba(ws.units, c.cls, c.k))
             self._priority.set_visible(True)
             return
         if self._priority is not None:

@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 import shapely
 
+import tempfile
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The app remembers its language in QSettings; tests must not touch the user's real settings.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="skikt-test-config-")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -63,8 +63,17 @@ def test_priority_grid_is_one_image(sample_ws):
     ax, canvas = axes(size=(3, 3))
     art = draw_priority(ax, sample_ws.units, sample_ws.composite.cls, 5)
     assert isinstance(art, AxesImage)
-    data = art.get_array()
-    assert data.shape == sample_ws.units.grid.shape and int(np.nanmax(data)) == 5
+    data = np.asarray(art.get_array())
+    assert data.shape == sample_ws.units.grid.shape + (4,)
+    # Every scored cell is opaque-ish and coloured by its class; the rest is transparent.
+    from matplotlib.colors import to_rgba
+
+    from layers.render import priority_colours
+
+    cls_img = sample_ws.units.to_image(sample_ws.composite.cls.astype(float), fill=0)
+    top = data[cls_img == 1]
+    assert (top == np.round(np.array(to_rgba(priority_colours(5)[0], 0.9)) * 255).astype(np.uint8)).all()
+    assert (data[cls_img == 0][:, 3] == 0).all()
     assert [e.label for e in priority_legend(5, "en")][0] == "Highest priority"
 
 

@@ -8,15 +8,18 @@ grids go as one image; that is what keeps 400,000 cells under a second.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib import patheffects
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgba
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
 from matplotlib.path import Path as MplPath
 
 from .i18n import tr
@@ -236,8 +239,6 @@ def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: st
 
 
 MAX_LABELS = 20  # each label costs 1–2 ms to draw; a projected map reads better with fewer
-# Legible on dark classes; for exports only, as it makes each label cost ~5 ms to draw.
-_HALO = [patheffects.withStroke(linewidth=2.2, foreground="white", alpha=0.75)]
 
 
 def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoDataFrame | None,
@@ -274,10 +275,48 @@ def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoD
             rank_key = area + (np.where(prefer, area.max() + 1, 0) if prefer is not None else 0)
             inside[np.flatnonzero(inside)[np.argsort(-rank_key[inside])[MAX_LABELS:]]] = False
         if inside.any():
-            for (x, y), name in zip(xy[inside], municipalities["name"].to_numpy()[inside]):
-                arts.append(ax.text(x, y, str(name), fontsize=7.5, color="#3c3c3c", ha="center", va="center",
-                                    zorder=6, clip_on=True, style="italic", path_effects=_HALO if halo else None))
+            arts += label_collections(ax, xy[inside], municipalities["name"].astype(str).to_numpy()[inside],
+                                      halo=halo)
     return arts
+
+
+_LABEL_FONT = FontProperties(style="italic", size=7.5)
+
+
+@lru_cache(maxsize=4096)
+def _label_path(text: str) -> MplPath:
+    """The outline of a label in points, centred on (0, 0); built once per name."""
+    tp = TextPath((0, 0), text, prop=_LABEL_FONT)
+    ext = tp.get_extents()
+    return MplPath(tp.vertices - [(ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2], tp.codes)
+
+
+class _LabelCollection(PathCollection):
+    """Glyph outlines in points, scaled to the renderer's pixels at draw time (so PNG at any dpi,
+    PDF and SVG all get the same label size)."""
+
+    def draw(self, renderer):
+        self.set_transform(Affine2D().scale(renderer.points_to_pixels(1.0)))
+        super().draw(renderer)
+
+
+def label_collections(ax, xy: np.ndarray, names, *, halo: bool = True, colour: str = "#3c3c3c",
+                      zorder: float = 6) -> list:
+    """Labels as glyph outlines in one PathCollection (and one for a white halo beneath).
+
+    Twenty Text artists cost 30–40 ms per redraw here, most of a pan; one collection of
+    cached glyph paths costs about one. Paths are in points, placed at data-coordinate offsets.
+    """
+    paths = [_label_path(str(n)) for n in names]
+    out = []
+    layers = [("white", 2.4, 0.8)] if halo else []
+    for face, width, alpha in layers + [(colour, 0.0, 1.0)]:
+        coll = _LabelCollection(paths, offsets=np.asarray(xy), offset_transform=ax.transData,
+                              facecolors=face, edgecolors=face if width else "none", linewidths=width,
+                              alpha=alpha, zorder=zorder + (0 if width else 0.1))
+        ax.add_collection(coll, autolim=False)
+        out.append(coll)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ class MapScene:
         x0, x1 = self.ax.get_xlim()
         y0, y1 = self.ax.get_ylim()
         arts = draw_basemap(self.ax, None, municipalities, view=(x0, x1, y0, y1), labels=True, simplify=None,
-                            min_label_area=(60 * self.pixel_size()) ** 2, prefer=self._in_study_area(municipalities))
+                            min_label_area=(60 * self.pixel_size()) ** 2, prefer=self._in_study_area(municipalities),
+                            halo=True)
         # draw_basemap returned the outline collection first; the labels are the rest.
         arts[0].remove()
         self._label_art = arts[1:]

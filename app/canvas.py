@@ -77,7 +77,7 @@ class MapCanvas(FigureCanvasQTAgg):
 
     def _on_computed(self):
         self.scene.ws = self.model.ws
-        if not self._has_view:
+        if not self._has_view or self._home is not None:  # the user has not moved the map yet
             self.full_extent(redraw=False)
         self.scene.sync()
         self.redraw()

@@ -29,6 +29,12 @@ def sample_project():
     return here if here.exists() else None
 
 
+def window_geometry():
+    from PySide6.QtCore import QSettings
+
+    return QSettings("Skikt", "Skikt").value("geometry")
+
+
 def run(argv: list[str]) -> int:
     args = _args(argv)
     if args.command == "open" and not args.project:
@@ -92,6 +98,9 @@ def run(argv: list[str]) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model)
+    saved = window_geometry()
+    if saved is not None:
+        window.restoreGeometry(saved)
     window.show()
     if early_error:
         window.show_error(early_error)

@@ -129,11 +129,19 @@ def study_extent(ws: Workspace, pad: float = 0.03):
         c, half = ws.units.centres, ws.units.grid.cell / 2
         b = np.array([c[:, 0].min() - half, c[:, 1].min() - half, c[:, 0].max() + half, c[:, 1].max() + half])
     else:
-        frames = [lay.geo for lay in ws.layers.values() if lay.geo is not None and len(lay.geo)]
-        if not frames:
-            return (0, 1, 0, 1)
-        tb = np.array([f.total_bounds for f in frames])
-        b = np.array([tb[:, 0].min(), tb[:, 1].min(), tb[:, 2].max(), tb[:, 3].max()])
+        # Before the units exist (the app draws the layers first): the study area, else everything.
+        try:
+            study = ws.study_area_geometries()
+        except Exception:  # not loaded yet, or a bad filter that the full run will report
+            study = None
+        if study is not None and len(study):
+            b = shapely.total_bounds(study)
+        else:
+            frames = [lay.geo for lay in ws.layers.values() if lay.geo is not None and len(lay.geo)]
+            if not frames:
+                return (0, 1, 0, 1)
+            tb = np.array([f.total_bounds for f in frames])
+            b = np.array([tb[:, 0].min(), tb[:, 1].min(), tb[:, 2].max(), tb[:, 3].max()])
     w, h = b[2] - b[0], b[3] - b[1]
     m = max(w, h) * pad
     return (b[0] - m, b[2] + m, b[1] - m, b[3] + m)

@@ -113,6 +113,16 @@ class Workspace:
 
     # -------------------------------------------------------------------------- units
 
+    def study_area_geometries(self) -> np.ndarray | None:
+        """The study area's polygons if its layer is already loaded (never loads anything)."""
+        sa = self.project.units.study_area
+        if not sa or sa["layer"] not in self.layers:
+            return None
+        frame = self.layers[sa["layer"]].geo
+        if sa.get("where"):
+            frame = filter_frame(frame, sa["where"])
+        return frame.geometry.to_numpy()
+
     def _study_area(self) -> np.ndarray | None:
         sa = self.project.units.study_area
         if not sa:

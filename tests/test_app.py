@@ -277,3 +277,22 @@ def test_save_keeps_the_users_changes(window, tmp_path):
     again = read_project(out)
     assert again.layer("vard").opacity == 0.4
     assert again.resolve(again.layer("vard").path).exists()
+
+
+def test_async_open_shows_the_study_area_first(qtbot, sample_copy):
+    from app.main_window import MainWindow
+    from app.model import AppModel
+
+    model = AppModel()
+    win = MainWindow(model)
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    with qtbot.waitSignal(model.layers_ready, timeout=60000):
+        model.open_project(sample_copy)
+    qtbot.waitUntil(lambda: win.canvas.first_draw_at is not None, timeout=10000)
+    x0, x1 = win.canvas.ax.get_xlim()
+    assert 550_000 < x0 < 640_000 and 720_000 < x1 < 820_000  # Stockholms län, not all of Sweden
+    qtbot.waitUntil(lambda: model.ws.composite is not None and not model.worker.busy, timeout=60000)
+    assert win.canvas.scene._priority is not None and win.progress.isHidden()

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from layers.project import LayerSpec, Project, read_project, write_project
-from layers.workspace import PHASE_UNITS, Workspace
+from layers.workspace import PHASE_VISIBLE, Workspace
 
 from .workers import Worker
 
@@ -30,7 +30,7 @@ class AppModel(QObject):
     data_changed = Signal()
     computed = Signal()
     composite_changed = Signal()
-    layers_ready = Signal()  # every layer loaded; indicators still being computed
+    layers_ready = Signal()  # the visible layers are loaded; the rest and the indicators follow
     selection_changed = Signal(object)  # unit index or None
     message = Signal(str)  # one-line status text
     error = Signal(str)  # one-line error the user must see
@@ -115,7 +115,7 @@ class AppModel(QObject):
             self.worker.start(make)
 
     def _on_progress(self, _frac: float, msg: str) -> None:
-        if msg == PHASE_UNITS:
+        if msg == PHASE_VISIBLE:
             self.layers_ready.emit()
 
     def _on_computed(self, _result) -> None:

@@ -137,7 +137,8 @@ def study_extent(ws: Workspace, pad: float = 0.03):
         if study is not None and len(study):
             b = shapely.total_bounds(study)
         else:
-            frames = [lay.geo for lay in ws.layers.values() if lay.geo is not None and len(lay.geo)]
+            # list() copies in one step: the worker may be adding layers while the app asks.
+            frames = [lay.geo for lay in list(ws.layers.values()) if lay.geo is not None and len(lay.geo)]
             if not frames:
                 return (0, 1, 0, 1)
             tb = np.array([f.total_bounds for f in frames])

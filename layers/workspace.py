@@ -25,7 +25,8 @@ from .units import Units, make_area_units, make_grid_units
 from .where import filter_frame
 
 
-PHASE_UNITS = "units"  # the progress message after every layer is loaded (the app draws them then)
+PHASE_VISIBLE = "visible layers loaded"  # progress message: the app can draw a first map now
+PHASE_UNITS = "units"  # progress message: every layer is loaded, units come next
 
 
 class Cancelled(Exception):
@@ -218,7 +219,13 @@ class Workspace:
         live = {s.id for s in specs}
         for gone in [k for k in self.layers if k not in live]:
             self.forget(gone)
-        for spec in specs:
+        # Visible layers first, so the app can draw a map before the hidden ones have loaded.
+        ordered = [s for s in specs if s.visible] + [s for s in specs if not s.visible]
+        announced = False
+        for spec in ordered:
+            if not spec.visible and not announced:
+                announced = True
+                yield done / steps, PHASE_VISIBLE
             check()
             yield done / steps, spec.title
             try:
@@ -230,6 +237,8 @@ class Workspace:
                 self.errors[spec.id] = str(exc)
             done += 1
         check()
+        if not announced:
+            yield done / steps, PHASE_VISIBLE
         yield done / steps, PHASE_UNITS
         self.build_units()
         done += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from matplotlib.figure import Figure
@@ -17,7 +16,6 @@ from .output import _atomic, write_scores  # noqa: F401  (write_scores re-export
 from .i18n import tr
 from .render import (LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_layer, draw_priority,
                      priority_legend)
-from .sectors import get_sector
 from .style import Style
 from .workspace import Workspace
 

@@ -81,8 +81,10 @@ def inspect_layer(path: Path, layer: str | None) -> dict:
 
 def inspect_path(path) -> dict:
     path = Path(path)
-    return {"path": str(path), "layers": [inspect_layer(path, name if len(names) > 1 or path.suffix.lower() in (".gpkg", ".zip", ".xlsx") else None)
-                                          for names in [list_layers(path)] for name in names]}
+    names = list_layers(path)
+    # Containers address their layers by name; single-layer files (shp, csv, geojson…) need none.
+    by_name = len(names) > 1 or path.suffix.lower() in (".gpkg", ".zip", ".xlsx", ".xlsm")
+    return {"path": str(path), "layers": [inspect_layer(path, name if by_name else None) for name in names]}
 
 
 def format_inspection(result: dict) -> str:

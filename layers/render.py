@@ -138,7 +138,7 @@ def _draw_dense_polygons(ax, geoms, colours, alpha, zorder):
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     bbox = ax.get_window_extent()
-    nx, ny = max(int(bbox.width), 1), max(int(bbox.height), 1)
+    nx = max(int(bbox.width), 1)
     px = (x1 - x0) / nx
     grid = GridSpec(x0, y0, px, nx, int(np.ceil((y1 - y0) / px)))
     labels = label_polygons(geoms, grid).ravel()

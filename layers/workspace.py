@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import indicators as ind
 from .composite import Composite, Normalised, combine, normalise
@@ -152,14 +153,12 @@ class Workspace:
                 if not frames:
                     raise SkiktError("grid units need a study_area or at least one loaded layer")
                 b = np.array([f.total_bounds for f in frames])
-                box = gpd.GeoSeries.from_xy([b[:, 0].min(), b[:, 2].max()], [b[:, 1].min(), b[:, 3].max()]).envelope
-                study = np.array([box.union_all().envelope], dtype=object)
-            cells = (np.ptp(study_bounds := np.array(gpd.GeoSeries(study).total_bounds).reshape(2, 2), axis=0)
-                     / u.cell_size).prod()
+                study = np.array([shapely.box(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())])
+            minx, miny, maxx, maxy = shapely.total_bounds(study)
+            cells = ((maxx - minx) / u.cell_size) * ((maxy - miny) / u.cell_size)
             if cells > 5e7:
                 raise SkiktError(f"a {u.cell_size:g} m grid over this study area would have {cells:,.0f} cells; "
                                  "choose a larger cell_size")
-            del study_bounds
             units = make_grid_units(study, u.cell_size, self.project.crs)
         else:
             areas = self.load_layer(self.project.layer(u.layer)).geo

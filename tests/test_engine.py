@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from layers.composite import Normalised, combine, normalise, quantile_classes, ranks, sensitivity
 from layers.indicators import compute
 from layers.project import IndicatorSpec
-from layers.raster import GridSpec, coverage_per_cell, fill_polygons, label_polygons, line_length_per_cell
+from layers.raster import GridSpec, fill_polygons, label_polygons
 from layers.units import make_area_units, make_grid_units
 
 RNG = np.random.default_rng(42)

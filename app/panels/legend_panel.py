@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from matplotlib.colors import to_hex
 
 from ..i18n import T
+from .common import clear_layout, scrolling
 
 
 def legend_icon(entry, size: int = 18) -> QPixmap:
@@ -69,13 +70,9 @@ class LegendPanel(QWidget):
         self.inner = QVBoxLayout(self.body)
         self.inner.setContentsMargins(6, 6, 6, 6)
         self.inner.setSpacing(2)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.body)
-        scroll.setFrameShape(QFrame.NoFrame)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(scroll)
+        lay.addWidget(scrolling(self.body))
         canvas.drawn.connect(self.rebuild)
         self.rebuild()
 
@@ -83,12 +80,7 @@ class LegendPanel(QWidget):
         return [title for title, _, _ in self.canvas.scene.legend_sections()]
 
     def rebuild(self, *_):
-        while self.inner.count():
-            item = self.inner.takeAt(0)
-            widget = item.widget()
-            if widget is not None:
-                widget.setParent(None)  # gone now, not at the next deferred delete
-                widget.deleteLater()
+        clear_layout(self.inner)
         sections = self.canvas.scene.legend_sections()
         if not sections:
             self.inner.addWidget(QLabel(T("no_features_here")))

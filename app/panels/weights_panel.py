@@ -9,14 +9,15 @@ from __future__ import annotations
 import copy
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QScrollArea, QSlider,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QSlider, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from layers.project import NORMALIZE
 from layers.sectors import SECTORS
 
 from ..commands import SetIndicator, SetWeight
 from ..i18n import T
+from .common import clear_layout, scrolling
 
 SCALE = 10  # slider steps per weight unit: weights 0–20 in steps of 0.1
 NORM_LABELS = {"minmax": "min–max", "rank": "rang (percentil)", "zscore": "z-värde", "classes": "klasser"}
@@ -110,16 +111,12 @@ class WeightsPanel(QWidget):
         self.body = QWidget()
         self.grid = QGridLayout(self.body)
         self.grid.setColumnStretch(0, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.body)
-        scroll.setFrameShape(QFrame.NoFrame)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.show_composite)
         lay.addWidget(self.show_stability)
         lay.addWidget(self.sens_label)
-        lay.addWidget(scroll)
+        lay.addWidget(scrolling(self.body))
         self.rows: dict[str, IndicatorRow] = {}
         model.project_replaced.connect(self.rebuild)
         model.layers_changed.connect(self.rebuild)
@@ -129,11 +126,7 @@ class WeightsPanel(QWidget):
         self.rebuild()
 
     def rebuild(self):
-        while self.grid.count():
-            w = self.grid.takeAt(0).widget()
-            if w is not None:
-                w.setParent(None)  # off the screen now, not at the next deferred delete
-                w.deleteLater()
+        clear_layout(self.grid)
         self.rows = {}
         for i, spec in enumerate(s for s in self.model.project.layers if s.indicator is not None):
             self.rows[spec.id] = IndicatorRow(self, self.grid, i * 4, spec)

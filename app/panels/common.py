@@ -1,0 +1,23 @@
+"""Small widget helpers the docks share."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QLayout, QScrollArea, QWidget
+
+
+def scrolling(body: QWidget) -> QScrollArea:
+    """``body`` in a frameless scroll area that resizes it to the dock's width."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(body)
+    scroll.setFrameShape(QFrame.NoFrame)
+    return scroll
+
+
+def clear_layout(layout: QLayout) -> None:
+    """Remove every item; widgets leave the screen now, not at the next deferred delete."""
+    while layout.count():
+        widget = layout.takeAt(0).widget()
+        if widget is not None:
+            widget.setParent(None)
+            widget.deleteLater()

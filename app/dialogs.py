@@ -227,10 +227,8 @@ class StyleDialog(QDialog):
         if self.style_.column in cols:
             self.column.setCurrentText(self.style_.column)
         self.scheme = QComboBox()
-        names = {"quantiles": "kvantiler / quantiles", "equal_interval": "lika intervall / equal interval",
-                 "natural_breaks": "naturliga brytpunkter / natural breaks", "std_mean": "standardavvikelse / std dev"}
         for s in SCHEMES:
-            self.scheme.addItem(names[s], s)
+            self.scheme.addItem(T(f"scheme_{s}"), s)
         self.scheme.setCurrentIndex(self.scheme.findData(self.style_.scheme))
         self.k = QSpinBox()
         self.k.setRange(2, 9)
@@ -238,7 +236,7 @@ class StyleDialog(QDialog):
         self.palette = QComboBox()
         self.palette.addItems(list(SEQUENTIAL) + list(QUALITATIVE))
         self.palette.setCurrentText(self.style_.palette)
-        self.colour = QPushButton(self.style_.colour or "sektorns färg / sector colour")
+        self.colour = QPushButton(self.style_.colour or T("sector_colour"))
         self.colour.clicked.connect(self._pick)
         self.size = QDoubleSpinBox()
         self.size.setRange(2, 200)
@@ -256,9 +254,9 @@ class StyleDialog(QDialog):
         form.addRow(T("classes_n"), self.k)
         form.addRow(T("palette"), self.palette)
         form.addRow(T("colour"), self.colour)
-        form.addRow("Symbolstorlek / size", self.size)
+        form.addRow(T("symbol_size"), self.size)
         form.addRow(T("labels"), self.labels)
-        form.addRow("Kontur / outline", self.outline)
+        form.addRow(T("outline"), self.outline)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -292,7 +290,7 @@ class PropertiesDialog(QDialog):
         meta = loaded.meta if loaded is not None else spec.meta
         rows = [(T("title"), spec.title), (T("sector"), SECTORS[spec.sector].name(language())),
                 (T("source"), meta.source), (T("licence"), meta.licence), (T("year"), meta.year or ""),
-                (T("description"), meta.description), ("Fil / file", spec.path + (f" ▸ {spec.layer}" if spec.layer else ""))]
+                (T("description"), meta.description), (T("file_path"), spec.path + (f" ▸ {spec.layer}" if spec.layer else ""))]
         if meta.illustrative:
             rows.append((T("illustrative").capitalize(), T("illustrative_note")))
         body = "".join(f"<tr><td style='color:#555;padding-right:10px' valign='top'>{html.escape(str(k))}</td>"

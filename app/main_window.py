@@ -314,8 +314,7 @@ class MainWindow(QMainWindow):
         ws = self.model.ws
         sens = sensitivity(ws.normalised, ws.composite.weights, ws.composite.k, 0.10)
         self.weights_panel.sens_label.setText(
-            f"{T('sensitivity')} ±10 %: {sens.any_change_share:.0%} " + ("of units change class" if self.lang == "en"
-                                                                          else "av enheterna byter klass"))
+            f"{T('sensitivity')} ±10 %: " + T("units_change_class").format(share=f"{sens.any_change_share:.0%}"))
         self.canvas.set_stability(sens.stability)
 
     def switch_language(self, lang: str):

@@ -41,3 +41,21 @@ print('ok', len({modules!r}))
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("ok")
+
+
+def test_every_translation_key_has_both_languages_and_is_used():
+    import re
+
+    from layers.i18n import _TEXT
+
+    for key, (sv, en) in _TEXT.items():
+        assert sv and en, key
+        assert set(re.findall(r"{(\w+)", sv)) == set(re.findall(r"{(\w+)", en)), key
+    sources = "".join(p.read_text(encoding="utf-8") for d in ("app", "layers") for p in (ROOT / d).rglob("*.py")
+                      if p.name != "i18n.py")
+    # A key is used when it appears as a string literal, or as the prefix of an f-string key
+    # such as T(f"norm_{key}").
+    literals = set(re.findall(r"""["']([a-z_]+)["']""", sources))
+    prefixes = set(re.findall(r"""\bT\(f["']([a-z_]+)\{""", sources))
+    unused = [k for k in _TEXT if k not in literals and not any(k.startswith(p) for p in prefixes)]
+    assert unused == []

@@ -83,7 +83,7 @@ class ChartsPanel(QWidget):
         export = QPushButton(T("export_png"))
         export.clicked.connect(self.export_dialog)
         row = QHBoxLayout()
-        row.addWidget(QLabel("N"))
+        row.addWidget(QLabel(T("top_n")))
         row.addWidget(self.n)
         row.addStretch(1)
         row.addWidget(export)

@@ -20,8 +20,6 @@ from ..i18n import T
 from .common import clear_layout, scrolling
 
 SCALE = 10  # slider steps per weight unit: weights 0–20 in steps of 0.1
-NORM_LABELS = {"minmax": "min–max", "rank": "rang (percentil)", "zscore": "z-värde", "classes": "klasser"}
-NORM_LABELS_EN = {"minmax": "min–max", "rank": "rank (percentile)", "zscore": "z-score", "classes": "classes"}
 
 
 class IndicatorRow:
@@ -42,9 +40,8 @@ class IndicatorRow:
         self.direction.setCheckable(True)
         self.direction.setObjectName(f"direction_{spec.id}")
         self.norm = QComboBox()
-        labels = NORM_LABELS_EN if panel.lang == "en" else NORM_LABELS
         for key in NORMALIZE:
-            self.norm.addItem(labels[key], key)
+            self.norm.addItem(T(f"norm_{key}"), key)
         self.norm.setObjectName(f"normalize_{spec.id}")
         grid.addWidget(self.name, row, 0, 1, 3)
         grid.addWidget(self.slider, row + 1, 0)

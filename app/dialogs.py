@@ -126,7 +126,7 @@ class AddLayerDialog(QDialog):
             self.raw = read_raw(self.path, self._layer_arg())
         except SkiktError as exc:
             self.raw = None
-            self.error.setText(str(exc))
+            self.error.setText(exc.text(language()))
             self.ok.setEnabled(False)
             return
         self.error.setText("")
@@ -181,7 +181,7 @@ class AddLayerDialog(QDialog):
         try:
             _, rep = join_table(self.raw.frame, left, self.model.ws.layers[lid].geo, right, source=self.path.name)
         except SkiktError as exc:
-            self.match.setText(str(exc))
+            self.match.setText(exc.text(language()))
             return
         colour = "#1b7837" if rep.match_rate >= 0.9 else ("#b35806" if rep.match_rate > 0 else "#b00020")
         self.match.setText(f"<span style='color:{colour}'><b>{rep.match_rate:.0%}</b></span> – "

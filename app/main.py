@@ -94,7 +94,9 @@ def run(argv: list[str]) -> int:
         try:
             model.open_project(path)
         except SkiktError as exc:
-            early_error = str(exc)
+            from .i18n import language
+
+            early_error = exc.text(language())
     from .main_window import MainWindow
 
     window = MainWindow(model)

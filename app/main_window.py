@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         try:
             self.model.open_project(path)
         except SkiktError as exc:
-            self.show_error(str(exc))
+            self.show_error(exc.text(self.lang))
 
     def save(self):
         if self.model.project.path is None:
@@ -203,7 +203,7 @@ class MainWindow(QMainWindow):
             out = self.model.save()
             self.status(T("saved").format(path=out))
         except (OSError, SkiktError) as exc:
-            self.show_error(str(exc))
+            self.show_error(exc.text(self.lang))
 
     def save_as(self):
         path, _ = QFileDialog.getSaveFileName(self, T("save_project_as"), "projekt.toml", "Skikt (*.toml)")
@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
                 self.status(T("saved").format(path=out))
                 self._title()
             except (OSError, SkiktError) as exc:
-                self.show_error(str(exc))
+                self.show_error(exc.text(self.lang))
 
     def add_layer_dialog(self):
         exts = " ".join(f"*{e}" for e in sorted(SUPPORTED_EXTS))
@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
         try:
             dialog = AddLayerDialog(self.model, path, self)
         except SkiktError as exc:
-            self.show_error(str(exc))
+            self.show_error(exc.text(self.lang))
             return False
         if dialog.raw is None:
             self.show_error(dialog.error.text())
@@ -293,8 +293,9 @@ class MainWindow(QMainWindow):
             self.model.undo.push(SetStyle(self.model, layer_id, dialog.result_style()))
 
     def show_properties(self, layer_id: str):
+        err = self.model.ws.errors.get(layer_id)
         dialog = PropertiesDialog(self.model.project.layer(layer_id), self.model.ws.layers.get(layer_id),
-                                  self.model.ws.errors.get(layer_id), self)
+                                  err.text(self.lang) if err is not None else None, self)
         dialog.show()
 
     def _labels(self, on: bool):

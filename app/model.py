@@ -20,6 +20,7 @@ from PySide6.QtGui import QUndoStack
 from layers.project import LayerSpec, Project, read_project, write_project
 from layers.workspace import PHASE_VISIBLE, Workspace
 
+from .i18n import language
 from .workers import Worker
 
 
@@ -119,7 +120,8 @@ class AppModel(QObject):
             self.layers_ready.emit()
 
     def _on_computed(self, _result) -> None:
-        for lid, msg in self.ws.errors.items():
+        for lid, exc in self.ws.errors.items():
+            msg = exc.text(language())
             if msg not in self._reported_errors:
                 self._reported_errors.add(msg)
                 self.error.emit(msg)

@@ -47,7 +47,9 @@ class _Job(QRunnable):
         except Cancelled:
             self.signals.cancelled.emit(self.rid)
         except SkiktError as exc:
-            self.signals.failed.emit(self.rid, str(exc))
+            from .i18n import language
+
+            self.signals.failed.emit(self.rid, exc.text(language()))
         except Exception as exc:  # a bug, not bad input: keep the app alive and say what happened
             traceback.print_exc()
             self.signals.failed.emit(self.rid, f"{type(exc).__name__}: {exc}")

@@ -63,15 +63,13 @@ class Loaded:
 
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise LoadError("file not found", path)
+        raise LoadError.of("err_not_found", path)
     if path.is_dir():
-        raise LoadError("is a folder, not a data file", path)
+        raise LoadError.of("err_folder", path)
     if path.stat().st_size == 0:
-        raise LoadError("file is empty", path)
+        raise LoadError.of("err_empty", path)
     if path.suffix.lower() not in SUPPORTED_EXTS:
-        raise LoadError(
-            f"'{path.suffix or 'no extension'}' is not a supported format "
-            "(GeoPackage, Shapefile, zip, GeoJSON, FlatGeobuf, CSV, TSV, XLSX)", path)
+        raise LoadError.of("err_format", path, ext=path.suffix or "–")
 
 
 def _zip_members(path: Path) -> list[str]:
@@ -79,10 +77,10 @@ def _zip_members(path: Path) -> list[str]:
         with zipfile.ZipFile(path) as z:
             names = [n for n in z.namelist() if not n.endswith("/") and "__MACOSX" not in n]
     except zipfile.BadZipFile:
-        raise LoadError("not a valid zip archive (truncated or damaged)", path) from None
+        raise LoadError.of("err_bad_zip", path) from None
     members = [n for n in names if Path(n).suffix.lower() in VECTOR_EXTS | TABLE_EXTS - {".txt"}]
     if not members:
-        raise LoadError("zip archive holds no supported data file", path)
+        raise LoadError.of("err_zip_empty", path)
     return members
 
 
@@ -110,20 +108,21 @@ def list_layers(path) -> list[str]:
             warnings.simplefilter("ignore")  # GDAL's own warnings; the user gets our one line
             return [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:
-        raise LoadError(_gdal_reason(exc), path) from None
+        raise _gdal_error(exc, path) from None
 
 
-def _gdal_reason(exc: Exception) -> str:
+def _gdal_error(exc: Exception, path) -> LoadError:
+    """GDAL's message, boiled down to one line the user can act on."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = re.sub(r"^(/vsizip/)?\S*?: ", "", text)
     low = text.lower()
     if "not recognized as" in low or "not a supported file format" in low:
-        return "not a readable GIS file (unrecognised or damaged)"
+        return LoadError.of("err_not_gis", path)
     if "sqlite" in low or "malformed" in low or "not a database" in low:
-        return "GeoPackage is truncated or damaged (its database cannot be read)"
+        return LoadError.of("err_gpkg_damaged", path)
     if "unexpected end" in low or "truncated" in low or "short read" in low or "eof" in low:
-        return f"file is truncated or damaged ({text[:120]})"
-    return f"cannot read: {text[:160]}"
+        return LoadError.of("err_truncated", path, detail=text[:120])
+    return LoadError.of("err_cannot_read", path, detail=text[:160])
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,7 +184,7 @@ def detect_dbf_encoding(data: bytes | None, cpg: str | None) -> tuple[str | None
 
 def _decode_text(raw: bytes, path: Path) -> tuple[str, str]:
     if b"\x00" in raw[:4096]:
-        raise LoadError("is a binary file, not a text table", path)
+        raise LoadError.of("err_binary_table", path)
     try:
         return raw.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
@@ -259,7 +258,7 @@ def _read_table(path: Path, layer: str | None, member: str | None) -> tuple[pd.D
     raw = raw if raw is not None else path.read_bytes()
     text, encoding = _decode_text(raw, path)
     if not text.strip():
-        raise LoadError("table has no rows", path)
+        raise LoadError.of("err_no_rows", path)
     delim = _sniff_delimiter(text, ext)
     try:
         df = pd.read_csv(_io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
@@ -267,7 +266,7 @@ def _read_table(path: Path, layer: str | None, member: str | None) -> tuple[pd.D
     except Exception as exc:
         raise LoadError(f"cannot parse as a table ({str(exc).splitlines()[0][:120]})", path) from None
     if df.shape[1] < 2:
-        raise LoadError("is not a table: found a single column (no ; , or tab separators)", path)
+        raise LoadError.of("err_one_column", path)
     return _convert_table(df), encoding
 
 
@@ -340,8 +339,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
         counts = fams.value_counts().to_dict()
         if family is None:
             desc = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-            raise LoadError(f"mixed geometry types ({desc}); choose one with geometry = "
-                            "'point', 'line' or 'polygon'", path)
+            raise LoadError.of("err_mixed", path, types=desc)
         keep = fams == family
         if not keep.any():
             raise LoadError(f"has no {family} geometries (found {', '.join(present)})", path)
@@ -378,8 +376,7 @@ def resolve_member(path: Path, layer: str | None) -> tuple[str | None, str | Non
     members = _zip_members(path)
     if layer is None:
         if len(members) > 1:
-            raise LoadError(f"zip holds several data files; choose one with layer = "
-                            f"({', '.join(members)})", path)
+            raise LoadError.of("err_zip_several", path, names=", ".join(members))
         return members[0], None
     for m in members:
         if layer in (m, Path(m).stem, Path(m).name):
@@ -425,9 +422,9 @@ def read_raw(path, layer: str | None = None) -> Loaded:
                 warnings.simplefilter("ignore")
                 names = [str(n) for n, _ in pyogrio.list_layers(source)]
         except Exception as exc:
-            raise LoadError(_gdal_reason(exc), path) from None
+            raise _gdal_error(exc, path) from None
         if len(names) > 1:
-            raise LoadError(f"has several layers; choose one with layer = ({', '.join(names)})", path)
+            raise LoadError.of("err_several_layers", path, names=", ".join(names))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -437,8 +434,8 @@ def read_raw(path, layer: str | None = None) -> Loaded:
     except Exception as exc:
         msg = str(exc)
         if layer and ("not found" in msg.lower() or "layer" in msg.lower() and "exist" in msg.lower()):
-            raise LoadError(f"has no layer '{layer}'", path) from None
-        raise LoadError(_gdal_reason(exc), path) from None
+            raise LoadError.of("err_no_layer", path, layer=layer) from None
+        raise _gdal_error(exc, path) from None
     report.feature_count = len(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         report.warnings.append("no geometry column: read as a table")

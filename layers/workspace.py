@@ -54,7 +54,7 @@ class Workspace:
     project: Project
     crs_override: str | None = None  # CLI --crs: for every file that has none
     layers: dict[str, LoadedLayer] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, SkiktError] = field(default_factory=dict)  # layer id → what went wrong
     units: Units | None = None
     _units_key: tuple | None = None
     _raw: dict[str, tuple[tuple, ind.RawIndicator]] = field(default_factory=dict)
@@ -102,8 +102,7 @@ class Workspace:
             for line in join_report.lines():
                 loaded.report.warnings.append(f"join: {line}")
         elif loaded.kind == "table":
-            raise SkiktError(f"{path.name}: is a table without coordinates; give join = {{ layer, left, right }} "
-                             "to attach it to an area layer")
+            raise SkiktError.of("err_table_needs_join", path)
         layer = LoadedLayer(key, frame, "vector", loaded.report, self._meta(spec), join_report)
         self.layers[spec.id] = layer
         self.errors.pop(spec.id, None)
@@ -233,7 +232,7 @@ class Workspace:
                 if strict:
                     raise
                 self.layers.pop(spec.id, None)
-                self.errors[spec.id] = str(exc)
+                self.errors[spec.id] = exc
             done += 1
         check()
         if not announced:
@@ -250,7 +249,7 @@ class Workspace:
             except SkiktError as exc:
                 if strict:
                     raise
-                self.errors[spec.id] = str(exc)
+                self.errors[spec.id] = exc
                 continue
             ids.append(spec.id)
             sectors.append(spec.sector)

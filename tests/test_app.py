@@ -250,11 +250,11 @@ def test_project_with_a_missing_file_still_opens(qtbot, sample_copy):
     win.confirm_close = False
     qtbot.addWidget(win)
     model.set_project_sync(sample_copy)
-    assert win.last_error == "borta.fgb: file not found"
+    assert win.last_error == "borta.fgb: filen finns inte"  # Swedish in the app, English on the CLI
     assert "skyddsrum" in model.ws.errors and model.ws.composite is not None
     assert "skyddsrum" not in model.ws.normalised.layer_ids  # the others still make a priority map
     item = win.layers_panel.item_for("skyddsrum")
-    assert item.toolTip(0) == "borta.fgb: file not found"
+    assert item.toolTip(0) == "borta.fgb: filen finns inte"
 
 
 def test_export_map_and_scores_from_the_app(window, qtbot, tmp_path):

@@ -188,3 +188,15 @@ def test_where_filter_on_load(tmp_path):
     points_gdf(SWEREF, namn=NAMES, typ=["a", "b", "a", "c"]).to_file(tmp_path / "w.gpkg", layer="w")
     got = load(tmp_path / "w.gpkg", where="typ in ('a', 'c') and namn != 'Åre'")
     assert list(got.frame["namn"]) == ["Göteborg", "Örebro"]
+
+
+def test_errors_speak_swedish_in_the_app_and_english_on_the_cli(tmp_path):
+    with pytest.raises(LoadError) as err:
+        load(tmp_path / "saknas.gpkg")
+    assert str(err.value) == "saknas.gpkg: file not found"
+    assert err.value.text("sv") == "saknas.gpkg: filen finns inte"
+    shp = write_shapefile(points_gdf(SWEREF, namn=NAMES), tmp_path / "utan.shp", "UTF-8", prj=False)
+    with pytest.raises(CRSRequired) as err:
+        load(shp)
+    assert err.value.text("sv") == "utan.shp: saknar koordinatsystem; ange det uttryckligen (koordinaterna passar EPSG:3006)"
+    assert err.value.text("en").endswith("(coordinates fit EPSG:3006)")

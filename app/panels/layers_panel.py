@@ -97,7 +97,7 @@ class LayersPanel(QWidget):
             item.setCheckState(0, Qt.Checked if spec.visible else Qt.Unchecked)
             if spec.id in self.model.ws.errors:
                 item.setForeground(0, QBrush(QColor("#b00020")))
-                item.setToolTip(0, self.model.ws.errors[spec.id])
+                item.setToolTip(0, self.model.ws.errors[spec.id].text(lang))
             elif lay is not None:
                 item.setToolTip(0, f"{spec.title}\n{lay.report.summary()}")
             if spec.id == current:

@@ -24,6 +24,7 @@ from layers.sectors import SECTORS
 from layers.style import QUALITATIVE, SCHEMES, SEQUENTIAL, Style
 
 from .i18n import T, language
+from .workers import Worker
 
 COMMON_CRS = ["EPSG:3006", "EPSG:4326", "EPSG:3021", "EPSG:3007", "EPSG:3008", "EPSG:3009", "EPSG:3010",
               "EPSG:3011", "EPSG:3012", "EPSG:3013", "EPSG:3014", "EPSG:3015", "EPSG:3016", "EPSG:3017",
@@ -33,9 +34,15 @@ COMMON_CRS = ["EPSG:3006", "EPSG:4326", "EPSG:3021", "EPSG:3007", "EPSG:3008", "
 class AddLayerDialog(QDialog):
     """Raises SkiktError from the constructor when the file cannot be read at all."""
 
+    ASYNC_BYTES = 20_000_000  # files at least this large are read in a worker thread
+
     def __init__(self, model, path, parent=None):
         super().__init__(parent)
         self.model, self.path = model, Path(path)
+        self.raw, self.read_error = None, None
+        self.reader = Worker(self)
+        self.reader.finished.connect(self._apply)
+        self.reader.failed.connect(self._failed)
         self.setWindowTitle(f"{T('add_layer_title')}: {self.path.name}")
         self.setMinimumWidth(480)
         self.layer_names = list_layers(self.path)
@@ -122,13 +129,36 @@ class AddLayerDialog(QDialog):
         return None
 
     def _read(self):
-        try:
-            self.raw = read_raw(self.path, self._layer_arg())
-        except SkiktError as exc:
-            self.raw = None
-            self.error.setText(exc.text(language()))
-            self.ok.setEnabled(False)
+        """Read the file for its columns and preview: here if it is small, in a worker if not,
+        so that dropping a 200 MB GeoPackage never freezes the window."""
+        self.raw = None
+        self.ok.setEnabled(False)
+        layer = self._layer_arg()
+        if self.path.stat().st_size < self.ASYNC_BYTES:
+            try:
+                self._apply(read_raw(self.path, layer))
+            except SkiktError as exc:
+                self._failed(exc.text(language()))
             return
+        self.error.setStyleSheet("color:#555555")
+        self.error.setText(T("reading"))
+
+        def job(cancel):
+            yield 0.0, "read"
+            return read_raw(self.path, layer)
+
+        self.reader.start(job)
+
+    def _failed(self, msg: str):
+        self.read_error = msg
+        self.error.setStyleSheet("color:#b00020")
+        self.error.setText(msg)
+        self.ok.setEnabled(False)
+
+    def _apply(self, raw):
+        self.raw = raw
+        self.read_error = None
+        self.error.setStyleSheet("color:#b00020")
         self.error.setText("")
         self.ok.setEnabled(True)
         frame = self.raw.frame

@@ -228,8 +228,8 @@ class MainWindow(QMainWindow):
         except SkiktError as exc:
             self.show_error(exc.text(self.lang))
             return False
-        if dialog.raw is None:
-            self.show_error(dialog.error.text())
+        if dialog.read_error:
+            self.show_error(dialog.read_error)
             return False
         if self.dialog_exec(dialog) != QDialog.Accepted:
             return False

@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from concurrent.futures import ThreadPoolExecutor
+
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from layers.project import LayerSpec, Project, read_project, write_project
@@ -44,9 +46,8 @@ class AppModel(QObject):
         self.undo.cleanChanged.connect(self._clean_changed)
         # One thread for workspace jobs: a newer job queues behind the cancelled older one, so
         # two jobs never touch the workspace at the same time.
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self.worker = Worker(self, self._pool)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="skikt-compute")
+        self.worker = Worker(self, self._executor)
         self.worker.finished.connect(self._on_computed)
         self.worker.progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)

@@ -1,7 +1,13 @@
-"""Background work: a generator runs in the thread pool; each value it yields is a progress tick.
+"""Background work: a generator runs in a worker thread; each value it yields is a progress tick.
 
 The newest request wins: every job carries a request id, and results of a job that is no longer
 the newest are dropped. Cancel sets a flag the generator checks between steps.
+
+The threads are Python's own (concurrent.futures), not QThreadPool's. pyproj keeps one PROJ
+context per thread and frees it with the thread's Python state; Qt pool threads get a fresh
+Python state for each job while the OS thread lives on, so the second reprojection in a reused
+Qt thread met a freed context and crashed. Python threads keep their state for their lifetime,
+and Qt's queued signals carry the results back to the GUI thread all the same.
 """
 
 from __future__ import annotations
@@ -9,7 +15,10 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Iterator
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+
+from PySide6.QtCore import QObject, Signal
 
 from layers.errors import SkiktError
 from layers.workspace import Cancelled
@@ -22,14 +31,16 @@ class _Signals(QObject):
     cancelled = Signal(int)
 
 
-class _Job(QRunnable):
+# Shared by short jobs (file previews, exports); the model has its own one-thread executor.
+SHARED = ThreadPoolExecutor(max_workers=2, thread_name_prefix="skikt-worker")
+
+
+class _Job:
     def __init__(self, rid: int, make: Callable[[Callable[[], bool]], Iterator], signals: _Signals):
-        super().__init__()
         self.rid = rid
         self.make = make
         self.signals = signals
         self.cancel_requested = False
-        self.setAutoDelete(True)
 
     def run(self):
         try:
@@ -64,9 +75,9 @@ class Worker(QObject):
     cancelled = Signal()
     busy_changed = Signal(bool)
 
-    def __init__(self, parent=None, pool: QThreadPool | None = None):
+    def __init__(self, parent=None, executor: ThreadPoolExecutor | None = None):
         super().__init__(parent)
-        self.pool = pool or QThreadPool.globalInstance()
+        self.executor = executor or SHARED
         self._signals = _Signals()
         self._signals.progress.connect(self._on_progress)
         self._signals.finished.connect(self._on_finished)
@@ -74,6 +85,7 @@ class Worker(QObject):
         self._signals.cancelled.connect(self._on_cancelled)
         self._rid = 0
         self._job: _Job | None = None
+        self._futures: list[Future] = []
 
     @property
     def busy(self) -> bool:
@@ -84,7 +96,8 @@ class Worker(QObject):
         self._rid += 1
         self._job = _Job(self._rid, make, self._signals)
         self.busy_changed.emit(True)
-        self.pool.start(self._job)
+        self._futures = [f for f in self._futures if not f.done()]
+        self._futures.append(self.executor.submit(self._job.run))
         return self._rid
 
     def cancel(self) -> None:
@@ -92,7 +105,9 @@ class Worker(QObject):
             self._job.cancel_requested = True
 
     def wait(self, msecs: int = -1) -> bool:
-        return self.pool.waitForDone(msecs)
+        """Block until this worker's jobs have run (their signals are delivered later, by Qt)."""
+        _, pending = wait_futures(self._futures, timeout=None if msecs < 0 else msecs / 1000)
+        return not pending
 
     def _current(self, rid: int) -> bool:
         return self._job is not None and rid == self._rid

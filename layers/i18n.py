@@ -67,6 +67,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "computing": ("Beräknar", "Computing"),
     "ready": ("Klar", "Ready"),
     "cancel": ("Avbryt", "Cancel"),
+    "reading": ("Läser filen…", "Reading the file…"),
     "cancelled": ("Avbrutet", "Cancelled"),
     "error": ("Fel", "Error"),
     "could_not_load": ("Kunde inte läsa in", "Could not load"),

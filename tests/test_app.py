@@ -296,3 +296,50 @@ def test_async_open_shows_the_study_area_first(qtbot, sample_copy):
     assert 550_000 < x0 < 640_000 and 720_000 < x1 < 820_000  # Stockholms län, not all of Sweden
     qtbot.waitUntil(lambda: model.ws.composite is not None and not model.worker.busy, timeout=60000)
     assert win.canvas.scene._priority is not None and win.progress.isHidden()
+
+
+def test_add_layer_dialog_reads_large_files_in_a_worker(window, qtbot, monkeypatch, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from app.dialogs import AddLayerDialog
+
+    monkeypatch.setattr(AddLayerDialog, "ASYNC_BYTES", 0)  # treat every file as large
+    gdf = gpd.GeoDataFrame({"namn": ["Nacka", "Lidingö"], "v": [1.0, 2.0]},
+                           geometry=shapely.points([(680000, 6575000), (683000, 6585000)]), crs=3006)
+    gdf.to_file(tmp_path / "stor.gpkg", layer="punkter")
+    dialog = AddLayerDialog(window.model, tmp_path / "stor.gpkg", window)
+    assert dialog.raw is None and not dialog.ok.isEnabled()  # still reading, the window is free
+    qtbot.waitUntil(lambda: dialog.raw is not None, timeout=20000)
+    assert dialog.ok.isEnabled() and dialog.column.findData("v") >= 0
+    # A file that lists its layers but fails to read: the worker's error lands in the dialog.
+    csv = tmp_path / "stor.csv"
+    csv.write_bytes(b"\x00\x01binary")
+    broken = AddLayerDialog(window.model, csv, window)
+    qtbot.waitUntil(lambda: broken.read_error is not None, timeout=20000)
+    assert "stor.csv" in broken.read_error and not broken.ok.isEnabled()
+
+
+def test_two_reprojecting_jobs_in_a_row_on_the_worker(qtbot, sample_copy, tmp_path):
+    """Regression: a second reprojection on a reused Qt pool thread used a freed PROJ context."""
+    import geopandas as gpd
+    import shapely
+
+    from app.commands import AddLayer
+    from app.main_window import MainWindow
+    from app.model import AppModel
+    from layers.project import LayerSpec
+
+    model = AppModel()
+    win = MainWindow(model)
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    model.open_project(sample_copy)  # reprojects the WGS 84 and RT90 sample layers in the worker
+    qtbot.waitUntil(lambda: model.ws.composite is not None and not model.worker.busy, timeout=60000)
+    gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.Point(18.07, 59.33)], crs=4326).to_file(tmp_path / "p.geojson")
+    for i in range(3):
+        spec = LayerSpec(id=f"punkt_{i}", path=str(tmp_path / "p.geojson"), sector="culture", title=f"Punkt {i}")
+        model.undo.push(AddLayer(model, spec))
+        qtbot.waitUntil(lambda: not model.worker.busy, timeout=60000)
+        x, y = shapely.get_coordinates(model.ws.layers[spec.id].geo.geometry)[0]
+        assert abs(x - 674_000) < 2_000 and abs(y - 6_580_000) < 2_000  # Stockholm in SWEREF 99 TM

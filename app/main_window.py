@@ -46,6 +46,8 @@ class MainWindow(QMainWindow):
         self._dock("info", self.info_panel, Qt.RightDockWidgetArea)
         self._dock("charts", self.charts_panel, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["info"], self.docks["charts"])
+        self.docks["info"].visibilityChanged.connect(self.info_panel.shown)
+        self.docks["charts"].visibilityChanged.connect(self.charts_panel.shown)
         self.docks["info"].raise_()
         self.resizeDocks([self.docks["layers"], self.docks["weights"]], [290, 380], Qt.Horizontal)
         self.resizeDocks([self.docks["layers"], self.docks["legend"]], [430, 430], Qt.Vertical)

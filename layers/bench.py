@@ -234,6 +234,25 @@ def bench_startup(repeat: int = 3) -> dict | None:
     return {"first_map_s": statistics.median(firsts), "priority_map_s": statistics.median(priorities)}
 
 
+def bench_slider(cell: int = 250) -> dict | None:
+    """The slider path in the real window (a subprocess, so this module never imports Qt)."""
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("PySide6") is None:
+        return None
+    out = {}
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    with tempfile.TemporaryDirectory() as d:
+        for name, proj in (("sample", SAMPLE / "sample_project.toml"), ("vg", _vg_project(Path(d), cell))):
+            res = subprocess.run([sys.executable, "-m", "app.bench_slider", str(proj)], capture_output=True,
+                                 text=True, env=env, timeout=300)
+            if res.returncode != 0:
+                return {"error": (res.stderr or res.stdout).strip().splitlines()[-1:]}
+            out[name] = json.loads(res.stdout.strip().splitlines()[-1])
+    return out
+
+
 def run_benchmarks(cells: int = 400_000, quick: bool = False, only: set | None = None) -> int:
     def want(name):
         return only is None or name in only
@@ -260,6 +279,17 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only: set | None =
         print(f"pan/zoom   sample county ({r['units']:,} cells, {r['size']}): first draw {r['first_draw_ms']:.0f} ms, "
               f"pan redraw {r['pan_ms']:.0f} ms, zoom redraw {r['zoom_ms']:.0f} ms, "
               f"re-weighted redraw {r['reweight_redraw_ms']:.0f} ms")
+    if want("slider"):
+        r = bench_slider(1000 if quick else 250)
+        if r is None:
+            print("slider     skipped: PySide6 not installed")
+        elif "error" in r:
+            print(f"slider     failed: {r['error']}")
+        else:
+            s, v = r["sample"], r["vg"]
+            print(f"slider     weight change in the window → scores, classes, redraw (1600×1000): sample county "
+                  f"({s['units']:,} cells) median {s['median_ms']:.0f} ms, max {s['max_ms']:.0f} ms; "
+                  f"Västra Götaland ({v['units']:,} cells) median {v['median_ms']:.0f} ms, max {v['max_ms']:.0f} ms")
     if want("startup"):
         r = bench_startup()
         if r is None:

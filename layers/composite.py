@@ -186,20 +186,22 @@ class Normalised:
     def m(self) -> int:
         return self.norm.shape[0]
 
-    def scores(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, weights: np.ndarray, geometric: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Weighted arithmetic and geometric means; a unit missing an indicator is scored on the
-        others, with the remaining weights rescaled to sum to one."""
+        others, with the remaining weights rescaled to sum to one. An indicator with weight 0
+        takes no part, which is how one sector's score is taken from the same arrays."""
         w = np.asarray(weights, np.float32)
         if self.m == 0 or w.sum() <= 0:
             nan = np.full(self.norm.shape[1], np.nan, np.float32)
             return nan, nan.copy()
         if self._all_valid:
             total = w.sum()
-            return (w @ self.filled) / total, np.exp((w @ self.logs) / total)
+            geo = np.exp((w @ self.logs) / total) if geometric else None
+            return (w @ self.filled) / total, geo
         den = w @ self.valid
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(den > 0, (w @ self.filled) / den, np.nan).astype(np.float32)
-            geo = np.where(den > 0, np.exp((w @ self.logs) / den), np.nan).astype(np.float32)
+            geo = np.where(den > 0, np.exp((w @ self.logs) / den), np.nan).astype(np.float32) if geometric else None
         return score, geo
 
     def sector_top(self, weights: np.ndarray, k: int) -> np.ndarray:
@@ -215,8 +217,9 @@ class Normalised:
             key = (sector, tuple(np.round(w / w.sum(), 9)), k)
             top = self._sector_cache.get(key)
             if top is None:
-                sub = Normalised([self.layer_ids[i] for i in idx], [sector] * len(idx), self.norm[idx])
-                s, _ = sub.scores(w)
+                only = np.zeros(self.m, np.float32)
+                only[idx] = w  # the other sectors' indicators weigh nothing here
+                s, _ = self.scores(only, geometric=False)
                 top = quantile_classes(s, k) == 1
                 if len(self._sector_cache) > 64:
                     self._sector_cache.clear()

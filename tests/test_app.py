@@ -343,3 +343,14 @@ def test_two_reprojecting_jobs_in_a_row_on_the_worker(qtbot, sample_copy, tmp_pa
         qtbot.waitUntil(lambda: not model.worker.busy, timeout=60000)
         x, y = shapely.get_coordinates(model.ws.layers[spec.id].geo.geometry)[0]
         assert abs(x - 674_000) < 2_000 and abs(y - 6_580_000) < 2_000  # Stockholm in SWEREF 99 TM
+
+
+def test_hidden_charts_catch_up_when_shown(window, qtbot):
+    window.docks["info"].raise_()
+    qtbot.wait(50)
+    with qtbot.waitSignal(window.model.composite_changed, timeout=5000):
+        window.weights_panel.rows["kultur"].slider.setValue(70)
+    assert window.charts_panel._stale  # not redrawn behind the Info tab
+    window.docks["charts"].raise_()
+    qtbot.waitUntil(lambda: not window.charts_panel._stale, timeout=5000)
+    assert len(window.charts_panel.figure.axes) == 2

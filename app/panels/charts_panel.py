@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QSp
 from layers.sectors import SECTORS
 
 from ..i18n import T, language
+from .common import on_screen
 
 
 def top_units(ws, n: int) -> np.ndarray:
@@ -96,11 +97,20 @@ class ChartsPanel(QWidget):
         self.redraw()
 
     def redraw(self, *_):
+        if not on_screen(self):  # a hidden dock redraws when it is shown, not on every slider tick
+            self._stale = True
+            return
+        self._stale = False
         self.figure.clear()
         ws = self.model.ws
         if ws.composite is not None and ws.normalised is not None:
             draw_charts(self.figure, ws, self.n.value(), self.model.selected)
         self.canvas.draw_idle()
+
+    def shown(self, visible: bool = True):
+        """Connected to the dock's visibilityChanged: catch up on what happened while hidden."""
+        if visible and getattr(self, "_stale", True):
+            self.redraw()
 
     def export(self, path) -> None:
         """Both charts on a page of their own size, whatever the dock's size is."""

@@ -14,6 +14,12 @@ def scrolling(body: QWidget) -> QScrollArea:
     return scroll
 
 
+def on_screen(widget: QWidget) -> bool:
+    """Visible and not covered, e.g. not a dock behind another in a tab group (which Qt still
+    reports as visible)."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
 def clear_layout(layout: QLayout) -> None:
     """Remove every item; widgets leave the screen now, not at the next deferred delete."""
     while layout.count():

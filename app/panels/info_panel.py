@@ -15,6 +15,7 @@ from layers.sectors import SECTORS
 from layers.style import fmt_number
 
 from ..i18n import T
+from .common import on_screen
 
 
 def identify_features(ws, x: float, y: float, tolerance: float, max_rows: int = 5) -> list[tuple[str, list[dict]]]:
@@ -71,8 +72,18 @@ class InfoPanel(QWidget):
         model.composite_changed.connect(self.refresh)
 
     def refresh(self):
-        if self._last is not None:
-            self.identify(*self._last)
+        if self._last is None:
+            return
+        if not on_screen(self):  # hidden behind the Charts tab: catch up when shown
+            self._stale = True
+            return
+        self.identify(*self._last)
+
+    def shown(self, visible: bool = True):
+        """Connected to the dock's visibilityChanged: catch up on what happened while hidden."""
+        if visible and getattr(self, "_stale", False):
+            self._stale = False
+            self.refresh()
 
     def identify(self, x: float, y: float, tolerance: float = 500.0):
         self._last = (x, y, tolerance)

@@ -84,7 +84,7 @@ class AddLayerDialog(QDialog):
         self.method = QComboBox()
         self.method.addItem(T("none"), None)
         for m in METHODS:
-            self.method.addItem(m, m)
+            self.method.addItem(T(f"method_{m}"), m)
         self.column = QComboBox()
         self.direction = QComboBox()
         self.direction.addItem(T("direction_high"), "high")
@@ -215,7 +215,7 @@ class AddLayerDialog(QDialog):
             return
         colour = "#1b7837" if rep.match_rate >= 0.9 else ("#b35806" if rep.match_rate > 0 else "#b00020")
         self.match.setText(f"<span style='color:{colour}'><b>{rep.match_rate:.0%}</b></span> – "
-                           + html.escape("; ".join(rep.lines()[:3])))
+                           + html.escape("; ".join(rep.lines(language())[:3])))
         self.ok.setEnabled(rep.matched > 0)
 
     def _method_changed(self):
@@ -278,7 +278,7 @@ class StyleDialog(QDialog):
         self.labels.setCurrentIndex(max(0, self.labels.findData(self.style_.labels)))
         self.outline = QCheckBox()
         self.outline.setChecked(self.style_.outline)
-        form.addRow(T("style"), self.mode)
+        form.addRow(T("symbology"), self.mode)
         form.addRow(T("column"), self.column)
         form.addRow(T("scheme"), self.scheme)
         form.addRow(T("classes_n"), self.k)
@@ -291,6 +291,17 @@ class StyleDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self._mode_changed()
+
+    def _mode_changed(self, *_):
+        """Offer only the settings the chosen symbology uses."""
+        mode = self.mode.currentData()
+        self.column.setEnabled(mode != "single")
+        self.colour.setEnabled(mode == "single")
+        for w in (self.scheme, self.k):
+            w.setEnabled(mode == "graduated")
+        self.palette.setEnabled(mode != "single")
 
     def _pick(self):
         c = QColorDialog.getColor(QColor(self.style_.colour or "#888888"), self)
@@ -329,9 +340,13 @@ class PropertiesDialog(QDialog):
         if loaded is not None:
             r = loaded.report
             extra += f"<h4>{T('features').capitalize()}</h4><p>{html.escape(r.summary())}; " \
-                     f"encoding {html.escape(str(r.encoding))}; CRS {html.escape(str(r.source_crs))}</p>"
-            if r.warnings:
-                extra += f"<h4>{T('warnings')}</h4><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in r.warnings) + "</ul>"
+                     f"encoding {html.escape(str(r.encoding or '–'))}; {T('crs')} {html.escape(str(r.source_crs or '–'))}</p>"
+            if loaded.join_report is not None:
+                extra += f"<h4>{T('join_report')}</h4><ul>" + "".join(
+                    f"<li>{html.escape(line)}</li>" for line in loaded.join_report.lines(language())) + "</ul>"
+            others = [w for w in r.warnings if not w.startswith("join:")]
+            if others:
+                extra += f"<h4>{T('warnings')}</h4><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in others) + "</ul>"
         if error:
             extra += f"<h4 style='color:#b00020'>{T('error')}</h4><p>{html.escape(error)}</p>"
         text.setHtml(f"<table>{body}</table>{extra}")

@@ -28,5 +28,21 @@ def set_language(lang: str, remember: bool = True) -> None:
         settings().setValue("language", lang)
 
 
+def install_qt_translations(app) -> None:
+    """Qt's own texts (OK, Cancel, Close, file dialogs) in the interface language."""
+    from PySide6.QtCore import QLibraryInfo, QTranslator
+
+    old = getattr(app, "_skikt_translator", None)
+    if old is not None:
+        app.removeTranslator(old)
+        app._skikt_translator = None
+    if language() == "en":
+        return
+    translator = QTranslator(app)
+    if translator.load(f"qtbase_{language()}", QLibraryInfo.path(QLibraryInfo.TranslationsPath)):
+        app.installTranslator(translator)
+        app._skikt_translator = translator  # Qt does not own it: keep it alive
+
+
 def T(key: str) -> str:
     return tr(key, language())

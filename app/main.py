@@ -47,7 +47,7 @@ def run(argv: list[str]) -> int:
 
     from layers.errors import SkiktError
 
-    from .i18n import set_language
+    from .i18n import install_qt_translations, set_language
     from .model import AppModel
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -55,6 +55,7 @@ def run(argv: list[str]) -> int:
     app.setOrganizationName("Skikt")
     if args.lang:
         set_language(args.lang, remember=not args.screenshot)
+    install_qt_translations(app)
     model = AppModel()
     path = args.project or sample_project()
     if args.screenshot:

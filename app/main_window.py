@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton)
 
 from layers.composite import sensitivity
@@ -16,7 +16,7 @@ from layers.io import SUPPORTED_EXTS
 from .canvas import MapCanvas
 from .commands import AddLayer, SetStyle
 from .dialogs import AddLayerDialog, PropertiesDialog, StyleDialog
-from .i18n import T, language, set_language
+from .i18n import T, install_qt_translations, language, set_language
 from .panels.charts_panel import ChartsPanel
 from .panels.info_panel import InfoPanel
 from .panels.layers_panel import LayersPanel
@@ -325,6 +325,7 @@ class MainWindow(QMainWindow):
         if lang == self.lang:
             return
         set_language(lang)
+        install_qt_translations(QApplication.instance())
         geometry = self.saveGeometry()
         view = (self.canvas.ax.get_xlim(), self.canvas.ax.get_ylim())
         new = MainWindow(self.model)

@@ -38,25 +38,31 @@ class JoinReport:
     duplicate_values: list[str] = field(default_factory=list)
     areas_without_data: list[str] = field(default_factory=list)
     padded: int = 0
+    areas_total: int = 0
 
     @property
     def match_rate(self) -> float:
         return self.matched / self.table_rows if self.table_rows else 0.0
 
-    def lines(self) -> list[str]:
-        out = [f"{self.matched} of {self.table_rows} table rows matched an area ({self.match_rate:.0%})"]
+    def lines(self, lang: str = "en") -> list[str]:
+        from .i18n import tr
+
+        def listed(values):
+            return ", ".join(values[:8]) + (" …" if len(values) > 8 else "")
+
+        out = [tr("join_matched", lang).format(n=self.matched, rows=self.table_rows, rate=f"{self.match_rate:.0%}")]
         if self.padded:
-            out.append(f"{self.padded} codes had lost their leading zeros and were padded")
+            out.append(tr("join_padded", lang).format(n=self.padded))
         if self.unmatched_values:
-            out.append(f"{len(self.unmatched_values)} rows matched no area: code not in the area layer "
-                       f"({', '.join(self.unmatched_values[:8])}{' …' if len(self.unmatched_values) > 8 else ''})")
+            out.append(tr("join_unmatched", lang).format(n=len(self.unmatched_values),
+                                                         codes=listed(self.unmatched_values)))
         if self.missing_values:
-            out.append(f"{self.missing_values} rows have no code")
+            out.append(tr("join_no_code", lang).format(n=self.missing_values))
         if self.duplicate_values:
-            out.append(f"{len(self.duplicate_values)} codes occur more than once; the first row is used "
-                       f"({', '.join(self.duplicate_values[:8])})")
+            out.append(tr("join_duplicates", lang).format(n=len(self.duplicate_values),
+                                                          codes=listed(self.duplicate_values)))
         if self.areas_without_data:
-            out.append(f"{len(self.areas_without_data)} areas have no row in the table")
+            out.append(tr("join_areas_without", lang).format(n=len(self.areas_without_data), total=self.areas_total))
         return out
 
 
@@ -75,7 +81,7 @@ def join_table(table: pd.DataFrame, left: str, areas: gpd.GeoDataFrame, right: s
     raw = normalise_codes(table[left])
     keys = normalise_codes(table[left], width)
     padded = int(((raw != keys) & raw.notna()).sum())
-    report = JoinReport(table_rows=len(table), matched=0, padded=padded)
+    report = JoinReport(table_rows=len(table), matched=0, padded=padded, areas_total=len(areas))
     report.missing_values = int(keys.isna().sum())
     valid = set(area_codes.dropna())
     in_areas = keys.isin(valid).fillna(False)

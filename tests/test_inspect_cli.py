@@ -115,3 +115,16 @@ def test_compose_writes_a_map_that_is_not_blank(sample_copy, tmp_path):
     assert len(colours) > 50  # a real map, not an empty page
     res = run("compose", sample_copy, "--out", tmp_path / "k.pdf", "--lang", "en")
     assert res.returncode == 0 and (tmp_path / "k.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_a_full_run_never_writes_to_the_source_files(sample_copy, tmp_path):
+    import hashlib
+
+    folder = sample_copy.parent
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+    assert run("score", sample_copy, "--out", tmp_path / "s.gpkg").returncode == 0
+    assert run("compose", sample_copy, "--out", tmp_path / "k.png", "--size", "600x400").returncode == 0
+    for p in folder.iterdir():
+        if p.is_file():
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == before[p.name], p.name
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before)  # nothing added beside them either

@@ -259,10 +259,11 @@ class MainWindow(QMainWindow):
         from layers.export import compose_map
 
         ws, lang, show = self.model.ws, self.lang, self.canvas.scene.show_composite
+        view = (*self.canvas.ax.get_xlim(), *self.canvas.ax.get_ylim())
 
         def job(cancel):
             yield 0.1, "export"
-            return compose_map(ws, path, lang=lang, composite=show)
+            return compose_map(ws, path, lang=lang, composite=show, extent=view)
 
         self.export_worker.start(job)
 

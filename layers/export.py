@@ -158,8 +158,11 @@ def fit_aspect(extent, aspect: float):
 
 
 def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 1000), dpi: int = 150,
-                lang: str = "sv", composite: bool = True) -> Path:
-    """A complete map page: title, map, legend, scale bar, north arrow, attribution."""
+                lang: str = "sv", composite: bool = True, extent=None) -> Path:
+    """A complete map page: title, map, legend, scale bar, north arrow, attribution.
+
+    ``extent`` (x0, x1, y0, y1) is the area to show, grown to the page's shape; by default the
+    whole study area. The app passes the view on screen: what you see is what you export."""
     out = Path(out)
     ext = out.suffix.lower()
     if ext not in (".png", ".pdf", ".svg"):
@@ -168,7 +171,7 @@ def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 100
     fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
     ax = fig.add_axes([0.02, 0.08, 0.68, 0.79])
     map_px = (0.68 * w, 0.79 * h)
-    ext_ = fit_aspect(study_extent(ws), map_px[0] / map_px[1])
+    ext_ = fit_aspect(extent if extent is not None else study_extent(ws), map_px[0] / map_px[1])
     ax.set_xlim(ext_[0], ext_[1])
     ax.set_ylim(ext_[2], ext_[3])
     ax.set_aspect("equal")

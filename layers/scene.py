@@ -177,7 +177,8 @@ class MapScene:
     def highlight(self, unit: int | None) -> None:
         """Outline the selected unit (the one the Info panel explains)."""
         if self._highlight is not None:
-            self._highlight.remove()
+            for art in self._highlight:
+                art.remove()
             self._highlight = None
         if unit is None or self.ws.units is None:
             return
@@ -187,8 +188,13 @@ class MapScene:
         geom = self.ws.units.geometry[unit] if self.ws.units.kind == "areas" else self.ws.units.grid.boxes(
             self.ws.units.flat[unit:unit + 1])[0]
         segs, _ = line_segments(np.array([geom], dtype=object))
-        self._highlight = LineCollection(segs, colors="#00e5ff", linewidths=2.5, zorder=40)
-        self.ax.add_collection(self._highlight, autolim=False)
+        outline = LineCollection(segs, colors="#00e5ff", linewidths=2.5, zorder=40)
+        self.ax.add_collection(outline, autolim=False)
+        # A ring of fixed screen size as well: a 500 m cell is a few pixels at county scale.
+        x, y = self.ws.units.centres[unit]
+        ring = self.ax.scatter([x], [y], s=420, facecolors="none", edgecolors="#00e5ff", linewidths=3, zorder=41)
+        halo = self.ax.scatter([x], [y], s=420, facecolors="none", edgecolors="#1a1a1a", linewidths=5.5, zorder=40.5)
+        self._highlight = [outline, halo, ring]
 
     def sync(self) -> None:
         self.sync_layers()

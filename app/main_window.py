@@ -247,6 +247,10 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         event.acceptProposedAction()
+        projects = [p for p in paths if p.lower().endswith(".toml")]
+        if projects:  # a project file dropped on the window opens it
+            QTimer.singleShot(0, lambda: self.open_project(projects[0]))
+            return
         # Open the dialogs after the drop has returned, so the file manager is not kept waiting.
         QTimer.singleShot(0, lambda: [self.add_file(p) for p in paths])
 

@@ -202,12 +202,12 @@ def _indicator(d: dict, lid: str, path) -> IndicatorSpec:
     extra = {k: d.pop(k) for k in list(d) if k not in known}
     method = d.get("method")
     if method not in METHODS:
-        raise _err(path, f"layer '{lid}': unknown indicator method '{method}' (use {' | '.join(METHODS)})")
+        raise ProjectError.of("perr_method", path, id=lid, value=method, known=" | ".join(METHODS))
     spec = IndicatorSpec(method=method, extra=extra)
     spec.column = d.get("column")
     spec.aggregate = d.get("aggregate")
     if method == "attribute" and not spec.column:
-        raise _err(path, f"layer '{lid}': method 'attribute' needs column = \"…\"")
+        raise ProjectError.of("perr_column", path, id=lid)
     if spec.aggregate is not None and spec.aggregate not in AGGREGATES:
         raise _err(path, f"layer '{lid}': unknown aggregate '{spec.aggregate}' (use {' | '.join(AGGREGATES)})")
     spec.direction = d.get("direction", "high")
@@ -221,7 +221,7 @@ def _indicator(d: dict, lid: str, path) -> IndicatorSpec:
     except (TypeError, ValueError):
         raise _err(path, f"layer '{lid}': weight must be a number") from None
     if not spec.weight >= 0 or spec.weight == float("inf"):
-        raise _err(path, f"layer '{lid}': weight must be a non-negative number, not {d.get('weight')}")
+        raise ProjectError.of("perr_weight", path, id=lid, value=d.get("weight"))
     spec.scheme = d.get("scheme", "quantiles")
     if spec.scheme not in CLASS_SCHEMES:
         raise _err(path, f"layer '{lid}': unknown classes scheme '{spec.scheme}' (use {' | '.join(CLASS_SCHEMES)})")
@@ -242,7 +242,7 @@ def _layer(d: dict, path) -> LayerSpec:
         raise _err(path, f"layer '{lid}' has no path")
     sector = d.get("sector", "reference")
     if sector not in SECTORS:
-        raise _err(path, f"layer '{lid}': unknown sector '{sector}' (known: {', '.join(SECTORS)})")
+        raise ProjectError.of("perr_sector", path, id=lid, value=sector, known=", ".join(SECTORS))
     known = {"id", "path", "sector", "title", "layer", "crs", "where", "geometry", "join", "indicator",
              "meta", "style", "visible", "opacity"}
     spec = LayerSpec(id=lid, path=str(d["path"]), sector=sector, title=str(d.get("title") or lid))
@@ -304,7 +304,7 @@ def _units(d: dict, ids: set[str], path) -> UnitsSpec:
         if not isinstance(sa, dict) or not sa.get("layer"):
             raise _err(path, "study_area needs layer (and optionally where)")
         if sa["layer"] not in ids:
-            raise _err(path, f"study_area refers to unknown layer id '{sa['layer']}'")
+            raise ProjectError.of("perr_study_layer", path, ref=sa["layer"])
         if sa.get("where"):
             try:
                 parse_where(sa["where"])
@@ -320,8 +320,7 @@ def project_from_dict(data: dict, path: Path | None = None) -> Project:
     if not isinstance(version, int):
         raise _err(path, f"schema_version must be a whole number, not {version!r}")
     if version > SCHEMA_VERSION:
-        raise _err(path, f"schema_version {version} is newer than this Skikt understands "
-                         f"({SCHEMA_VERSION}); update Skikt to open it")
+        raise ProjectError.of("perr_schema", path, version=version, known=SCHEMA_VERSION)
     head = dict(data.get("project") or {})
     proj = Project(path=Path(path).resolve() if path else None)
     proj.title = str(head.pop("title", "Skikt"))
@@ -338,10 +337,10 @@ def project_from_dict(data: dict, path: Path | None = None) -> Project:
     ids = [s.id for s in proj.layers]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise _err(path, f"duplicate layer id(s): {', '.join(dup)}")
+        raise ProjectError.of("perr_duplicate", path, ids=", ".join(dup))
     for s in proj.layers:
         if s.join and s.join["layer"] not in ids:
-            raise _err(path, f"layer '{s.id}': join refers to unknown layer id '{s.join['layer']}'")
+            raise ProjectError.of("perr_join_layer", path, id=s.id, ref=s.join["layer"])
     proj.units = _units(data.get("units"), set(ids), path)
     proj.extra = {k: v for k, v in data.items() if k not in ("schema_version", "project", "layers", "units")}
     return proj
@@ -350,13 +349,13 @@ def project_from_dict(data: dict, path: Path | None = None) -> Project:
 def read_project(path) -> Project:
     path = Path(path)
     if not path.exists():
-        raise ProjectError("project file not found", path)
+        raise ProjectError.of("perr_not_found", path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise ProjectError("project file is not UTF-8 text", path) from None
+        raise ProjectError.of("perr_not_utf8", path) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"not valid TOML: {exc}", path) from None
+        raise ProjectError.of("perr_toml", path, detail=str(exc)) from None
     return project_from_dict(data, path)
 
 

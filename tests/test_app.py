@@ -354,3 +354,12 @@ def test_hidden_charts_catch_up_when_shown(window, qtbot):
     window.docks["charts"].raise_()
     qtbot.waitUntil(lambda: not window.charts_panel._stale, timeout=5000)
     assert len(window.charts_panel.figure.axes) == 2
+
+
+def test_project_errors_are_shown_in_swedish(window, tmp_path):
+    bad = tmp_path / "nytt.toml"
+    bad.write_text('schema_version = 9\n[project]\ntitle = "x"\n', encoding="utf-8")
+    window.open_project(bad)
+    assert window.last_error == ("nytt.toml: schema_version 9 är nyare än denna Skikt förstår (1); "
+                                 "uppdatera Skikt för att öppna den")
+    assert window.model.project.title.startswith("Prioritering")  # the open project is untouched

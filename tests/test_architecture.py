@@ -55,7 +55,7 @@ def test_every_translation_key_has_both_languages_and_is_used():
                       if p.name != "i18n.py")
     # A key is used when it appears as a string literal, or as the prefix of an f-string key
     # such as T(f"norm_{key}").
-    literals = set(re.findall(r"""["']([a-z_]+)["']""", sources))
+    literals = set(re.findall(r"""["']([a-z0-9_]+)["']""", sources))
     prefixes = set(re.findall(r"""\bT\(f["']([a-z_]+)\{""", sources))
     unused = [k for k in _TEXT if k not in literals and not any(k.startswith(p) for p in prefixes)]
     assert unused == []

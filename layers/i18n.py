@@ -47,6 +47,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "properties": ("Egenskaper och metadata…", "Properties and metadata…"),
     "remove": ("Ta bort", "Remove"),
     "labels": ("Etiketter", "Labels"),
+    "full_screen": ("Helskärm", "Full screen"),
     "show_composite": ("Visa prioriteringskarta", "Show priority map"),
     "direction_high": ("Högt värde = hög prioritet", "High value = high priority"),
     "direction_low": ("Lågt värde = hög prioritet", "Low value = high priority"),

@@ -8,7 +8,8 @@ The files deliberately arrive in the shapes regions really send: GeoJSON in WGS 
 RT90 shapefile with Latin-1 names, a ``;``-separated cp1252 CSV whose codes lost their leading
 zeros, an Excel sheet with codes as numbers, a FlatGeobuf and a GeoPackage.
 
-Run: ``python sample_data/generate.py`` (``make sample``). Same seed, same files.
+Run: ``python sample_data/generate.py [--out DIR]`` (``make sample``). Same seed, same data
+(GeoPackage and Excel files also carry a timestamp, so their bytes differ).
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def inside(county, xy: np.ndarray) -> np.ndarray:
     return shapely.contains_xy(county, xy[:, 0], xy[:, 1])
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
     lan = gpd.read_file(REF, layer="lan")
     county = lan.loc[lan.code == COUNTY, "geometry"].iloc[0]
@@ -76,7 +79,7 @@ def main() -> None:
             "byggstart": int(rng.integers(2026, 2036)),
         })
     transport = gpd.GeoDataFrame(rows, geometry=lines, crs=3006).to_crs(4326)
-    path = HERE / "transportplan_wgs84.geojson"
+    path = out / "transportplan_wgs84.geojson"
     path.unlink(missing_ok=True)
     transport.to_file(path, driver="GeoJSON")
     write_meta(path, "transport", "Länstransportplan: investeringsstråk",
@@ -91,7 +94,7 @@ def main() -> None:
     })
     skills.loc[len(skills)] = ["1", "Hela länet", 50.0, 40.0]  # total rows are common in exports
     text = skills.to_csv(sep=";", index=False, decimal=",", lineterminator="\r\n")
-    path = HERE / "kompetensforsorjning_kommun.csv"
+    path = out / "kompetensforsorjning_kommun.csv"
     path.write_bytes(text.encode("cp1252"))
     write_meta(path, "skills", "Kompetensgap per kommun",
                "Index 0–100 för matchningsproblem på arbetsmarknaden (högre = större gap).")
@@ -108,7 +111,7 @@ def main() -> None:
             cult_rows.append({"namn": f"{kind.capitalize()} {t['name']}", "typ": kind,
                               "besokare": int(rng.lognormal(9, 1))})
     culture = gpd.GeoDataFrame(cult_rows, geometry=cult_pts, crs=3006)
-    path = HERE / "kultur_besoksnaring.gpkg"
+    path = out / "kultur_besoksnaring.gpkg"
     path.unlink(missing_ok=True)
     culture.to_file(path, layer="kulturplatser", driver="GPKG")
     write_meta(path, "culture", "Kulturplatser", "Bibliotek, museer, teatrar och kulturhus.")
@@ -126,7 +129,7 @@ def main() -> None:
         "kategori": [cats[int(i)] for i in rng.integers(0, len(cats), len(pts))],
         "gaster_ar": rng.lognormal(10, 1.1, len(pts)).astype(int),
     }, geometry=shapely.points(pts), crs=3006).to_crs(3021)
-    path = HERE / "besoksmal_rt90.zip"
+    path = out / "besoksmal_rt90.zip"
     with tempfile.TemporaryDirectory() as tmp:
         shp = Path(tmp) / "besoksmal.shp"
         tour.to_file(shp, driver="ESRI Shapefile", encoding="cp1252")
@@ -150,7 +153,7 @@ def main() -> None:
         "namn": [f"Vattenskyddsområde {n}" for n in tat.name[:10]],
         "beslutsar": rng.integers(1975, 2024, 10),
     }, geometry=zones, crs=3006)
-    path = HERE / "vattenforsorjning.gpkg"
+    path = out / "vattenforsorjning.gpkg"
     path.unlink(missing_ok=True)
     plant_gdf.to_file(path, layer="vattenverk", driver="GPKG")
     zone_gdf.to_file(path, layer="skyddsomraden", driver="GPKG")
@@ -167,7 +170,7 @@ def main() -> None:
         shel_pts.append(shapely.points(p))
         shel_rows.append({"typ": "nödvattenpunkt", "platser": 0, "ort": "-"})
     civil = gpd.GeoDataFrame(shel_rows, geometry=shel_pts, crs=3006)
-    path = HERE / "civilforsvar.fgb"
+    path = out / "civilforsvar.fgb"
     path.unlink(missing_ok=True)
     civil.to_file(path, driver="FlatGeobuf")
     write_meta(path, "civil_defence", "Skyddsrum och nödvattenpunkter",
@@ -183,12 +186,16 @@ def main() -> None:
         "Inkomstindex": np.round(rng.normal(100, 18, len(kommuner)), 1),
         "Arbetsloshet_proc": np.round(rng.uniform(3, 11, len(kommuner)), 1),
     })
-    path = HERE / "socioekonomi_kommun.xlsx"
+    path = out / "socioekonomi_kommun.xlsx"
     socio.to_excel(path, index=False, sheet_name="Kommuner")
     write_meta(path, "socioeconomics", "Socioekonomi per kommun",
                "Befolkning i tätorter 2020 (SCB, verklig) samt syntetisk åldersstruktur, inkomst och arbetslöshet.")
-    print(f"wrote illustrative layers to {HERE}")
+    print(f"wrote illustrative layers to {out}")
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write to (default: this one)")
+    main(parser.parse_args().out)

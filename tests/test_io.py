@@ -200,3 +200,29 @@ def test_errors_speak_swedish_in_the_app_and_english_on_the_cli(tmp_path):
         load(shp)
     assert err.value.text("sv") == "utan.shp: saknar koordinatsystem; ange det uttryckligen (koordinaterna passar EPSG:3006)"
     assert err.value.text("en").endswith("(coordinates fit EPSG:3006)")
+
+
+def test_sample_generator_reproduces_the_committed_layers(tmp_path):
+    import importlib.util
+
+    from conftest import SAMPLE
+
+    spec = importlib.util.spec_from_file_location("generate", SAMPLE / "generate.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    gen.main(tmp_path)
+    for name, layer in [("transportplan_wgs84.geojson", None), ("kultur_besoksnaring.gpkg", "kulturplatser"),
+                        ("besoksmal_rt90.zip", None), ("vattenforsorjning.gpkg", "skyddsomraden"),
+                        ("civilforsvar.fgb", None), ("kompetensforsorjning_kommun.csv", None),
+                        ("socioekonomi_kommun.xlsx", "Kommuner")]:
+        fresh, committed = read_raw(tmp_path / name, layer).frame, read_raw(SAMPLE / name, layer).frame
+        assert len(fresh) == len(committed) and list(fresh.columns) == list(committed.columns), name
+        if "geometry" in fresh.columns:
+            fresh = fresh.sort_values(list(fresh.columns[:1]), kind="stable").reset_index(drop=True)
+            committed = committed.sort_values(list(committed.columns[:1]), kind="stable").reset_index(drop=True)
+            assert shapely.equals_exact(fresh.geometry.values, committed.geometry.values, 1e-6).all(), name
+            fresh, committed = fresh.drop(columns="geometry"), committed.drop(columns="geometry")
+        pd.testing.assert_frame_equal(fresh.reset_index(drop=True), committed.reset_index(drop=True),
+                                      check_dtype=False, obj=name)
+        assert (tmp_path / f"{name}.meta.toml").read_text(encoding="utf-8") == \
+            (SAMPLE / f"{name}.meta.toml").read_text(encoding="utf-8")

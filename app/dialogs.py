@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDialog, QDia
 from layers.crs import describe, suggest_crs
 from layers.errors import SkiktError
 from layers.indicators import family
+from layers.i18n import say
 from layers.io import list_layers, read_raw
 from layers.joins import join_table
 from layers.metadata import read_sidecar
@@ -339,14 +340,15 @@ class PropertiesDialog(QDialog):
         extra = ""
         if loaded is not None:
             r = loaded.report
-            extra += f"<h4>{T('features').capitalize()}</h4><p>{html.escape(r.summary())}; " \
+            extra += f"<h4>{T('features').capitalize()}</h4><p>{html.escape(r.summary(language()))}; " \
                      f"encoding {html.escape(str(r.encoding or '–'))}; {T('crs')} {html.escape(str(r.source_crs or '–'))}</p>"
             if loaded.join_report is not None:
                 extra += f"<h4>{T('join_report')}</h4><ul>" + "".join(
                     f"<li>{html.escape(line)}</li>" for line in loaded.join_report.lines(language())) + "</ul>"
             others = [w for w in r.warnings if not w.startswith("join:")]
             if others:
-                extra += f"<h4>{T('warnings')}</h4><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in others) + "</ul>"
+                extra += f"<h4>{T('warnings')}</h4><ul>" + "".join(
+                    f"<li>{html.escape(say(w, language()))}</li>" for w in others) + "</ul>"
         if error:
             extra += f"<h4 style='color:#b00020'>{T('error')}</h4><p>{html.escape(error)}</p>"
         text.setHtml(f"<table>{body}</table>{extra}")

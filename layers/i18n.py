@@ -207,9 +207,57 @@ _TEXT: dict[str, tuple[str, str]] = {
                         "layer '{id}': join refers to unknown layer id '{ref}'"),
     "perr_study_layer": ("study_area hänvisar till okänt lager-id '{ref}'",
                          "study_area refers to unknown layer id '{ref}'"),
+    "warn_no_crs": ("inget koordinatsystem: det gissas inte, ange det vid inläsning{hint}",
+                    "no coordinate system: it will not be guessed, give one when loading{hint}"),
+    "warn_no_crs_hint": ("; koordinaterna passar {crs}", "; coordinates fit {crs}"),
+    "warn_mixed": ("blandade geometrityper: inläsning kräver geometry = 'point', 'line' eller 'polygon'",
+                   "mixed geometry types: loading needs geometry = 'point', 'line' or 'polygon'"),
+    "warn_invalid": ("{n} ogiltiga geometrier (lagas med make_valid vid inläsning)",
+                     "{n} invalid geometries (repaired with make_valid when loaded)"),
+    "warn_no_geometry": ("{n} objekt utan geometri (tas bort vid inläsning)",
+                         "{n} features without geometry (dropped when loaded)"),
+    "warn_coords_wgs84": ("koordinater från kolumnerna {x}/{y}, lästa som WGS 84 (EPSG:4326) efter namnen",
+                          "coordinates from columns {x}/{y}, read as WGS 84 (EPSG:4326) by their names"),
+    "warn_coords": ("koordinater från kolumnerna {x}/{y}", "coordinates from columns {x}/{y}"),
+    "warn_dropped": ("tog bort {null} tomma (null) och {empty} tomma geometrier",
+                     "dropped {null} null and {empty} empty geometries"),
+    "warn_kept_family": ("behöll {kept} objekt av typen {family}, utelämnade {left} andra",
+                         "kept {kept} {family} features, left out {left} others"),
+    "warn_repaired": ("lagade {n} ogiltiga geometrier", "repaired {n} invalid geometries"),
+    "warn_collapsed": ("tog bort {n} geometrier som föll ihop när de lagades",
+                       "dropped {n} geometries that collapsed when repaired"),
+    "warn_as_table": ("ingen geometrikolumn: läst som tabell", "no geometry column: read as a table"),
+    "warn_filter": ("filtret '{where}' behöll {kept} av {total} poster", "filter '{where}' kept {kept} of {total} records"),
+    "warn_crs_override": ("filen anger {file}; ersatt av angivet {given}", "file says {file}; overridden by given {given}"),
+    "warn_unprojectable": ("tog bort {n} objekt som inte gick att projicera om",
+                           "dropped {n} features that could not be reprojected"),
+    "sum_dropped": ("{n} utan geometri borttagna", "{n} without geometry dropped"),
+    "sum_repaired": ("{n} ogiltiga geometrier lagade", "{n} invalid geometries repaired"),
+    "sum_reprojected": ("omprojicerad {src} → {dst}", "reprojected {src} → {dst}"),
     "coords": ("SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E",
                "SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E"),
 }
+
+
+class Msg(str):
+    """A message that is its English text (for the CLI, JSON and logs) and remembers its key, so
+    the app can show it in the user's language with :func:`say`."""
+
+    key: str
+    params: dict
+
+    @classmethod
+    def of(cls, key: str, **params) -> "Msg":
+        msg = cls(tr(key, "en").format(**params))
+        msg.key, msg.params = key, params
+        return msg
+
+
+def say(message, lang: str = DEFAULT_LANG) -> str:
+    """A message in ``lang`` when it carries a key, else as it is."""
+    if isinstance(message, Msg):
+        return tr(message.key, lang).format(**message.params)
+    return str(message)
 
 
 def tr(key: str, lang: str = DEFAULT_LANG) -> str:

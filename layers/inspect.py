@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from .crs import crs_label, describe, suggest_crs
+from .i18n import Msg, tr
 from .io import geometry_types, list_layers, read_raw
 
 
@@ -64,14 +65,14 @@ def inspect_layer(path: Path, layer: str | None) -> dict:
         )
         if frame.crs is None:
             sugg = suggest_crs(geom[present].total_bounds) if present.any() else []
-            hint = f"; coordinates fit {' or '.join(describe(s) for s in sugg)}" if sugg else ""
-            warnings.append(f"no coordinate system: it will not be guessed, give one when loading{hint}")
+            crs = " / ".join(describe(s) for s in sugg)
+            warnings.append(Msg.of("warn_no_crs", hint=tr("warn_no_crs_hint", "en").format(crs=crs) if sugg else ""))
         if len({t.replace('Multi', '') for t in info['geometry_types']}) > 1:
-            warnings.append("mixed geometry types: loading needs geometry = 'point', 'line' or 'polygon'")
+            warnings.append(Msg.of("warn_mixed"))
         if invalid:
-            warnings.append(f"{invalid} invalid geometries (repaired with make_valid when loaded)")
+            warnings.append(Msg.of("warn_invalid", n=invalid))
         if null.any() or empty.any():
-            warnings.append(f"{int(null.sum() + empty.sum())} features without geometry (dropped when loaded)")
+            warnings.append(Msg.of("warn_no_geometry", n=int(null.sum() + empty.sum())))
         data = frame.drop(columns=frame.geometry.name)
     info["columns"] = {str(c): str(t) for c, t in data.dtypes.items()}
     info["preview"] = [{str(k): _jsonable(v) for k, v in rec.items()} for rec in data.head(3).to_dict("records")]

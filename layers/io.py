@@ -22,6 +22,7 @@ import shapely
 
 from .crs import DEFAULT_CRS, crs_label, parse_crs, suggest_crs
 from .errors import CRSRequired, LoadError, SkiktError
+from .i18n import Msg
 from .metadata import LoadReport
 from .where import filter_frame
 
@@ -294,9 +295,9 @@ def _table_to_points(df: pd.DataFrame, path: Path, report: LoadReport) -> gpd.Ge
         if ok.any() and (np.abs(xs[ok]).max() > 180 or np.abs(ys[ok]).max() > 90):
             raise LoadError(f"columns '{x}'/'{y}' are named lon/lat but hold values outside degrees", path)
         crs = "EPSG:4326"
-        report.warnings.append(f"coordinates from columns {x}/{y}, read as WGS 84 (EPSG:4326) by their names")
+        report.warnings.append(Msg.of("warn_coords_wgs84", x=x, y=y))
     else:
-        report.warnings.append(f"coordinates from columns {x}/{y}")
+        report.warnings.append(Msg.of("warn_coords", x=x, y=y))
     return gpd.GeoDataFrame(df.drop(columns=[x, y]), geometry=gpd.GeoSeries(geom), crs=crs)
 
 
@@ -330,7 +331,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
     empty[~null] = shapely.is_empty(geom.to_numpy()[~null])
     report.null_geometries, report.empty_geometries = int(null.sum()), int(empty.sum())
     if null.any() or empty.any():
-        report.warnings.append(f"dropped {int(null.sum())} null and {int(empty.sum())} empty geometries")
+        report.warnings.append(Msg.of("warn_dropped", null=int(null.sum()), empty=int(empty.sum())))
     gdf = gdf[~(null | empty)].copy()
 
     fams = pd.Series(geometry_families(gdf.geometry.to_numpy()), index=gdf.index)
@@ -344,7 +345,8 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
         if not keep.any():
             raise LoadError(f"has no {family} geometries (found {', '.join(present)})", path)
         if (~keep).any():
-            report.warnings.append(f"kept {int(keep.sum())} {family} features, left out {int((~keep).sum())} others")
+            report.warnings.append(Msg.of("warn_kept_family", kept=int(keep.sum()), family=family,
+                                          left=int((~keep).sum())))
         gdf = gdf[keep].copy()
 
     arr = gdf.geometry.to_numpy()
@@ -357,11 +359,11 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
         arr[invalid] = fixed
         gdf = gdf.set_geometry(gpd.GeoSeries(arr, index=gdf.index, crs=gdf.crs))
         report.invalid_repaired = int(invalid.sum())
-        report.warnings.append(f"repaired {int(invalid.sum())} invalid geometries")
+        report.warnings.append(Msg.of("warn_repaired", n=int(invalid.sum())))
         gone = gdf.geometry.isna() | gdf.geometry.is_empty
         if gone.any():
             gdf = gdf[~gone].copy()
-            report.warnings.append(f"dropped {int(gone.sum())} geometries that collapsed when repaired")
+            report.warnings.append(Msg.of("warn_collapsed", n=int(gone.sum())))
     return gdf
 
 
@@ -438,7 +440,7 @@ def read_raw(path, layer: str | None = None) -> Loaded:
         raise _gdal_error(exc, path) from None
     report.feature_count = len(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
-        report.warnings.append("no geometry column: read as a table")
+        report.warnings.append(Msg.of("warn_as_table"))
         return Loaded(pd.DataFrame(gdf), "table", report)
     report.source_crs = crs_label(gdf.crs)
     return Loaded(gdf, "vector", report)
@@ -459,7 +461,7 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
             frame = filter_frame(frame, where)
         except SkiktError as exc:
             raise LoadError(str(exc), path) from None
-        report.warnings.append(f"filter '{where}' kept {len(frame)} of {report.feature_count} records")
+        report.warnings.append(Msg.of("warn_filter", where=where, kept=len(frame), total=report.feature_count))
     if raw.kind == "table":
         return Loaded(frame.reset_index(drop=True), "table", report)
 
@@ -467,7 +469,7 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
     if crs is not None:
         given = parse_crs(crs, path=path)
         if gdf.crs is not None and not given.equals(gdf.crs):
-            report.warnings.append(f"file says {crs_label(gdf.crs)}; overridden by given {crs_label(given)}")
+            report.warnings.append(Msg.of("warn_crs_override", file=crs_label(gdf.crs), given=crs_label(given)))
         gdf = gdf.set_crs(given, allow_override=True)
     elif gdf.crs is None:
         bounds = gdf.total_bounds if len(gdf) else (0, 0, 0, 0)
@@ -480,5 +482,5 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
     bad = ~np.isfinite(gdf.geometry.bounds.to_numpy()).all(axis=1) if len(gdf) else np.zeros(0, bool)
     if bad.any():
         gdf = gdf[~bad]
-        report.warnings.append(f"dropped {int(bad.sum())} features that could not be reprojected")
+        report.warnings.append(Msg.of("warn_unprojectable", n=int(bad.sum())))
     return Loaded(gdf.reset_index(drop=True), "vector", report)

@@ -58,12 +58,14 @@ class LoadReport:
     reprojected_to: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
-        parts = [f"{self.feature_count} features"]
+    def summary(self, lang: str = "en") -> str:
+        from .i18n import tr
+
+        parts = [f"{self.feature_count} {tr('features', lang)}"]
         if self.null_geometries or self.empty_geometries:
-            parts.append(f"{self.null_geometries + self.empty_geometries} without geometry dropped")
+            parts.append(tr("sum_dropped", lang).format(n=self.null_geometries + self.empty_geometries))
         if self.invalid_repaired:
-            parts.append(f"{self.invalid_repaired} invalid geometries repaired")
+            parts.append(tr("sum_repaired", lang).format(n=self.invalid_repaired))
         if self.reprojected_to:
-            parts.append(f"reprojected {self.source_crs} → {self.reprojected_to}")
+            parts.append(tr("sum_reprojected", lang).format(src=self.source_crs, dst=self.reprojected_to))
         return ", ".join(parts)

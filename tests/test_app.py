@@ -363,3 +363,18 @@ def test_project_errors_are_shown_in_swedish(window, tmp_path):
     assert window.last_error == ("nytt.toml: schema_version 9 är nyare än denna Skikt förstår (1); "
                                  "uppdatera Skikt för att öppna den")
     assert window.model.project.title.startswith("Prioritering")  # the open project is untouched
+
+
+def test_properties_speak_the_interface_language(window):
+    from PySide6.QtWidgets import QTextBrowser
+
+    from app.dialogs import PropertiesDialog
+
+    model = window.model
+    dialog = PropertiesDialog(model.project.layer("tatorter"), model.ws.layers["tatorter"], None, window)
+    text = dialog.findChild(QTextBrowser).toPlainText()
+    assert "filtret 'lan_code = '01'' behöll 159 av 2017 poster" in text
+    assert "Statistiska centralbyrån" in text  # the source, from the data file's sidecar
+    join = PropertiesDialog(model.project.layer("kompetens"), model.ws.layers["kompetens"], None, window)
+    jtext = join.findChild(QTextBrowser).toPlainText()
+    assert "26 av 27 tabellrader matchade ett område (96%)" in jtext and "Illustrativ" in jtext

@@ -99,7 +99,7 @@ class LayersPanel(QWidget):
                 item.setForeground(0, QBrush(QColor("#b00020")))
                 item.setToolTip(0, self.model.ws.errors[spec.id].text(lang))
             elif lay is not None:
-                item.setToolTip(0, f"{spec.title}\n{lay.report.summary()}")
+                item.setToolTip(0, f"{spec.title}\n{lay.report.summary(lang)}")
             if spec.id == current:
                 self.tree.setCurrentItem(item)
         self._updating = False

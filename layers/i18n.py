@@ -234,6 +234,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sum_dropped": ("{n} utan geometri borttagna", "{n} without geometry dropped"),
     "sum_repaired": ("{n} ogiltiga geometrier lagade", "{n} invalid geometries repaired"),
     "sum_reprojected": ("omprojicerad {src} → {dst}", "reprojected {src} → {dst}"),
+    "warn_cpg_utf8": (".cpg anger {cpg} men texten är UTF-8; läst som UTF-8",
+                      ".cpg says {cpg} but the text is UTF-8; read as UTF-8"),
+    "warn_cpg_not_utf8": (".cpg anger UTF-8 men texten är inte giltig UTF-8; läst som cp1252",
+                          ".cpg says UTF-8 but the text is not valid UTF-8; read as cp1252"),
     "coords": ("SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E",
                "SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E"),
 }

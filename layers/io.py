@@ -170,10 +170,10 @@ def detect_dbf_encoding(data: bytes | None, cpg: str | None) -> tuple[str | None
         utf8 = False
     label = (cpg or "").upper().replace("-", "").replace("_", "")
     if utf8:
-        warn = None if (not cpg or label in ("UTF8", "65001")) else f".cpg says {cpg} but the text is UTF-8; read as UTF-8"
+        warn = None if (not cpg or label in ("UTF8", "65001")) else Msg.of("warn_cpg_utf8", cpg=cpg)
         return "UTF-8", warn
     if label in ("UTF8", "65001"):
-        return "cp1252", ".cpg says UTF-8 but the text is not valid UTF-8; read as cp1252"
+        return "cp1252", Msg.of("warn_cpg_not_utf8")
     if cpg:
         return cpg, None
     return "cp1252", None

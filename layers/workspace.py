@@ -89,7 +89,7 @@ class Workspace:
                       where=spec.where, geometry=spec.geometry)
         frame, join_report = loaded.frame, None
         if spec.join:
-            if loaded.kind != "table" and not spec.join.get("force"):
+            if loaded.kind != "table":  # a vector file joined to areas lends its attributes only
                 frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
             area_spec = self.project.layer(spec.join["layer"])
             areas = self.load_layer(area_spec).geo

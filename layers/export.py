@@ -40,10 +40,10 @@ def base_layers(ws: Workspace):
 
 
 def _in_units(ws: Workspace, frame):
+    """Which features' inner points lie in the study area (their names are placed first)."""
     if frame is None or ws.units is None:
         return None
-    pts = shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy()))
-    return np.array([ws.units.unit_at(x, y) is not None for x, y in pts])
+    return ws.units.contains(shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy())))
 
 
 def layer_title(spec, meta, lang: str) -> str:

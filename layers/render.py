@@ -260,24 +260,31 @@ def draw_basemap(ax, counties: gpd.GeoDataFrame | None, municipalities: gpd.GeoD
         lc = LineCollection(segs, colors=colour, linewidths=lw, zorder=z)
         ax.add_collection(lc, autolim=False)
         arts.append(lc)
-    if labels and municipalities is not None and len(municipalities) and "name" in municipalities.columns:
-        pts = shapely.point_on_surface(municipalities.geometry.to_numpy())
-        xy = shapely.get_coordinates(pts)
-        if view is not None:
-            x0, x1, y0, y1 = view
-            inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
-        else:
-            inside = np.ones(len(xy), bool)
-        area = municipalities.geometry.area.to_numpy()
-        if min_label_area:
-            inside &= area >= min_label_area
-        if inside.sum() > MAX_LABELS:  # keep the study area's, then the largest: they have room
-            rank_key = area + (np.where(prefer, area.max() + 1, 0) if prefer is not None else 0)
-            inside[np.flatnonzero(inside)[np.argsort(-rank_key[inside])[MAX_LABELS:]]] = False
-        if inside.any():
-            arts += label_collections(ax, xy[inside], municipalities["name"].astype(str).to_numpy()[inside],
-                                      halo=halo)
+    if labels:
+        arts += draw_municipality_names(ax, municipalities, view, min_label_area, halo, prefer)
     return arts
+
+
+def draw_municipality_names(ax, municipalities: gpd.GeoDataFrame | None, view=None, min_label_area: float = 0.0,
+                            halo: bool = False, prefer: np.ndarray | None = None) -> list:
+    """Names of the municipalities in view, largest (and the study area's) first; see draw_basemap."""
+    if municipalities is None or not len(municipalities) or "name" not in municipalities.columns:
+        return []
+    xy = shapely.get_coordinates(shapely.point_on_surface(municipalities.geometry.to_numpy()))
+    if view is not None:
+        x0, x1, y0, y1 = view
+        inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+    else:
+        inside = np.ones(len(xy), bool)
+    area = municipalities.geometry.area.to_numpy()
+    if min_label_area:
+        inside &= area >= min_label_area
+    if inside.sum() > MAX_LABELS:  # keep the study area's, then the largest: they have room
+        rank_key = area + (np.where(prefer, area.max() + 1, 0) if prefer is not None else 0)
+        inside[np.flatnonzero(inside)[np.argsort(-rank_key[inside])[MAX_LABELS:]]] = False
+    if not inside.any():
+        return []
+    return label_collections(ax, xy[inside], municipalities["name"].astype(str).to_numpy()[inside], halo=halo)
 
 
 _LABEL_FONT = FontProperties(style="italic", size=7.5)

@@ -18,7 +18,7 @@ import shapely
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
-from .render import (DENSE_POLYGONS, LegendEntry, priority_rgba, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
+from .render import (DENSE_POLYGONS, LegendEntry, draw_municipality_names, priority_rgba, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
                      priority_legend)
 from .style import Style
 from .workspace import Workspace
@@ -116,8 +116,7 @@ class MapScene:
             return None
         key = (id(frame), id(units))
         if getattr(self, "_prefer_key", None) != key:
-            pts = shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy()))
-            self._prefer = np.array([units.unit_at(x, y) is not None for x, y in pts])
+            self._prefer = units.contains(shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy())))
             self._prefer_key = key
         return self._prefer
 
@@ -132,12 +131,10 @@ class MapScene:
             return
         x0, x1 = self.ax.get_xlim()
         y0, y1 = self.ax.get_ylim()
-        arts = draw_basemap(self.ax, None, municipalities, view=(x0, x1, y0, y1), labels=True, simplify=None,
-                            min_label_area=(60 * self.pixel_size()) ** 2, prefer=self._in_study_area(municipalities),
-                            halo=True)
-        # draw_basemap returned the outline collection first; the labels are the rest.
-        arts[0].remove()
-        self._label_art = arts[1:]
+        # Names only: the outlines are drawn once by sync_layers, not again on every pan.
+        self._label_art = draw_municipality_names(
+            self.ax, municipalities, view=(x0, x1, y0, y1), min_label_area=(60 * self.pixel_size()) ** 2,
+            halo=True, prefer=self._in_study_area(municipalities))
 
     # ------------------------------------------------------------------ composite
 

@@ -57,6 +57,18 @@ class Units:
         hits = self.areas.sindex.query(shapely.points(x, y), predicate="intersects")
         return int(hits[0]) if len(hits) else None
 
+    def contains(self, xy: np.ndarray) -> np.ndarray:
+        """Which points lie in some unit (for grids: in a cell of the study area)."""
+        xy = np.asarray(xy, float).reshape(-1, 2)
+        if self.kind == "grid":
+            cell = self.grid.cell_of(xy)
+            pos = np.clip(np.searchsorted(self.flat, cell), 0, len(self.flat) - 1)
+            return (cell >= 0) & (self.flat[pos] == cell)
+        hit, _ = self.areas.sindex.query(shapely.points(xy), predicate="intersects")
+        out = np.zeros(len(xy), bool)
+        out[hit] = True
+        return out
+
     def label(self, i: int) -> str:
         if self.names is not None:
             return f"{self.names[i]} ({self.ids[i]})"

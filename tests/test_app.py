@@ -210,12 +210,33 @@ def test_language_switch_rebuilds_in_english(window, qtbot):
     set_language("sv", remember=False)
 
 
-def test_cancel_stops_a_computation(window, qtbot):
+def test_cancel_stops_a_computation(window, qtbot, monkeypatch):
     model = window.model
+    model.worker.wait()
     model.project.layer("vard").indicator.method = "count"  # force a recompute of one indicator
+    loaded = []
+    real_load = model.ws.load_layer
+
+    def load_then_press_cancel(spec):
+        # Cancel arrives while the worker is busy, as when the user presses it mid-run; pressing
+        # it right after start() could lose the race to a fast job on a fast machine.
+        loaded.append(spec.id)
+        if len(loaded) == 1:
+            model.worker.cancel()
+        return real_load(spec)
+
+    monkeypatch.setattr(model.ws, "load_layer", load_then_press_cancel)
+    finished = []
+    model.worker.finished.connect(finished.append)
     with qtbot.waitSignal(model.worker.cancelled, timeout=30000):
         model.recompute()
-        model.worker.cancel()
+    assert len(loaded) == 1 and not finished
+    assert not model.worker.busy
+    # The cancelled layer's indicator was never computed, so the next run does it.
+    monkeypatch.undo()
+    with qtbot.waitSignal(model.composite_changed, timeout=60000):
+        model.recompute()
+    assert model.ws.composite is not None
 
 
 def test_screenshot_cli_writes_a_map(tmp_path):

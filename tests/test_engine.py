@@ -168,6 +168,38 @@ def test_ranks_and_classes():
     assert cls[-1] == 1 and cls[0] == 5 and (np.bincount(cls)[1:] == 200).all()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.1, 0.25, 0.5, 1.0, 2.5, np.nan, np.inf, -1.0]) | st.floats(0, 1e6, width=32),
+                min_size=1, max_size=300),
+       st.sampled_from([np.float32, np.float64]), st.integers(1, 9))
+def test_ranks_and_classes_match_an_independent_ranking(values, dtype, k):
+    from scipy.stats import rankdata
+
+    s = np.array(values, dtype)
+    ok = ~np.isnan(s)
+    expect = np.zeros(len(s), np.int64)
+    expect[ok] = rankdata(-s[ok].astype(float), method="min")  # 1 + number of higher scores
+    np.testing.assert_array_equal(ranks(s), expect)
+    n = ok.sum()
+    cls = quantile_classes(s, k)
+    expect_cls = np.where(ok, np.minimum(k, 1 + (np.maximum(expect, 1) - 1) * k // max(n, 1)), 0)
+    np.testing.assert_array_equal(cls, expect_cls)
+
+
+def test_ranks_of_a_large_score_array_with_ties_and_gaps():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    s = rng.random(300_000).astype(np.float32)
+    s[rng.integers(0, len(s), 5000)] = np.nan
+    s[:20_000] = np.round(s[:20_000], 2)  # many ties
+    ok = ~np.isnan(s)
+    expect = np.zeros(len(s), np.int64)
+    expect[ok] = rankdata(-s[ok], method="min")
+    np.testing.assert_array_equal(ranks(s), expect)
+    np.testing.assert_array_equal(ranks(s.astype(np.float64) - 0.5), expect)  # the general path
+
+
 def test_overlap_counts_sectors_in_top_class():
     # Ten units, so the top class (top fifth) holds two units per sector.
     a = [1.0, 0.0, 0.5, 0.2, 0.9, 0.1, 0.3, 0.4, 0.6, 0.1]

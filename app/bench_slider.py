@@ -1,4 +1,4 @@
-"""Time the slider path in the real window, offscreen: a weight change → scores, classes, redraw.
+"""Time the real window, offscreen: a weight change (scores, classes, redraw), pan and wheel zoom.
 
 Run by ``skikt bench`` in a subprocess (the core never imports Qt): prints one JSON line.
 """
@@ -54,7 +54,30 @@ def main(project: str) -> None:
 
         cProfile.runctx("ticks()", globals(), locals(), "/tmp/slider.prof")
         pstats.Stats("/tmp/slider.prof").sort_stats("tottime").print_stats(14)
-    print(json.dumps({"units": model.ws.units.n, "median_ms": statistics.median(times), "max_ms": max(times)}))
+    canvas = win.canvas
+    canvas.full_extent()
+    app.processEvents()
+
+    def timed(action) -> float:
+        t = time.perf_counter()
+        action()
+        app.processEvents()
+        return (time.perf_counter() - t) * 1000
+
+    x0, x1 = canvas.ax.get_xlim()
+    y0, y1 = canvas.ax.get_ylim()
+    cx, cy = x0 + 0.55 * (x1 - x0), y0 + 0.45 * (y1 - y0)
+    zooms = [timed(lambda f=f: canvas.zoom_at(cx, cy, f)) for f in [1 / 1.25] * 6 + [1.25] * 6]
+    px = (x1 - x0) / max(canvas.width(), 1)
+
+    def pan():  # one step of a drag: the view follows the hand by 40 × 25 pixels
+        a, b = canvas.ax.get_xlim()
+        c, d = canvas.ax.get_ylim()
+        canvas.set_view((a + 40 * px, b + 40 * px, c - 25 * px, d - 25 * px))
+
+    pans = [timed(pan) for _ in range(12)]
+    print(json.dumps({"units": model.ws.units.n, "median_ms": statistics.median(times), "max_ms": max(times),
+                      "pan_ms": statistics.median(pans), "zoom_ms": statistics.median(zooms)}))
 
 
 if __name__ == "__main__":

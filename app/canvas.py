@@ -17,7 +17,7 @@ from pyproj import Transformer
 
 from layers.export import fit_aspect, study_extent
 from layers.render import add_north_arrow, add_scalebar
-from layers.scene import MapScene
+from layers.scene import MapScene, prepare_map_axes
 
 from .i18n import T, language
 
@@ -35,9 +35,7 @@ class MapCanvas(FigureCanvasQTAgg):
         self.setParent(parent)
         self.model = model
         self.ax = self.figure.add_axes([0, 0, 1, 1])
-        self.ax.set_facecolor("#fbfbf9")
-        self.ax.set_aspect("equal", adjustable="datalim")
-        self.ax.set_axis_off()
+        prepare_map_axes(self.ax)
         self.scene = MapScene(self.ax, model.ws, language())
         self._furniture = []
         self._press = None
@@ -209,10 +207,12 @@ class MapCanvas(FigureCanvasQTAgg):
     def _on_scroll(self, ev):
         if ev.inaxes is not self.ax or ev.xdata is None:
             return
-        factor = 1 / 1.25 if ev.button == "up" else 1.25
+        self.zoom_at(ev.xdata, ev.ydata, 1 / 1.25 if ev.button == "up" else 1.25)
+
+    def zoom_at(self, cx: float, cy: float, factor: float):
+        """Scale the view about a map point (one wheel notch is 1.25×), keeping that point still."""
         x0, x1 = self.ax.get_xlim()
         y0, y1 = self.ax.get_ylim()
-        cx, cy = ev.xdata, ev.ydata
         self.ax.set_xlim(cx - (cx - x0) * factor, cx + (x1 - cx) * factor)
         self.ax.set_ylim(cy - (cy - y0) * factor, cy + (y1 - cy) * factor)
         self._home = None

@@ -294,8 +294,13 @@ _LABEL_FONT = FontProperties(style="italic", size=7.5)
 def _label_path(text: str) -> MplPath:
     """The outline of a label in points, centred on (0, 0); built once per name."""
     tp = TextPath((0, 0), text, prop=_LABEL_FONT)
-    ext = tp.get_extents()
-    return MplPath(tp.vertices - [(ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2], tp.codes)
+    v = tp.vertices
+    if len(v) == 0:  # a blank name
+        return MplPath(np.zeros((1, 2)), [MplPath.MOVETO])
+    # The bounds of the control points, not Path.get_extents: that solves every Bézier curve for
+    # its extrema, 9 ms a name, and a zoom that brings eight new names into view felt it.
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    return MplPath(v - (lo + hi) / 2, tp.codes)
 
 
 class _LabelCollection(PathCollection):

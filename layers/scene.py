@@ -24,6 +24,14 @@ from .style import Style
 from .workspace import Workspace
 
 
+def prepare_map_axes(ax) -> None:
+    """The map's axes as the app shows them: no ticks (their labels would be laid out and drawn
+    on every redraw), equal aspect, a paper-white background."""
+    ax.set_facecolor("#fbfbf9")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_axis_off()
+
+
 class MapScene:
     def __init__(self, ax, ws: Workspace, lang: str = "sv"):
         self.ax = ax

@@ -161,7 +161,7 @@ class MapScene:
             cmap = ListedColormap(["#f7f7f7", "#fdb863", "#e66101", "#5e3c99"])
             top = max(float(values.max()), 1.0)
             norm = BoundaryNorm([-0.5, 0.5, top / 3 + 0.5, 2 * top / 3 + 0.5, top + 0.5], 4)
-            self._priority = draw_unit_values(self.ax, ws.units, values, cmap, norm, alpha=0.9)
+            self._priority = draw_unit_values(self.ax, ws.units, values, cmap, norm, alpha=0.9, interactive=True)
             self._priority_units = None
             return
         if self._priority is not None and self._priority_units is ws.units and ws.units.kind == "grid":
@@ -170,7 +170,7 @@ class MapScene:
             return
         if self._priority is not None:
             self._priority.remove()
-        self._priority = draw_priority(self.ax, ws.units, c.cls, c.k)
+        self._priority = draw_priority(self.ax, ws.units, c.cls, c.k, interactive=True)
         self._priority_units = ws.units
         if ws.units.kind != "grid":
             self._priority_units = None  # polygon collections are rebuilt; cheap for hundreds of areas

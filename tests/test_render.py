@@ -59,6 +59,35 @@ def test_dense_polygons_become_an_image_that_matches_the_geometry():
     assert isinstance(art2, PolyCollection) and len(art2.get_paths()) < 200
 
 
+def _pixels(draw, lims, size=(4, 3)):
+    ax, canvas = axes(lims[:2], lims[2:], size)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    draw(ax)
+    ax.set_xlim(*lims[:2])
+    ax.set_ylim(*lims[2:])
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+
+
+def test_grid_image_draws_what_imshow_draws():
+    from layers.render import GridImage
+
+    rgba = np.random.default_rng(0).integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[:5, :5, 3] = 0  # a transparent south-west corner
+    ext = (1000, 1000 + 53 * 250, 5000, 5000 + 37 * 250)
+    ref = lambda ax: ax.imshow(rgba, origin="lower", extent=ext, interpolation="nearest", resample=False)  # noqa: E731
+    fast = lambda ax: ax.add_artist(GridImage(rgba, ext))  # noqa: E731
+    for lims in [(3000, 6000, 6000, 8250), (1000, 14250, 5000, 14250), (0, 16000, 4000, 16000)]:
+        a, b = _pixels(ref, lims), _pixels(fast, lims)
+        same = (a == b).all(axis=-1).mean()
+        # Pixels whose centre falls exactly on a cell edge may go either way; nothing else differs.
+        assert same > 0.97, (lims, same)
+    b = _pixels(fast, (1000, 14250, 5000, 14250))
+    assert (b[-5:, :5] == 255).all()  # the transparent corner is bottom-left, so north is up
+
+
 def test_priority_grid_is_one_image(sample_ws):
     ax, canvas = axes(size=(3, 3))
     art = draw_priority(ax, sample_ws.units, sample_ws.composite.cls, 5)

@@ -274,7 +274,10 @@ def draw_municipality_names(ax, municipalities: gpd.GeoDataFrame | None, view=No
     xy = shapely.get_coordinates(shapely.point_on_surface(municipalities.geometry.to_numpy()))
     if view is not None:
         x0, x1, y0, y1 = view
-        inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        fx, fy = (xy[:, 0] - x0) / (x1 - x0), (xy[:, 1] - y0) / (y1 - y0)
+        inside = (fx > 0) & (fx < 1) & (fy > 0) & (fy < 1)
+        # Keep the corners with the scale bar (bottom left) and north arrow (top right) clear.
+        inside &= ~((fx < 0.34) & (fy < 0.12)) & ~((fx > 0.88) & (fy > 0.80))
     else:
         inside = np.ones(len(xy), bool)
     area = municipalities.geometry.area.to_numpy()

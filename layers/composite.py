@@ -1,7 +1,8 @@
 """Normalise raw indicators to 0–1, weight them, and combine them into priority scores and classes.
 
 The split matters for speed: normalisation runs when data or a normalisation choice changes;
-a weight change only re-runs :func:`combine`, a few matrix–vector products over cached arrays.
+a weight change only re-runs :func:`combine`: one matrix–vector product over cached arrays and
+one sort for the ranks and classes.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def _ranks_packed(s: np.ndarray) -> np.ndarray:
     if m == 0:
         return r
     key = buf.key
-    bits = np.add(s, np.float32(0), out=np.empty_like(s)).view(np.uint32)  # -0.0 becomes 0.0
+    bits = (s + np.float32(0)).view(np.uint32)  # -0.0 becomes 0.0
     np.subtract(np.uint32(0x7F7FFFFF), bits, out=key, casting="unsafe")
     key <<= np.uint64(32)
     key |= buf.index
@@ -286,28 +286,23 @@ class Normalised:
         score = self.weighted_mean(weights)
         return score, (self.geometric_mean(weights) if geometric else None)
 
-    def _weight_sums(self, w: np.ndarray) -> np.ndarray | float:
-        return w.sum() if self._all_valid else w @ self.valid
-
     def weighted_mean(self, weights) -> np.ndarray:
-        w = np.asarray(weights, np.float32)
-        if self.m == 0 or w.sum() <= 0:
-            return np.full(self.norm.shape[1], np.nan, np.float32)
-        den = self._weight_sums(w)
-        if self._all_valid:
-            return (w @ self.filled) / den
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, (w @ self.filled) / den, np.nan).astype(np.float32)
+        return self._mean(weights, self.filled)
 
     def geometric_mean(self, weights) -> np.ndarray:
+        return self._mean(weights, self.logs, np.exp)
+
+    def _mean(self, weights, rows: np.ndarray, back=None) -> np.ndarray:
+        """Σ wᵢ·rowᵢ / Σ wᵢ over the indicators each unit has, then ``back`` (exp for logs)."""
         w = np.asarray(weights, np.float32)
         if self.m == 0 or w.sum() <= 0:
             return np.full(self.norm.shape[1], np.nan, np.float32)
-        den = self._weight_sums(w)
+        back = back or (lambda x: x)
         if self._all_valid:
-            return np.exp((w @ self.logs) / den)
+            return back((w @ rows) / w.sum())
+        den = w @ self.valid
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, np.exp((w @ self.logs) / den), np.nan).astype(np.float32)
+            return np.where(den > 0, back((w @ rows) / den), np.nan).astype(np.float32)
 
     def sector_top(self, weights: np.ndarray, k: int) -> np.ndarray:
         """(n,) count of sectors in whose own score the unit is in the top class."""

@@ -15,9 +15,9 @@ from matplotlib.patches import Rectangle
 from PySide6.QtCore import Qt, Signal
 from pyproj import Transformer
 
-from layers.export import fit_aspect, study_extent
-from layers.render import add_north_arrow, add_scalebar
-from layers.scene import MapScene, prepare_map_axes
+from skikt.layers.export import fit_aspect, study_extent
+from skikt.layers.render import add_north_arrow, add_scalebar
+from skikt.layers.scene import MapScene, prepare_map_axes
 
 from .i18n import T, language
 

@@ -13,7 +13,7 @@ HEADLESS = {"inspect", "score", "compose", "bench"}
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in HEADLESS or argv[:1] in (["-h"], ["--help"]):
-        from layers.cli import main as core_main
+        from skikt.layers.cli import main as core_main
 
         return core_main(argv)
     from .main import run

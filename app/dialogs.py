@@ -13,16 +13,16 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDialog, QDia
                                QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox, QTextBrowser,
                                QVBoxLayout)
 
-from layers.crs import describe, suggest_crs
-from layers.errors import SkiktError
-from layers.indicators import family
-from layers.i18n import say
-from layers.io import list_layers, read_raw
-from layers.joins import join_table
-from layers.metadata import read_sidecar
-from layers.project import METHODS, IndicatorSpec, LayerSpec
-from layers.sectors import SECTORS
-from layers.style import QUALITATIVE, SCHEMES, SEQUENTIAL, Style
+from skikt.layers.crs import describe, suggest_crs
+from skikt.layers.errors import SkiktError
+from skikt.layers.indicators import family
+from skikt.layers.i18n import say
+from skikt.layers.io import list_layers, read_raw
+from skikt.layers.joins import join_table
+from skikt.layers.metadata import read_sidecar
+from skikt.layers.project import METHODS, IndicatorSpec, LayerSpec
+from skikt.layers.sectors import SECTORS
+from skikt.layers.style import QUALITATIVE, SCHEMES, SEQUENTIAL, Style
 
 from .i18n import T, language
 from .workers import Worker

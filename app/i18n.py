@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from layers.i18n import DEFAULT_LANG, LANGUAGES, tr
+from skikt.layers.i18n import DEFAULT_LANG, LANGUAGES, tr
 
 _current = {"lang": None}
 

@@ -45,7 +45,7 @@ def run(argv: list[str]) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from layers.errors import SkiktError
+    from skikt.layers.errors import SkiktError
 
     from .i18n import install_qt_translations, set_language
     from .model import AppModel

@@ -8,10 +8,10 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton)
 
-from layers.composite import sensitivity
-from layers.errors import SkiktError
-from layers.i18n import LANGUAGES
-from layers.io import SUPPORTED_EXTS
+from skikt.layers.composite import sensitivity
+from skikt.layers.errors import SkiktError
+from skikt.layers.i18n import LANGUAGES
+from skikt.layers.io import SUPPORTED_EXTS
 
 from .canvas import MapCanvas
 from .commands import AddLayer, SetStyle
@@ -263,7 +263,7 @@ class MainWindow(QMainWindow):
             self.export_map(path)
 
     def export_map(self, path):
-        from layers.export import compose_map
+        from skikt.layers.export import compose_map
 
         ws, lang, show = self.model.ws, self.lang, self.canvas.scene.show_composite
         view = (*self.canvas.ax.get_xlim(), *self.canvas.ax.get_ylim())
@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
     def export_scores_dialog(self):
         path, _ = QFileDialog.getSaveFileName(self, T("export_scores"), "poang.gpkg", "GeoPackage (*.gpkg);;CSV (*.csv)")
         if path:
-            from layers.output import write_scores
+            from skikt.layers.output import write_scores
 
             ws = self.model.ws
 

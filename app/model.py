@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from layers.project import LayerSpec, Project, read_project, write_project
-from layers.workspace import PHASE_VISIBLE, Workspace
+from skikt.layers.project import LayerSpec, Project, read_project, write_project
+from skikt.layers.workspace import PHASE_VISIBLE, Workspace
 
 from .i18n import language
 from .workers import Worker

@@ -20,8 +20,8 @@ from concurrent.futures import wait as wait_futures
 
 from PySide6.QtCore import QObject, Signal
 
-from layers.errors import SkiktError
-from layers.workspace import Cancelled
+from skikt.layers.errors import SkiktError
+from skikt.layers.workspace import Cancelled
 
 
 class _Signals(QObject):

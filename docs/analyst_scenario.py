@@ -47,10 +47,10 @@ def awkward_zip(folder: Path) -> Path:
 
 
 def main():
-    from app.commands import SetStyle
-    from app.i18n import set_language
-    from app.main_window import MainWindow
-    from app.model import AppModel
+    from skikt.app.commands import SetStyle
+    from skikt.app.i18n import set_language
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
 
     app = QApplication.instance() or QApplication([])
     set_language(sys.argv[1] if len(sys.argv) > 1 else "sv", remember=False)

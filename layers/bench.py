@@ -255,7 +255,7 @@ def bench_slider(cell: int = 250) -> dict | None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with tempfile.TemporaryDirectory() as d:
         for name, proj in (("sample", SAMPLE / "sample_project.toml"), ("vg", _vg_project(Path(d), cell))):
-            res = subprocess.run([sys.executable, "-m", "app.bench_slider", str(proj)], capture_output=True,
+            res = subprocess.run([sys.executable, "-m", "skikt.app.bench_slider", str(proj)], capture_output=True,
                                  text=True, env=env, timeout=300)
             if res.returncode != 0:
                 return {"error": (res.stderr or res.stdout).strip().splitlines()[-1:]}

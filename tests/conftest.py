@@ -29,8 +29,8 @@ def sample_project_path() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_ws(sample_project_path):
-    from layers.project import read_project
-    from layers.workspace import Workspace
+    from skikt.layers.project import read_project
+    from skikt.layers.workspace import Workspace
 
     ws = Workspace(read_project(sample_project_path))
     ws.update()

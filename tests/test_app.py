@@ -16,9 +16,9 @@ pytest.importorskip("pytestqt")
 
 @pytest.fixture
 def window(qtbot, sample_copy):
-    from app.i18n import set_language
-    from app.main_window import MainWindow
-    from app.model import AppModel
+    from skikt.app.i18n import set_language
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
 
     set_language("sv", remember=False)
     model = AppModel()
@@ -111,7 +111,7 @@ def test_direction_toggle_renormalises(window, qtbot):
 
 
 def test_identify_explains_the_score(window):
-    from app.panels.info_panel import explain_unit
+    from skikt.app.panels.info_panel import explain_unit
 
     ws = window.model.ws
     top = int(np.nanargmax(ws.composite.score))
@@ -175,7 +175,7 @@ def test_missing_crs_dialog_suggests_sweref(window, tmp_path):
     import geopandas as gpd
     import shapely
 
-    from app.dialogs import AddLayerDialog
+    from skikt.app.dialogs import AddLayerDialog
 
     gdf = gpd.GeoDataFrame({"namn": ["Skärholmen"]}, geometry=[shapely.Point(667000, 6570000)], crs=3006)
     gdf.to_file(tmp_path / "p.shp", encoding="cp1252")
@@ -186,7 +186,7 @@ def test_missing_crs_dialog_suggests_sweref(window, tmp_path):
 
 
 def test_style_change_is_undoable_and_keeps_indicators(window):
-    from app.commands import SetStyle
+    from skikt.app.commands import SetStyle
 
     model = window.model
     raw_before = model.ws._raw["skyddsrum"][1]
@@ -198,7 +198,7 @@ def test_style_change_is_undoable_and_keeps_indicators(window):
 
 
 def test_language_switch_rebuilds_in_english(window, qtbot):
-    from app.i18n import language, set_language
+    from skikt.app.i18n import language, set_language
 
     window.switch_language("en")
     new = window._replaced_by
@@ -252,7 +252,7 @@ def test_screenshot_cli_writes_a_map(tmp_path):
     colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 200
     # The priority colours (ColorBrewer YlOrRd) are on screen, so the composite was drawn.
-    from layers.render import priority_colours
+    from skikt.layers.render import priority_colours
     from matplotlib.colors import to_rgb
 
     # The image is drawn at 90 % opacity over the map background.
@@ -261,8 +261,8 @@ def test_screenshot_cli_writes_a_map(tmp_path):
 
 
 def test_project_with_a_missing_file_still_opens(qtbot, sample_copy):
-    from app.main_window import MainWindow
-    from app.model import AppModel
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
 
     text = sample_copy.read_text(encoding="utf-8").replace('path = "civilforsvar.fgb"', 'path = "borta.fgb"')
     sample_copy.write_text(text, encoding="utf-8")
@@ -287,9 +287,9 @@ def test_export_map_and_scores_from_the_app(window, qtbot, tmp_path):
 
 
 def test_save_keeps_the_users_changes(window, tmp_path):
-    from layers.project import read_project
+    from skikt.layers.project import read_project
 
-    from app.commands import SetOpacity
+    from skikt.app.commands import SetOpacity
 
     window.model.undo.push(SetOpacity(window.model, "vard", 0.4))
     assert not window.model.undo.isClean()
@@ -301,8 +301,8 @@ def test_save_keeps_the_users_changes(window, tmp_path):
 
 
 def test_async_open_shows_the_study_area_first(qtbot, sample_copy):
-    from app.main_window import MainWindow
-    from app.model import AppModel
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
 
     model = AppModel()
     win = MainWindow(model)
@@ -323,7 +323,7 @@ def test_add_layer_dialog_reads_large_files_in_a_worker(window, qtbot, monkeypat
     import geopandas as gpd
     import shapely
 
-    from app.dialogs import AddLayerDialog
+    from skikt.app.dialogs import AddLayerDialog
 
     monkeypatch.setattr(AddLayerDialog, "ASYNC_BYTES", 0)  # treat every file as large
     gdf = gpd.GeoDataFrame({"namn": ["Nacka", "Lidingö"], "v": [1.0, 2.0]},
@@ -346,10 +346,10 @@ def test_two_reprojecting_jobs_in_a_row_on_the_worker(qtbot, sample_copy, tmp_pa
     import geopandas as gpd
     import shapely
 
-    from app.commands import AddLayer
-    from app.main_window import MainWindow
-    from app.model import AppModel
-    from layers.project import LayerSpec
+    from skikt.app.commands import AddLayer
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
+    from skikt.layers.project import LayerSpec
 
     model = AppModel()
     win = MainWindow(model)
@@ -389,7 +389,7 @@ def test_project_errors_are_shown_in_swedish(window, tmp_path):
 def test_properties_speak_the_interface_language(window):
     from PySide6.QtWidgets import QTextBrowser
 
-    from app.dialogs import PropertiesDialog
+    from skikt.app.dialogs import PropertiesDialog
 
     model = window.model
     dialog = PropertiesDialog(model.project.layer("tatorter"), model.ws.layers["tatorter"], None, window)

@@ -7,11 +7,11 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layers.composite import Normalised, combine, normalise, quantile_classes, ranks, sensitivity
-from layers.indicators import compute
-from layers.project import IndicatorSpec
-from layers.raster import GridSpec, fill_polygons, label_polygons
-from layers.units import make_area_units, make_grid_units
+from skikt.layers.composite import Normalised, combine, normalise, quantile_classes, ranks, sensitivity
+from skikt.layers.indicators import compute
+from skikt.layers.project import IndicatorSpec
+from skikt.layers.raster import GridSpec, fill_polygons, label_polygons
+from skikt.layers.units import make_area_units, make_grid_units
 
 RNG = np.random.default_rng(42)
 STUDY = shapely.Polygon([(1013, 1021), (21017, 2503), (19031, 17007), (9011, 21019), (2029, 14003)]).difference(

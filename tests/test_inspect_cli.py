@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from conftest import ROOT, points_gdf, write_shapefile
-from layers.cli import main
+from skikt.layers.cli import main
 
 
 def run(*args):

@@ -11,8 +11,8 @@ import shapely
 from pyproj import Transformer
 
 from conftest import points_gdf, write_shapefile
-from layers.errors import CRSRequired, LoadError
-from layers.io import detect_dbf_encoding, list_layers, load, read_raw
+from skikt.layers.errors import CRSRequired, LoadError
+from skikt.layers.io import detect_dbf_encoding, list_layers, load, read_raw
 
 NAMES = ["Åre", "Västerås", "Göteborg", "Örebro"]
 # SWEREF 99 TM positions, and the same points in RT90 2.5 gon V.

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from layers.errors import ProjectError, SkiktError
-from layers.joins import join_table, normalise_codes
-from layers.project import project_from_dict, read_project, write_project
-from layers.where import filter_frame, parse_where
-from layers.workspace import Workspace
+from skikt.layers.errors import ProjectError, SkiktError
+from skikt.layers.joins import join_table, normalise_codes
+from skikt.layers.project import project_from_dict, read_project, write_project
+from skikt.layers.where import filter_frame, parse_where
+from skikt.layers.workspace import Workspace
 
 V1 = ROOT / "tests" / "data" / "project_v1.toml"
 

@@ -8,9 +8,9 @@ from matplotlib.collections import LineCollection, PathCollection, PolyCollectio
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-from layers.render import DENSE_POLYGONS, draw_layer, draw_priority, priority_legend
-from layers.scene import MapScene
-from layers.style import Style
+from skikt.layers.render import DENSE_POLYGONS, draw_layer, draw_priority, priority_legend
+from skikt.layers.scene import MapScene
+from skikt.layers.style import Style
 
 
 def axes(xlim=(0, 100), ylim=(0, 100), size=(4, 4)):
@@ -71,7 +71,7 @@ def _pixels(draw, lims, size=(4, 3)):
 
 
 def test_grid_image_draws_what_imshow_draws():
-    from layers.render import GridImage
+    from skikt.layers.render import GridImage
 
     rgba = np.random.default_rng(0).integers(0, 256, (37, 53, 4), dtype=np.uint8)
     rgba[..., 3] = 255
@@ -97,7 +97,7 @@ def test_priority_grid_is_one_image(sample_ws):
     # Every scored cell is opaque-ish and coloured by its class; the rest is transparent.
     from matplotlib.colors import to_rgba
 
-    from layers.render import priority_colours
+    from skikt.layers.render import priority_colours
 
     cls_img = sample_ws.units.to_image(sample_ws.composite.cls.astype(float), fill=0)
     top = data[cls_img == 1]

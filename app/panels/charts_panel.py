@@ -7,7 +7,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from layers.sectors import SECTORS
+from skikt.layers.sectors import SECTORS
 
 from ..i18n import T, language
 from .common import on_screen

@@ -11,8 +11,8 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
 
-from layers.sectors import SECTORS
-from layers.style import fmt_number
+from skikt.layers.sectors import SECTORS
+from skikt.layers.style import fmt_number
 
 from ..i18n import T
 from .common import on_screen

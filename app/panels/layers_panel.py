@@ -7,7 +7,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMenu, QSlider, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from layers.sectors import SECTORS
+from skikt.layers.sectors import SECTORS
 
 from ..commands import MoveLayer, RemoveLayer, SetOpacity, SetVisible
 from ..i18n import T, language

@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QSlider, QToolButton,
                                QVBoxLayout, QWidget)
 
-from layers.project import NORMALIZE
-from layers.sectors import SECTORS
+from skikt.layers.project import NORMALIZE
+from skikt.layers.sectors import SECTORS
 
 from ..commands import SetIndicator, SetWeight
 from ..i18n import T

@@ -240,6 +240,12 @@ _TEXT: dict[str, tuple[str, str]] = {
                           ".cpg says UTF-8 but the text is not valid UTF-8; read as cp1252"),
     "coords": ("SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E",
                "SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E"),
+    # --- project file and filters (helper P) ---
+    # --- indicators, grids and units (helper N) ---
+    # --- composite and bench (helper C) ---
+    # --- reading files (helper I) ---
+    # --- command line and outputs (helper L) ---
+    # --- app (helper A) ---
 }
 
 

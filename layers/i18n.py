@@ -241,6 +241,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "coords": ("SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E",
                "SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E"),
     # --- project file and filters (helper P) ---
+    "perr_no_indicator": ("projektet har inget indikatorlager; lägg till [layers.indicator] på minst ett lager",
+                          "the project has no indicator layer; add [layers.indicator] to at least one layer"),
+    "perr_zero_weights": ("alla indikatorvikter är noll; ge minst en indikator en vikt över noll",
+                          "every indicator weight is zero; give at least one indicator a weight above zero"),
+    "perr_weight_sum": ("indikatorvikternas summa är inte ett ändligt tal", "the sum of the indicator weights is not a finite number"),
     # --- indicators, grids and units (helper N) ---
     # --- composite and bench (helper C) ---
     # --- reading files (helper I) ---

@@ -7,6 +7,7 @@ not know (written by a newer app, by hand, or by another tool) are kept and writ
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 import tempfile
@@ -181,6 +182,24 @@ class Project:
 
     def copy(self) -> "Project":
         return copy.deepcopy(self)
+
+
+def check_scorable(project: Project) -> None:
+    """Refuse a project that cannot give a priority map: no indicator, or no weight to share.
+
+    A blank map with a legend would look like an answer; one line says why there is none.
+    """
+    indicators = [s.indicator for s in project.layers if s.indicator is not None]
+    if not indicators:
+        raise ProjectError.of("perr_no_indicator", project.path)
+    try:
+        total = math.fsum(float(ind.weight) for ind in indicators)
+    except (TypeError, ValueError, OverflowError):
+        raise ProjectError.of("perr_weight_sum", project.path) from None
+    if not math.isfinite(total):
+        raise ProjectError.of("perr_weight_sum", project.path)
+    if total <= 0:
+        raise ProjectError.of("perr_zero_weights", project.path)
 
 
 def _num(v):

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 from skikt.layers.errors import ProjectError, SkiktError
 from skikt.layers.joins import join_table, normalise_codes
-from skikt.layers.project import project_from_dict, read_project, write_project
+from skikt.layers.project import check_scorable, project_from_dict, read_project, write_project
 from skikt.layers.where import filter_frame, parse_where
 from skikt.layers.workspace import Workspace
 
@@ -77,6 +77,27 @@ def test_invalid_projects_are_refused(patch, msg):
     base.update(patch)
     with pytest.raises(ProjectError, match=msg):
         project_from_dict(base)
+
+
+@pytest.mark.parametrize("weights,msg", [
+    ([], "no indicator layer"),
+    ([0, 0.0], "every indicator weight is zero"),
+    ([1e308, 1e308], "not a finite number"),
+])
+def test_check_scorable_refuses_a_project_without_weight(weights, msg):
+    layers = [{"id": "ref", "path": "r.gpkg"}]
+    layers += [{"id": f"i{n}", "path": "x.gpkg", "indicator": {"method": "count", "weight": w}}
+               for n, w in enumerate(weights)]
+    proj = project_from_dict({"layers": layers}, "p.toml")
+    with pytest.raises(ProjectError, match=msg) as info:
+        check_scorable(proj)
+    assert str(info.value).startswith("p.toml: ") and "\n" not in str(info.value)
+
+
+def test_check_scorable_accepts_one_positive_weight():
+    proj = project_from_dict({"layers": [{"id": "a", "path": "x", "indicator": {"method": "count", "weight": 0}},
+                                         {"id": "b", "path": "y", "indicator": {"method": "count", "weight": 0.5}}]})
+    check_scorable(proj)
 
 
 def test_not_toml(tmp_path):

@@ -246,6 +246,22 @@ _TEXT: dict[str, tuple[str, str]] = {
     "perr_zero_weights": ("alla indikatorvikter är noll; ge minst en indikator en vikt över noll",
                           "every indicator weight is zero; give at least one indicator a weight above zero"),
     "perr_weight_sum": ("indikatorvikternas summa är inte ett ändligt tal", "the sum of the indicator weights is not a finite number"),
+    "werr_read": ("kan inte läsa filtret vid '{at}'", "cannot read the filter at '{at}'"),
+    "werr_number": ("talet {value} i filtret är för stort", "the number {value} in the filter is too large"),
+    "werr_long": ("filtret är längre än {max} tecken", "the filter is longer than {max} characters"),
+    "werr_depth": ("filtret är nästlat djupare än {max} nivåer av parenteser eller not",
+                   "the filter nests deeper than {max} levels of parentheses or not"),
+    "werr_want": ("filtret väntade '{want}' men fann {got}", "the filter expected '{want}' but found {got}"),
+    "werr_want_value": ("filtret väntade ett värde ('text' eller tal) men fann {got}",
+                        "the filter expected a value ('text' or a number) but found {got}"),
+    "werr_want_column": ("filtret väntade ett kolumnnamn men fann {got}",
+                         "the filter expected a column name but found {got}"),
+    "werr_unexpected": ("oväntat {got} i filtret", "unexpected {got} in the filter"),
+    "werr_cmp": ("filtret behöver en jämförelse efter '{col}' (=, !=, <, <=, >, >=, in, is null)",
+                 "the filter needs a comparison after '{col}' (=, !=, <, <=, >, >=, in, is null)"),
+    "werr_mixed_in": ("'{col} in (…)' blandar text och tal", "'{col} in (…)' mixes text and numbers"),
+    "werr_column": ("filtret nämner okänd kolumn '{name}' (kolumner: {columns})",
+                    "filter names unknown column '{name}' (columns: {columns})"),
     # --- indicators, grids and units (helper N) ---
     # --- composite and bench (helper C) ---
     # --- reading files (helper I) ---

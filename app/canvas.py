@@ -15,13 +15,12 @@ from matplotlib.patches import Rectangle
 from PySide6.QtCore import Qt, Signal
 from pyproj import Transformer
 
+from skikt.layers.crs import parse_crs
 from skikt.layers.export import fit_aspect, study_extent
 from skikt.layers.render import add_north_arrow, add_scalebar
 from skikt.layers.scene import MapScene, prepare_map_axes
 
 from .i18n import T, language
-
-_TO_WGS84 = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
 
 
 class MapCanvas(FigureCanvasQTAgg):
@@ -53,10 +52,13 @@ class MapCanvas(FigureCanvasQTAgg):
         model.layers_changed.connect(self._on_look)
         model.composite_changed.connect(self._on_composite)
         model.selection_changed.connect(self._on_selection)
+        model.no_map_changed.connect(self._on_no_map)
+        self._no_map_note = None
         self._has_view = False
         self._home = None
         self.first_draw_at: float | None = None
         self.first_priority_at: float | None = None
+        self._to_wgs84: tuple[str, Transformer, str] | None = None  # (project crs, transformer, its name)
 
     # ------------------------------------------------------------------ model → canvas
 
@@ -86,6 +88,18 @@ class MapCanvas(FigureCanvasQTAgg):
 
     def _on_composite(self):
         self.scene.update_priority_fast()
+        self.draw_idle()
+
+    def _on_no_map(self, reason: str):
+        """Say on the map why there is no priority map, instead of a blank map with a legend."""
+        if self._no_map_note is not None:
+            self._no_map_note.remove()
+            self._no_map_note = None
+        if reason:
+            self._no_map_note = self.ax.text(
+                0.5, 0.94, reason, transform=self.ax.transAxes, ha="center", va="top", fontsize=13,
+                color="#7a1f00", zorder=60, usetex=False, parse_math=False,
+                bbox=dict(boxstyle="round,pad=0.5", facecolor="#fff4e5", edgecolor="#b35900", alpha=0.95))
         self.draw_idle()
 
     def _on_selection(self, unit):
@@ -219,7 +233,16 @@ class MapCanvas(FigureCanvasQTAgg):
         self.scene.view_changed()
         self.redraw()
 
-    @staticmethod
-    def coordinate_text(x: float, y: float) -> str:
-        lon, lat = _TO_WGS84.transform(x, y)
-        return T("coords").format(e=x, n=y, lat=lat, lon=lon).replace(",", "\u202f")
+    def coordinate_text(self, x: float, y: float) -> str:
+        """The cursor in the project's CRS, named, and in WGS 84 degrees."""
+        crs = str(self.model.project.crs)
+        if self._to_wgs84 is None or self._to_wgs84[0] != crs:
+            source = parse_crs(crs)
+            self._to_wgs84 = (crs, Transformer.from_crs(source, "EPSG:4326", always_xy=True), source.name)
+        _, transformer, name = self._to_wgs84
+        lon, lat = transformer.transform(x, y)
+        return T("coords_in").format(crs=name, e=_grouped(x), n=_grouped(y), lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+
+
+def _grouped(v: float) -> str:
+    return f"{v:,.0f}".replace(",", "\u202f")

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 import time
+import traceback
+from pathlib import Path
 
 T0 = time.perf_counter()
 
@@ -22,11 +24,64 @@ def _args(argv):
     return p.parse_args(argv)
 
 
-def sample_project():
-    from pathlib import Path
+# The bundled sample project is a template: saving it asks for a place of the user's own.
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 
-    here = Path(__file__).resolve().parent.parent / "sample_data" / "sample_project.toml"
+
+def sample_project():
+    here = SAMPLE_DIR / "sample_project.toml"
     return here if here.exists() else None
+
+
+def is_bundled_sample(path) -> bool:
+    """True for a file in the bundled sample folder (or below it), symlinks resolved."""
+    try:
+        Path(path).resolve().relative_to(SAMPLE_DIR.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def install_excepthook(model) -> None:
+    """Anything unexpected in a slot ends as one line for the user (traceback on stderr), never a
+    dead app. Qt calls sys.excepthook for exceptions that escape a Python slot or event handler."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            return previous(exc_type, exc, tb)
+        try:
+            model.report_unexpected(exc.with_traceback(tb))
+        except Exception:  # noqa: BLE001 - the hook itself must never fail
+            traceback.print_exception(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def start_window(model, path):
+    """``skikt open PATH``: read the project (in the worker), build the window while it reads,
+    and show what could not be read as one line each, in the window."""
+    from skikt.layers.errors import SkiktError
+
+    from .i18n import language
+    from .main_window import MainWindow
+
+    early_error = None
+    if path:
+        # Start reading the project in the worker first, then build the window while it reads:
+        # on two cores the two overlap, and the first map appears about half a second sooner.
+        try:
+            model.open_project(path)
+        except SkiktError as exc:
+            early_error = exc.text(language())
+    window = MainWindow(model)
+    saved = window_geometry()
+    if saved is not None:
+        window.restoreGeometry(saved)
+    window.show()
+    if early_error:
+        window.show_error(early_error)
+    return window
 
 
 def window_geometry():
@@ -88,25 +143,8 @@ def run(argv: list[str]) -> int:
             return 2
         print(f"wrote {args.screenshot}")
         return 0
-    # Start reading the project in the worker first, then build the window while it reads: on two
-    # cores the two overlap, and the first map appears about half a second sooner.
-    early_error = None
-    if path:
-        try:
-            model.open_project(path)
-        except SkiktError as exc:
-            from .i18n import language
-
-            early_error = exc.text(language())
-    from .main_window import MainWindow
-
-    window = MainWindow(model)
-    saved = window_geometry()
-    if saved is not None:
-        window.restoreGeometry(saved)
-    window.show()
-    if early_error:
-        window.show_error(early_error)
+    install_excepthook(model)
+    window = start_window(model, path)
     if args.quit_after_map:
         def report():
             c = window.canvas

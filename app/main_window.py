@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -17,6 +18,7 @@ from .canvas import MapCanvas
 from .commands import AddLayer, SetStyle
 from .dialogs import AddLayerDialog, PropertiesDialog, StyleDialog
 from .i18n import T, install_qt_translations, language, set_language
+from .main import is_bundled_sample
 from .panels.charts_panel import ChartsPanel
 from .panels.info_panel import InfoPanel
 from .panels.layers_panel import LayersPanel
@@ -68,7 +70,7 @@ class MainWindow(QMainWindow):
         self.canvas.clicked.connect(lambda x, y: self.info_panel.identify(x, y, self.canvas.scene.pixel_size() * 6))
         self.canvas.clicked.connect(lambda *_: self.docks["info"].raise_() if not self.docks["charts"].isVisible()
                                     or self.docks["info"].isVisible() else None)
-        self.canvas.cursor_moved.connect(lambda x, y: self.coords.setText(MapCanvas.coordinate_text(x, y)))
+        self.canvas.cursor_moved.connect(lambda x, y: self.coords.setText(self.canvas.coordinate_text(x, y)))
         model.error.connect(self.show_error)
         model.message.connect(self.status)
         model.worker.progress.connect(self._progress)
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         model.project_replaced.connect(self._title)
         model.dirty_changed.connect(self._title)
         model.composite_changed.connect(self._refresh_stability)
+        model.no_map_changed.connect(self._no_map)
         self._title()
 
     # ------------------------------------------------------------------ layout
@@ -186,7 +189,17 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(busy)
         self.cancel.setVisible(busy)
         if not busy:
-            self.status(T("ready"), 3000)
+            # "Ready" must not paper over why there is no map or what just went wrong.
+            if self.model.no_map_reason:
+                self._no_map(self.model.no_map_reason)
+            elif not self.statusBar().currentMessage().startswith(T("error")):
+                self.status(T("ready"), 3000)
+
+    def _no_map(self, reason: str):
+        if reason:
+            self.status(reason, 0)
+        elif self.statusBar().currentMessage() in (T("no_map_zero_weights"), T("no_map_no_indicator")):
+            self.statusBar().clearMessage()
 
     # ------------------------------------------------------------------ files
 
@@ -202,16 +215,22 @@ class MainWindow(QMainWindow):
             self.show_error(exc.text(self.lang))
 
     def save(self):
-        if self.model.project.path is None:
+        path = self.model.project.path
+        if path is None:
             return self.save_as()
+        if is_bundled_sample(path):  # a template: the first save makes the user's own copy
+            return self.save_as(T("save_sample_as"), str(Path.home() / "projekt.toml"))
         try:
             out = self.model.save()
             self.status(T("saved").format(path=out))
         except (OSError, SkiktError) as exc:
             self.show_error(exc.text(self.lang))
 
-    def save_as(self):
-        path, _ = QFileDialog.getSaveFileName(self, T("save_project_as"), "projekt.toml", "Skikt (*.toml)")
+    def save_as(self, caption: str | None = None, suggestion: str = "projekt.toml"):
+        path, _ = QFileDialog.getSaveFileName(self, caption or T("save_project_as"), suggestion, "Skikt (*.toml)")
+        if path and is_bundled_sample(path):
+            self.show_error(T("save_sample_as"))
+            return
         if path:
             try:
                 out = self.model.save(path)
@@ -265,7 +284,8 @@ class MainWindow(QMainWindow):
     def export_map(self, path):
         from skikt.layers.export import compose_map
 
-        ws, lang, show = self.model.ws, self.lang, self.canvas.scene.show_composite
+        # The export thread gets its own copy: the GUI thread goes on changing the live one.
+        ws, lang, show = self.model.ws.fork(), self.lang, self.canvas.scene.show_composite
         view = (*self.canvas.ax.get_xlim(), *self.canvas.ax.get_ylim())
 
         def job(cancel):
@@ -279,7 +299,7 @@ class MainWindow(QMainWindow):
         if path:
             from skikt.layers.output import write_scores
 
-            ws = self.model.ws
+            ws = self.model.ws.fork()
 
             def job(cancel):
                 yield 0.1, "export"

@@ -1,5 +1,9 @@
 """Background work: a generator runs in a worker thread; each value it yields is a progress tick.
 
+A tick is ``(fraction, message)`` or ``(fraction, message, payload)``: a payload is a partial
+result the job hands to the GUI thread (``partial``), e.g. the layers loaded so far. It must be
+an object the job no longer changes.
+
 The newest request wins: every job carries a request id, and results of a job that is no longer
 the newest are dropped. Cancel sets a flag the generator checks between steps.
 
@@ -24,8 +28,22 @@ from skikt.layers.errors import SkiktError
 from skikt.layers.workspace import Cancelled
 
 
+def one_line(exc: BaseException) -> str:
+    """What the user sees of an exception: a SkiktError's own line, else the type and message."""
+    from .i18n import T, language
+
+    if isinstance(exc, SkiktError):
+        return exc.text(language())
+    text = " ".join(str(exc).split())
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return f"{T('internal_error')}: {type(exc).__name__}: {text}" if text else \
+        f"{T('internal_error')}: {type(exc).__name__}"
+
+
 class _Signals(QObject):
     progress = Signal(int, float, str)  # request id, fraction, message
+    partial = Signal(int, object)  # request id, a partial result handed over
     finished = Signal(int, object)  # request id, result
     failed = Signal(int, str)  # request id, one-line message
     cancelled = Signal(int)
@@ -52,24 +70,25 @@ class _Job:
                 except StopIteration as stop:
                     result = stop.value
                     break
-                if isinstance(value, tuple) and len(value) == 2:
+                if isinstance(value, tuple) and len(value) in (2, 3):
                     self.signals.progress.emit(self.rid, float(value[0]), str(value[1]))
+                    if len(value) == 3:
+                        self.signals.partial.emit(self.rid, value[2])
             self.signals.finished.emit(self.rid, result)
         except Cancelled:
             self.signals.cancelled.emit(self.rid)
         except SkiktError as exc:
-            from .i18n import language
-
-            self.signals.failed.emit(self.rid, exc.text(language()))
+            self.signals.failed.emit(self.rid, one_line(exc))
         except Exception as exc:  # a bug, not bad input: keep the app alive and say what happened
             traceback.print_exc()
-            self.signals.failed.emit(self.rid, f"{type(exc).__name__}: {exc}")
+            self.signals.failed.emit(self.rid, one_line(exc))
 
 
 class Worker(QObject):
     """Runs one kind of job at a time; starting a new one cancels the old and ignores its result."""
 
     progress = Signal(float, str)
+    partial = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
@@ -80,6 +99,7 @@ class Worker(QObject):
         self.executor = executor or SHARED
         self._signals = _Signals()
         self._signals.progress.connect(self._on_progress)
+        self._signals.partial.connect(self._on_partial)
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
         self._signals.cancelled.connect(self._on_cancelled)
@@ -119,6 +139,10 @@ class Worker(QObject):
     def _on_progress(self, rid, frac, msg):
         if self._current(rid):
             self.progress.emit(frac, msg)
+
+    def _on_partial(self, rid, payload):
+        if self._current(rid):
+            self.partial.emit(payload)
 
     def _on_finished(self, rid, result):
         if self._current(rid):

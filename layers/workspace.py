@@ -304,3 +304,24 @@ class Workspace:
             df.insert(1, "x", u.centres[:, 0])
             df.insert(2, "y", u.centres[:, 1])
         return df
+
+    # -------------------------------------------------------------------------- threads
+
+    def fork(self) -> "Workspace":
+        """A copy another thread can bring up to date while this one stays as it is.
+
+        The copy has its own project and its own cache dicts; it shares the loaded frames, units
+        and arrays, which are never changed in place (an update replaces them), so forking costs
+        a few dict copies, not data. The app's worker updates a fork and the GUI thread takes
+        the results over when it has finished.
+        """
+        import copy
+        from dataclasses import fields
+
+        twin = copy.copy(self)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (dict, list, set)):
+                setattr(twin, f.name, type(value)(value))
+        twin.project = copy.deepcopy(self.project)
+        return twin

@@ -74,6 +74,7 @@ class LegendPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scrolling(self.body))
         canvas.drawn.connect(self.rebuild)
+        canvas.model.no_map_changed.connect(self.rebuild)
         self.rebuild()
 
     def titles(self) -> list[str]:
@@ -81,8 +82,15 @@ class LegendPanel(QWidget):
 
     def rebuild(self, *_):
         clear_layout(self.inner)
+        reason = self.canvas.model.no_map_reason
+        if reason:  # why the map has no priority layer, above everything else
+            note = QLabel(f"<b>{reason}</b>")
+            note.setObjectName("no_map")
+            note.setWordWrap(True)
+            note.setStyleSheet("color:#7a1f00;background:#fff4e5;border:1px solid #b35900;padding:4px")
+            self.inner.addWidget(note)
         sections = self.canvas.scene.legend_sections()
-        if not sections:
+        if not sections and not reason:
             self.inner.addWidget(QLabel(T("no_features_here")))
         for title, entries, illustrative in sections:
             single = len(entries) == 1 and not entries[0].label

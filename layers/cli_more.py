@@ -1,0 +1,160 @@
+"""Command-line pieces for scenarios and packing: ``skikt compare | pack | unpack`` and
+``--scenario NAME`` for commands that score a project.
+
+``layers/cli.py`` wires them in with :func:`add_parsers` (each sub-parser's ``handler`` default is
+its function) and :func:`add_scenario_argument` / :func:`apply_scenario_arg`. Handlers take the
+parsed arguments, print a short report, return 0, and raise :class:`SkiktError` (one line) on
+bad input, which ``cli.main`` turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import SkiktError
+
+
+def add_scenario_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", metavar="NAME",
+                        help="score with the weights of this [[scenarios]] entry of the project")
+
+
+def apply_scenario_arg(project, name: str | None):
+    """The project as given, or a copy with scenario ``name``'s weights (``--scenario NAME``)."""
+    if not name:
+        return project
+    from .scenarios import apply_scenario
+
+    return apply_scenario(project, name)
+
+
+def add_parsers(sub) -> None:
+    """Add ``compare``, ``pack`` and ``unpack`` to an ``add_subparsers()`` object."""
+    c = sub.add_parser("compare", help="compare the scores of two scenarios unit by unit")
+    c.add_argument("project")
+    c.add_argument("a", help="scenario A (\"-\": the project's own weights)")
+    c.add_argument("b", help="scenario B (\"-\": the project's own weights)")
+    c.add_argument("--out", required=True, help="FILE.csv or FILE.gpkg")
+    c.add_argument("--municipalities", metavar="FILE.csv",
+                   help="also write the per-municipality summary as CSV (a .gpkg gets it as a layer)")
+    c.add_argument("--top", type=int, default=5, help="how many rising and falling units to list (default 5)")
+    c.add_argument("--crs", help="CRS for files that have none, e.g. EPSG:3006")
+    c.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser("pack", help="bundle a project and every file it uses into one zip")
+    p.add_argument("project")
+    p.add_argument("--out", required=True, help="FILE.zip")
+    p.set_defaults(handler=cmd_pack)
+
+    u = sub.add_parser("unpack", help="restore a packed project into a folder")
+    u.add_argument("zip")
+    u.add_argument("--to", required=True, metavar="DIR", help="folder to restore into (created if missing)")
+    u.add_argument("--overwrite", action="store_true", help="replace files that already exist in DIR")
+    u.set_defaults(handler=cmd_unpack)
+
+
+# ------------------------------------------------------------------------------------------------
+# compare
+
+
+def write_comparison(table, out, ws=None, municipalities=None) -> Path:
+    """CSV: the unit table. GeoPackage: layer ``compare`` with the unit geometry, and layer
+    ``municipalities`` (no geometry) when a summary is given."""
+    import geopandas as gpd
+
+    from .output import _atomic
+
+    out = Path(out)
+    ext = out.suffix.lower()
+    if ext == ".csv":
+        return _atomic(out, lambda p: table.to_csv(p, index=False, float_format="%.6f"))
+    if ext == ".gpkg":
+        gdf = gpd.GeoDataFrame(table, geometry=ws.units.geometry, crs=ws.project.crs)
+
+        def write(p):
+            gdf.to_file(p, layer="compare", driver="GPKG", engine="pyogrio")
+            if municipalities is not None:
+                import pyogrio
+
+                pyogrio.write_dataframe(municipalities, p, layer="municipalities", driver="GPKG", append=True)
+
+        return _atomic(out, write)
+    raise SkiktError.of("cmp_out_format", out, ext=ext or out.name)
+
+
+def _print_summary(table, summary, top: int, a: str, b: str) -> None:
+    import pandas as pd
+
+    from .scenarios import top_movers
+
+    rising, falling = top_movers(table, top)
+    print(f"rank_change = rank under {a!r} − rank under {b!r}: positive = rises under {b!r}")
+    for label, rows in (("rise most", rising), ("fall most", falling)):
+        if len(rows):
+            moves = ", ".join(f"{r.unit_id} ({int(r.rank_change):+d})" for r in rows.itertuples())
+            print(f"  units that {label}: {moves}")
+    named = summary[summary["municipality"] != ""]  # sorted by mean rank change, risers first
+    if len(named) > 2 * top:
+        named = pd.concat([named.head(top), named.tail(top)])
+    if len(named):
+        print("  municipalities that move most (mean rank change; top-class units A → B"
+              + ("; people in top-class units A → B" if "people_top_a" in named else "") + "):")
+        for r in named.itertuples():
+            line = f"    {r.municipality_name}: {r.mean_rank_change:+.1f}; {r.top_units_a} → {r.top_units_b}"
+            if "people_top_a" in named:
+                line += f"; {r.people_top_a:,.0f} → {r.people_top_b:,.0f}"
+            print(line)
+
+
+def _checked_out(path, allowed: tuple[str, ...]) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in allowed:
+        raise SkiktError.of("cmp_out_format", path, ext=path.suffix or path.name)
+    return path
+
+
+def cmd_compare(args) -> int:
+    from .project import read_project
+    from .scenarios import by_municipality, compare, scenario_weights
+    from .workspace import Workspace
+
+    out = _checked_out(args.out, (".csv", ".gpkg"))
+    summary_out = _checked_out(args.municipalities, (".csv",)) if args.municipalities else None
+    project = read_project(args.project)
+    for name in (args.a, args.b):  # a misspelt name fails before the slow part
+        scenario_weights(project, name)
+    ws = Workspace(project, crs_override=args.crs)
+    ws.update(strict=True)
+    table = compare(ws, args.a, args.b)
+    summary = by_municipality(ws, table)
+    out = write_comparison(table, out, ws, summary)
+    if summary_out is not None:
+        write_comparison(summary, summary_out)
+    print(f"{ws.units.n} units, scenarios {args.a!r} and {args.b!r} → {out}")
+    _print_summary(table, summary, args.top, args.a, args.b)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# pack / unpack
+
+
+def cmd_pack(args) -> int:
+    from .pack import pack
+
+    result = pack(args.project, args.out)
+    print(f"packed {len(result.files)} files ({result.bytes / 1e6:.1f} MB unpacked) → {result.path}")
+    return 0
+
+
+def cmd_unpack(args) -> int:
+    from .pack import unpack
+
+    result = unpack(args.zip, args.to, overwrite=args.overwrite)
+    where = f"; project {result.project}" if result.project else ""
+    print(f"unpacked {len(result.files)} files ({result.bytes / 1e6:.1f} MB) into {result.folder}{where}")
+    return 0
+
+
+HANDLERS = {"compare": cmd_compare, "pack": cmd_pack, "unpack": cmd_unpack}

@@ -263,6 +263,20 @@ _TEXT: dict[str, tuple[str, str]] = {
     "werr_column": ("filtret nämner okänd kolumn '{name}' (kolumner: {columns})",
                     "filter names unknown column '{name}' (columns: {columns})"),
     # --- indicators, grids and units (helper N) ---
+    "err_attribute_dates": ("lager '{layer}': kolumnen '{column}' innehåller datum, inte tal",
+                            "layer '{layer}': column '{column}' holds dates, not numbers"),
+    "warn_attribute_infinite": ("{n} värden i kolumnen '{column}' är ±oändliga: räknas som saknade",
+                                "{n} values in column '{column}' are ±infinite: counted as missing"),
+    "err_areas_need_polygons": ("enheter med kind = \"areas\" behöver ett ytlager; '{layer}' har {family}",
+                                "units kind = \"areas\" needs a polygon layer; '{layer}' has {family} features"),
+    "err_duplicate_unit_ids": ("enhetslagret '{layer}': {n} id i kolumnen '{column}' förekommer flera gånger: {ids}",
+                               "units layer '{layer}': {n} ids in column '{column}' occur more than once: {ids}"),
+    "err_study_area_empty": ("studieområdets lager '{layer}' har inga objekt",
+                             "study area layer '{layer}' has no features"),
+    "err_grid_memory": ("ett rutnät på {cell} m över studieområdet ({cells} rutor) behöver omkring {need} GB "
+                        "minne men bara {avail} GB kan användas; välj cell_size = {suggest} eller större",
+                        "a {cell} m grid over this study area ({cells} cells) needs about {need} GB of memory "
+                        "but only {avail} GB can be used; choose cell_size = {suggest} or larger"),
     # --- composite and bench (helper C) ---
     # --- reading files (helper I) ---
     # --- command line and outputs (helper L) ---

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
+from .errors import SkiktError
 from .raster import GridSpec, fill_polygons
 
 
@@ -96,10 +99,26 @@ def make_grid_units(study_area: np.ndarray, cell: float, crs) -> Units:
     return Units("grid", ids, centres, area, crs, grid=grid, flat=flat)
 
 
+def _check_area_layer(areas: gpd.GeoDataFrame, id_column: str, layer_id: str) -> None:
+    """Area units need polygons and one unit per id: a point layer has no area to score, and
+    two units with one id could not be told apart in the output or in a join."""
+    kinds = shapely.get_type_id(areas.geometry.to_numpy())
+    other = ~np.isin(kinds, (3, 6))
+    if other.any():
+        family = {0: "point", 4: "point", 1: "line", 2: "line", 5: "line"}.get(int(kinds[other][0]), "other")
+        raise SkiktError.of("err_areas_need_polygons", layer=layer_id, family=family)
+    ids = areas[id_column].astype(str)
+    dup = sorted(set(ids[ids.duplicated()]))
+    if dup:
+        shown = ", ".join(f"'{d}'" for d in dup[:8]) + (" …" if len(dup) > 8 else "")
+        raise SkiktError.of("err_duplicate_unit_ids", layer=layer_id, column=id_column, n=len(dup), ids=shown)
+
+
 def make_area_units(areas: gpd.GeoDataFrame, id_column: str, study_area: np.ndarray | None = None,
-                    name_column: str | None = None) -> Units:
+                    name_column: str | None = None, layer_id: str = "") -> Units:
     """Areas as units. Their 'centre' is the point on surface (always inside, unlike a centroid,
     which for a coastal municipality with islands can fall in the sea)."""
+    _check_area_layer(areas, id_column, layer_id or id_column)
     if study_area is not None and len(study_area):
         sa = shapely.union_all(np.asarray(study_area, dtype=object))
         pos = shapely.point_on_surface(areas.geometry.to_numpy())
@@ -115,3 +134,84 @@ def make_area_units(areas: gpd.GeoDataFrame, id_column: str, study_area: np.ndar
     names = areas[name_column].astype(str).to_numpy() if name_column else None
     return Units("areas", ids, shapely.get_coordinates(pos), areas.geometry.area.to_numpy() / 1e6,
                  areas.crs, areas=areas, names=names)
+
+
+# ------------------------------------------------------------------------------------------------
+# Memory guard for grids. Bytes per cell measured on the sample project's runs (peak resident
+# memory against units and bounding-box cells, see docs): unit ids as text, centres, indices and
+# the composite per unit; per indicator its raw and normalised values and temporaries; per cell
+# of the bounding box the dense arrays of the rasterisers.
+BYTES_PER_UNIT = 200
+BYTES_PER_UNIT_AND_INDICATOR = 24
+BYTES_PER_BOX_CELL = 48
+
+
+# Share of the available memory a run may plan to use: the estimate is not exact and the
+# desktop (and the app's own drawing) needs the rest.
+MEMORY_SHARE = 0.8
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give this process now, or None if unknown: MemAvailable (or free
+    pages where there is no /proc), lowered to what a cgroup memory limit leaves."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    limit, used = _read_int("/sys/fs/cgroup/memory.max"), _read_int("/sys/fs/cgroup/memory.current")
+    if limit is not None and used is not None:
+        avail = min(avail, max(limit - used, 0))
+    return avail
+
+
+def grid_memory(study_area: np.ndarray, cell: float, indicators: int) -> tuple[float, float, float]:
+    """(estimated bytes, expected units, bounding-box cells) for a grid of ``cell`` metres."""
+    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(study_area, dtype=object))
+    box_cells = (math.floor(maxx / cell) - math.floor(minx / cell) + 1) * \
+                (math.floor(maxy / cell) - math.floor(miny / cell) + 1)
+    units = min(float(shapely.area(np.asarray(study_area, dtype=object)).sum()) / cell**2, box_cells)
+    need = units * (BYTES_PER_UNIT + indicators * BYTES_PER_UNIT_AND_INDICATOR) + box_cells * BYTES_PER_BOX_CELL
+    return need, units, box_cells
+
+
+def _nice_at_least(x: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is at least ``x``."""
+    exp = 10 ** math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * exp >= x:
+            return m * exp
+    return 10 * exp
+
+
+def check_grid_fits(study_area: np.ndarray, cell: float, indicators: int, available: int | None = None) -> None:
+    """Refuse, before anything is allocated, a grid whose estimated memory exceeds what is available,
+    naming a cell size that would fit (memory falls with the square of the cell size)."""
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    available = int(available * MEMORY_SHARE)
+    need, _, box_cells = grid_memory(study_area, cell, indicators)
+    if need <= available:
+        return
+    suggest = _nice_at_least(cell * math.sqrt(need / available) * 1.05)
+    while grid_memory(study_area, suggest, indicators)[0] > available:
+        suggest = _nice_at_least(suggest * 1.01)
+    raise SkiktError.of("err_grid_memory", cell=f"{cell:g}", cells=f"{box_cells:,.0f}", need=f"{need / 1e9:.1f}",
+                        avail=f"{available / 1e9:.1f}", suggest=f"{suggest:g}")

@@ -22,7 +22,7 @@ from .io import load
 from .joins import JoinReport, join_table
 from .metadata import LayerMeta, LoadReport, read_sidecar
 from .project import LayerSpec, Project
-from .units import Units, make_area_units, make_grid_units
+from .units import Units, check_grid_fits, make_area_units, make_grid_units
 from .where import filter_frame
 
 
@@ -135,6 +135,9 @@ class Workspace:
             frame = filter_frame(frame, sa["where"])
             if frame.empty:
                 raise SkiktError(f"study area filter \"{sa['where']}\" matches nothing in layer '{sa['layer']}'")
+        if frame.empty:
+            raise SkiktError.of("err_study_area_empty", self.project.resolve(self.project.layer(sa["layer"]).path),
+                                layer=sa["layer"])
         return frame.geometry.to_numpy()
 
     def build_units(self) -> Units:
@@ -148,22 +151,18 @@ class Workspace:
         if u.kind == "grid":
             if study is None:
                 # Without a study area the grid covers every loaded vector layer.
-                frames = [lay.geo for lay in self.layers.values() if lay.geo is not None]
+                frames = [lay.geo for lay in self.layers.values() if lay.geo is not None and not lay.geo.empty]
                 if not frames:
                     raise SkiktError("grid units need a study_area or at least one loaded layer")
                 b = np.array([f.total_bounds for f in frames])
                 study = np.array([shapely.box(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())])
-            minx, miny, maxx, maxy = shapely.total_bounds(study)
-            cells = ((maxx - minx) / u.cell_size) * ((maxy - miny) / u.cell_size)
-            if cells > 5e7:
-                raise SkiktError(f"a {u.cell_size:g} m grid over this study area would have {cells:,.0f} cells; "
-                                 "choose a larger cell_size")
+            check_grid_fits(study, u.cell_size, len(self.project.indicator_layers()))
             units = make_grid_units(study, u.cell_size, self.project.crs)
         else:
             areas = self.load_layer(self.project.layer(u.layer)).geo
             if u.id not in areas.columns:
                 raise SkiktError(f"units id column '{u.id}' not in layer '{u.layer}'")
-            units = make_area_units(areas, u.id, study)
+            units = make_area_units(areas, u.id, study, layer_id=u.layer)
         if units.n == 0:
             raise SkiktError("the study area contains no units (check the filter and cell size)")
         self.units, self._units_key = units, key
@@ -177,15 +176,30 @@ class Workspace:
         hit = self._raw.get(spec.id)
         if hit is not None and hit[0] == key:
             return hit[1]
-        raw = ind.compute(spec.indicator, self.layers[spec.id].geo, self.units, spec.id)
+        raw = ind.compute(spec.indicator, self.layers[spec.id].geo, self.units, spec.id, self._unit_key(spec))
+        report = self.layers[spec.id].report.warnings
+        report.extend(w for w in raw.warnings if w not in report)
         self._raw[spec.id] = (key, raw)
         self._norm.pop(spec.id, None)
         return raw
 
+    def _unit_key(self, spec: LayerSpec) -> str | None:
+        """The unit id column when this layer's features ARE the area units: the unit layer itself,
+        the same data read by another layer id, or a table joined to the unit layer."""
+        u = self.project.units
+        if u.kind != "areas":
+            return None
+        unit_spec = self.project.layer(u.layer)
+        joined_to_units = bool(spec.join) and spec.join["layer"] == u.layer
+        if spec.id == u.layer or spec.load_key() == unit_spec.load_key() or joined_to_units:
+            return u.id
+        return None
+
     def _normalised_layer(self, spec: LayerSpec) -> np.ndarray:
         i = spec.indicator
         raw = self.raw_indicator(spec)
-        key = (id(raw), i.normalize, i.direction, i.scheme, i.k)
+        # The raw value's own cache key: what it was computed from, never an object's address.
+        key = (self._raw[spec.id][0], i.normalize, i.direction, i.scheme, i.k)
         hit = self._norm.get(spec.id)
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -280,10 +294,6 @@ class Workspace:
     def set_weight(self, layer_id: str, weight: float) -> Composite:
         self.project.layer(layer_id).indicator.weight = float(weight)
         return self.recombine()
-
-    def raw_matrix(self) -> np.ndarray:
-        return np.vstack([self._raw[i][1].values for i in self.normalised.layer_ids]) \
-            if self.normalised.layer_ids else np.zeros((0, self.units.n))
 
     # -------------------------------------------------------------------------- output
 

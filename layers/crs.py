@@ -30,6 +30,17 @@ def parse_crs(value, *, path=None) -> CRS:
         raise SkiktError(f"unknown coordinate system '{value}' (try e.g. EPSG:3006)", path) from None
 
 
+def is_local_crs(crs) -> bool:
+    """True for a local (engineering) CRS, a .prj's LOCAL_CS: a site grid with no tie to the Earth,
+    so nothing can be converted to or from it."""
+    if crs is None:
+        return False
+    try:
+        return CRS.from_user_input(crs).is_engineering
+    except CRSError:
+        return False
+
+
 def crs_label(crs) -> str | None:
     """'EPSG:NNNN' when the CRS has (or clearly matches) an EPSG code, else its name, None if absent."""
     if crs is None:

@@ -7,20 +7,30 @@ handling that GDAL's CSV driver does not do. Source files are opened read-only a
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import io as _io
 import re
+import shutil
+import sqlite3
+import tempfile
 import warnings
 import zipfile
-from dataclasses import dataclass
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj.exceptions import CRSError, ProjError
 
-from .crs import DEFAULT_CRS, crs_label, parse_crs, suggest_crs
+from .crs import DEFAULT_CRS, crs_label, is_local_crs, parse_crs, suggest_crs
 from .errors import CRSRequired, LoadError, SkiktError
 from .i18n import Msg
 from .metadata import LoadReport
@@ -59,6 +69,75 @@ class Loaded:
 
 
 # --------------------------------------------------------------------------------------------
+# Size limits
+#
+# Everything a layer holds is read into memory, so a file is refused up front when reading it
+# could not fit. The figures are documented in the README ("awkward input").
+
+# A zip's members that Skikt reads (the data file and its sidecars) may unpack to at most this
+# much in total. Declared sizes are checked before anything is unpacked, and the bytes are
+# counted again while streaming because a crafted zip can declare less than it holds.
+ZIP_UNPACKED_LIMIT = 2 * 1024**3
+
+# Peak memory of reading a CSV, as a multiple of its size on disk (text columns become Python
+# strings, then numbers). Measured on a 20-column Swedish table: see docs/notes/I.md.
+CSV_MEMORY_FACTOR = 6
+# Excel's XML is far bulkier than its values, but openpyxl builds a cell object for every value.
+XLSX_MEMORY_FACTOR = 40
+
+# A file may use at most this share of the memory available when reading starts; the rest is
+# left for the grid, the indicators and the other layers.
+MEMORY_SHARE = 0.5
+
+_CHUNK = 1 << 20
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable, capped by a cgroup limit), or None."""
+    avail = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        cap = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        if cap.isdigit():
+            avail = min(avail or int(cap), int(cap) - used)
+    except (OSError, ValueError):
+        pass
+    if avail is None:
+        try:
+            import os
+
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    return max(int(avail), 0)
+
+
+def human_size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _check_memory(size: int, factor: float, path: Path) -> None:
+    """Refuse, before reading, a file whose in-memory form would not fit the memory share."""
+    avail = available_memory()
+    if avail is None:
+        return
+    need, limit = size * factor, avail * MEMORY_SHARE
+    if need > limit:
+        raise LoadError.of("err_too_big_for_memory", path, size=human_size(size), need=human_size(need),
+                           limit=human_size(limit))
+
+
+# --------------------------------------------------------------------------------------------
 # Files and layers
 
 
@@ -73,16 +152,83 @@ def _check_file(path: Path) -> None:
         raise LoadError.of("err_format", path, ext=path.suffix or "–")
 
 
-def _zip_members(path: Path) -> list[str]:
+def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
-        with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if not n.endswith("/") and "__MACOSX" not in n]
-    except zipfile.BadZipFile:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
         raise LoadError.of("err_bad_zip", path) from None
+
+
+def _zip_members(path: Path) -> list[str]:
+    with _open_zip(path) as z:
+        names = [n for n in z.namelist() if not n.endswith("/") and "__MACOSX" not in n]
     members = [n for n in names if Path(n).suffix.lower() in VECTOR_EXTS | TABLE_EXTS - {".txt"}]
     if not members:
         raise LoadError.of("err_zip_empty", path)
     return members
+
+
+def _member_files(z: zipfile.ZipFile, member: str) -> list[zipfile.ZipInfo]:
+    """The member and its sidecars: same folder and stem inside the zip (.shp with .dbf, .prj…)."""
+    stem = member[: -len(Path(member).suffix)].lower() if Path(member).suffix else member.lower()
+    return [i for i in z.infolist() if not i.is_dir() and
+            (i.filename == member or i.filename[: -len(Path(i.filename).suffix) or None].lower() == stem)]
+
+
+@contextmanager
+def _zip_extracted(path: Path, member: str) -> Iterator[Path]:
+    """The member (with its sidecars) streamed into a private temporary folder, within the limit.
+
+    Only base names are used inside the folder, so entries like ``../x`` cannot escape it. The
+    folder is removed as soon as the layer has been read into memory.
+    """
+    with _open_zip(path) as z:
+        infos = _member_files(z, member)
+        declared = sum(i.file_size for i in infos)
+        if declared > ZIP_UNPACKED_LIMIT:
+            raise LoadError.of("err_zip_too_big", path, member=member, size=human_size(declared),
+                               limit=human_size(ZIP_UNPACKED_LIMIT))
+        with tempfile.TemporaryDirectory(prefix="skikt-zip-") as tmp:
+            total = 0
+            for info in infos:
+                target = Path(tmp) / Path(info.filename).name
+                with z.open(info) as src, open(target, "wb") as dst:
+                    while chunk := src.read(_CHUNK):
+                        total += len(chunk)
+                        if total > ZIP_UNPACKED_LIMIT:
+                            raise LoadError.of("err_zip_too_big", path, member=member,
+                                               size=f"> {human_size(ZIP_UNPACKED_LIMIT)}",
+                                               limit=human_size(ZIP_UNPACKED_LIMIT))
+                        dst.write(chunk)
+            yield Path(tmp) / Path(member).name
+
+
+def _check_zip_bomb(path: Path, source: Path) -> None:
+    """An .xlsx is a zip too: refuse one whose parts declare more than the zip limit."""
+    try:
+        with zipfile.ZipFile(source) as z:
+            declared = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
+        raise LoadError.of("err_not_excel", path) from None
+    if declared > ZIP_UNPACKED_LIMIT:
+        raise LoadError.of("err_zip_too_big", path, member="xl/", size=human_size(declared),
+                           limit=human_size(ZIP_UNPACKED_LIMIT))
+
+
+def _sheet_names(path: Path, source: Path) -> list[str]:
+    _check_zip_bomb(path, source)
+    try:
+        import openpyxl
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(source, read_only=True)
+        try:
+            return list(wb.sheetnames)
+        finally:
+            wb.close()
+    except Exception:  # openpyxl raises many types (KeyError, XML errors…) for non-Excel bytes
+        raise LoadError.of("err_not_excel", path) from None
 
 
 def list_layers(path) -> list[str]:
@@ -93,22 +239,21 @@ def list_layers(path) -> list[str]:
     if ext == ".zip":
         return _zip_members(path)
     if ext in (".xlsx", ".xlsm"):
-        try:
-            import openpyxl
-
-            wb = openpyxl.load_workbook(path, read_only=True)
-            return list(wb.sheetnames)
-        except Exception as exc:  # openpyxl raises many types for non-Excel bytes
-            raise LoadError(f"not a readable Excel workbook ({type(exc).__name__})", path) from None
+        return _sheet_names(path, path)
     if ext in TABLE_EXTS:
         return [path.stem]
     import pyogrio
 
     try:
+        _check_sqlite(path, path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GDAL's own warnings; the user gets our one line
             return [str(name) for name, _ in pyogrio.list_layers(path)]
+    except SkiktError:
+        raise
     except Exception as exc:
+        if not _raised_by_library(exc):
+            raise
         raise _gdal_error(exc, path) from None
 
 
@@ -119,6 +264,10 @@ def _gdal_error(exc: Exception, path) -> LoadError:
     low = text.lower()
     if "not recognized as" in low or "not a supported file format" in low:
         return LoadError.of("err_not_gis", path)
+    if "database is locked" in low or "database is busy" in low:
+        return LoadError.of("err_gpkg_locked", path)
+    if "readonly database" in low and Path(f"{path}-journal").exists():
+        return LoadError.of("err_gpkg_recovery", path)
     if "sqlite" in low or "malformed" in low or "not a database" in low:
         return LoadError.of("err_gpkg_damaged", path)
     if "unexpected end" in low or "truncated" in low or "short read" in low or "eof" in low:
@@ -126,70 +275,375 @@ def _gdal_error(exc: Exception, path) -> LoadError:
     return LoadError.of("err_cannot_read", path, detail=text[:160])
 
 
+# Modules whose exceptions mean "this file could not be read", not "Skikt has a bug".
+_READER_MODULES = ("pyogrio", "fiona", "pandas", "openpyxl", "zipfile", "sqlite3", "_sqlite3", "zlib",
+                   "pyproj", "shapely", "xml", "lxml", "et_xmlfile", "csv", "_csv", "codecs", "encodings",
+                   "geopandas", "numpy")
+
+
+def _raised_by_library(exc: BaseException) -> bool:
+    """True when a reading library raised ``exc`` (its type or its innermost frame is theirs).
+
+    Errors raised in Skikt's own code are bugs and must surface as such, not as a damaged file.
+    """
+    if isinstance(exc, (OSError, UnicodeError, MemoryError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile)):
+        return True
+    module = type(exc).__module__.split(".")[0]
+    if module in _READER_MODULES:
+        return True
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame_module = str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0]
+    return frame_module in _READER_MODULES
+
+
+def _read_error(exc: BaseException, path: Path) -> LoadError:
+    """One line for an error a reading library raised on this file."""
+    if isinstance(exc, MemoryError):
+        return LoadError.of("err_out_of_memory", path)
+    if isinstance(exc, PermissionError):
+        return LoadError.of("err_permission", path)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return LoadError.of("err_no_space", path)
+    if isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error)):
+        return LoadError.of("err_bad_zip", path)
+    if isinstance(exc, sqlite3.Error):
+        return _gdal_error(exc, path)
+    if type(exc).__module__.split(".")[0] in ("pyogrio", "fiona"):
+        return _gdal_error(exc, path)
+    text = (str(exc).strip().splitlines() or [""])[0] or type(exc).__name__
+    return LoadError.of("err_cannot_read", path, detail=text[:160])
+
+
+# --------------------------------------------------------------------------------------------
+# GeoPackage / SQLite state
+
+
+_JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+
+
+def _check_sqlite(source: Path, path: Path) -> None:
+    """Say "locked" for a database another program holds, before GDAL waits 10 s and says less.
+
+    Opened read-only through Python's sqlite3, which never writes to the file.
+    """
+    if source.suffix.lower() not in (".gpkg", ".sqlite"):
+        return
+    try:
+        con = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return  # GDAL will say what is wrong
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        low = str(exc).lower()
+        if "locked" in low or "busy" in low:
+            raise LoadError.of("err_gpkg_locked", path) from None
+    except sqlite3.Error:
+        pass
+    finally:
+        con.close()
+
+
+def _hot_journal(source: Path) -> Path | None:
+    """The leftover rollback journal of an interrupted write, if there is one."""
+    journal = Path(f"{source}-journal")
+    try:
+        with open(journal, "rb") as f:
+            return journal if f.read(8) == _JOURNAL_MAGIC else None
+    except OSError:
+        return None
+
+
+@contextmanager
+def _recovered_copy(source: Path, journal: Path, path: Path) -> Iterator[Path]:
+    """A copy of the database with its journal rolled back by SQLite; the original is untouched.
+
+    SQLite recovers a hot journal when it opens the file for writing, and refuses to read it
+    read-only; Skikt never writes to a source file, so it lets SQLite recover a private copy.
+    """
+    with tempfile.TemporaryDirectory(prefix="skikt-recover-") as tmp:
+        copy = Path(tmp) / source.name
+        shutil.copyfile(source, copy)
+        shutil.copyfile(journal, Path(f"{copy}-journal"))
+        try:
+            con = sqlite3.connect(copy, timeout=1.0)
+            try:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            raise LoadError.of("err_gpkg_recovery", path) from None
+        yield copy
+
+
 # --------------------------------------------------------------------------------------------
 # Shapefile encodings
+#
+# GDAL trusts a .cpg file and otherwise the dBase language byte, defaulting to Latin-1. Real
+# files break both: UTF-8 exports without .cpg are common, DOS-era tools write cp850 with only
+# the language byte to say so, and tools cut text at the field width in the middle of a UTF-8
+# character. So the text is judged value by value, field by field.
+
+# dBase language driver id (header byte 29) → code page. 0x00 means "not said".
+_LANGUAGE_DRIVERS = {
+    0x01: "cp437", 0x02: "cp850", 0x03: "cp1252", 0x08: "cp865", 0x09: "cp437", 0x0A: "cp850",
+    0x0B: "cp437", 0x0D: "cp437", 0x0E: "cp850", 0x0F: "cp437", 0x10: "cp850", 0x11: "cp437",
+    0x12: "cp850", 0x14: "cp850", 0x15: "cp437", 0x16: "cp850", 0x17: "cp865", 0x18: "cp437",
+    0x19: "cp437", 0x1A: "cp850", 0x1B: "cp437", 0x1F: "cp852", 0x22: "cp852", 0x24: "cp860",
+    0x25: "cp850", 0x26: "cp866", 0x37: "cp850", 0x40: "cp852", 0x57: "cp1252", 0x58: "cp1252",
+    0x59: "cp1252", 0x64: "cp852", 0x65: "cp866", 0x66: "cp865", 0x67: "cp861", 0x6A: "cp737",
+    0x6B: "cp857", 0xC8: "cp1250", 0xC9: "cp1251", 0xCA: "cp1254", 0xCB: "cp1253",
+}
 
 
-def _dbf_bytes(path: Path, member: str | None) -> tuple[bytes | None, str | None]:
-    """(dbf bytes, .cpg text) for a shapefile on disk or inside a zip."""
-    if member is None:
-        dbf = path.with_suffix(".dbf")
-        if not dbf.exists():
-            dbf = path.with_suffix(".DBF")
-        cpg = path.with_suffix(".cpg")
-        data = dbf.read_bytes() if dbf.exists() else None
-        cpg_text = cpg.read_text(errors="replace").strip() if cpg.exists() else None
-        return data, cpg_text
-    with zipfile.ZipFile(path) as z:
-        names = {n.lower(): n for n in z.namelist()}
-        stem = member[: -len(Path(member).suffix)]
-        dbf = names.get((stem + ".dbf").lower())
-        cpg = names.get((stem + ".cpg").lower())
-        data = z.read(dbf) if dbf else None
-        cpg_text = z.read(cpg).decode("ascii", "replace").strip() if cpg else None
-        return data, cpg_text
+def codec_of_cpg(text: str | None) -> str | None:
+    """The Python codec a .cpg names ('UTF-8', '1252', 'ANSI 1252', '8859_1', '65001'…), or None."""
+    if not text:
+        return None
+    label = text.strip().upper().replace("ANSI", "").replace("OEM", "").strip(" _-")
+    if label.isdigit():
+        number = int(label)
+        label = {65001: "utf-8", 28591: "iso8859-1", 28605: "iso8859-15", 88591: "iso8859-1"}.get(number, f"cp{number}")
+    elif re.fullmatch(r"8859[_-]?\d+", label):
+        label = "iso8859-" + re.split(r"[_-]", label[4:].lstrip("_-") or "1")[-1]
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _label(codec: str) -> str:
+    """How the encoding is reported and handed to GDAL: 'UTF-8', 'cp1252', 'cp850', 'iso8859-1'."""
+    return "UTF-8" if codec == "utf-8" else codec
+
+
+@dataclass
+class _TextEvidence:
+    """What the non-ASCII text values of a .dbf say about its encoding."""
+
+    values: set = field(default_factory=set)  # distinct non-ASCII values (bounded, see _MAX_VALUES)
+    utf8_failures: int = 0  # values that are not UTF-8 even allowing a cut last character
+    utf8_multibyte: int = 0  # values with a complete multi-byte UTF-8 character
+    cut_at_width: int = 0  # values whose last UTF-8 character was cut at the field width
+
+    def fails(self, codec: str) -> int:
+        bad = 0
+        for v in self.values:
+            try:
+                v.decode(codec)
+            except UnicodeDecodeError:
+                bad += 1
+        return bad
+
+
+_MAX_VALUES = 200_000
+
+
+def _judge_value(value: bytes, filled: bool, ev: _TextEvidence) -> None:
+    try:
+        value.decode("utf-8")
+        ev.utf8_multibyte += 1
+    except UnicodeDecodeError as exc:
+        # A value that fills its field and ends in an incomplete sequence was cut by the writer.
+        cut = filled and exc.reason == "unexpected end of data" and exc.start >= len(value) - 3
+        if cut and (exc.start == 0 or _decodes(value[: exc.start])):
+            ev.cut_at_width += 1
+            if not value[: exc.start].isascii():
+                ev.utf8_multibyte += 1
+        else:
+            ev.utf8_failures += 1
+    if len(ev.values) < _MAX_VALUES:
+        ev.values.add(value)
+
+
+def _decodes(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _dbf_fields(header: bytes, header_len: int) -> list[tuple[int, int]]:
+    """(offset within the record, width) of each character field; offset 0 is the deletion flag."""
+    fields, offset = [], 1
+    for start in range(32, max(header_len - 31, 32), 32):
+        desc = header[start:start + 32]
+        if len(desc) < 32 or desc[0] == 0x0D:
+            break
+        width = desc[16]
+        if chr(desc[11]) in "CcVv":
+            fields.append((offset, width))
+        offset += width
+    return fields
+
+
+def _dbf_evidence(stream: BinaryIO) -> tuple[_TextEvidence | None, int]:
+    """Judge every character field of every record; returns (evidence, language byte)."""
+    head = stream.read(32)
+    if len(head) < 32:
+        return None, 0
+    language = head[29]
+    header_len = int.from_bytes(head[8:10], "little")
+    record_len = int.from_bytes(head[10:12], "little")
+    header = head + stream.read(max(header_len - 32, 0))
+    fields = _dbf_fields(header, header_len)
+    if not fields or record_len <= 1:
+        fields, record_len = [(0, 0)], 0  # no usable descriptors: judge the body as one text
+    ev = _TextEvidence()
+    rows_per_chunk = max(1, _CHUNK // max(record_len, 1))
+    while True:
+        chunk = stream.read(rows_per_chunk * record_len if record_len else _CHUNK)
+        if not chunk:
+            break
+        if not record_len:
+            _judge_raw(chunk.rstrip(b" \x00\x1a"), False, ev)
+            continue
+        rows = np.frombuffer(chunk[: len(chunk) // record_len * record_len], np.uint8).reshape(-1, record_len)
+        for offset, width in fields:
+            cells = rows[:, offset:offset + width]
+            for r in np.flatnonzero((cells >= 0x80).any(axis=1)):
+                raw = cells[r].tobytes()
+                value = raw.rstrip(b" \x00")
+                _judge_raw(value, len(value) == width, ev)
+    return ev, language
+
+
+def _judge_raw(value: bytes, filled: bool, ev: _TextEvidence) -> None:
+    if value and not value.isascii():
+        _judge_value(value, filled, ev)
+
+
+def _fallback(ev: _TextEvidence, language: int) -> str:
+    """A single-byte code page for text that is not UTF-8: the language byte's, else cp1252."""
+    for codec in (_LANGUAGE_DRIVERS.get(language), "cp1252"):
+        if codec and not ev.fails(codec):
+            return codec
+    return "iso8859-1"  # decodes any byte; cp1252 leaves five undefined
+
+
+def choose_dbf_encoding(ev: _TextEvidence | None, language: int, cpg: str | None) -> tuple[str | None, list[str]]:
+    """(encoding label, warnings) from the judged text, the language byte and the .cpg text.
+
+    A .cpg is overruled only when its code page fails to decode the text. Without one, text that
+    is UTF-8 throughout (allowing a cut last character) is UTF-8; else the language byte's code
+    page, else cp1252.
+    """
+    cpg_codec = codec_of_cpg(cpg)
+    if cpg and cpg_codec is None:
+        enc, warns = choose_dbf_encoding(ev, language, None)
+        enc = enc or "UTF-8"
+        return enc, [Msg.of("warn_cpg_unknown", cpg=cpg, enc=enc), *warns]
+    warns: list[str] = []
+    if ev is None or not ev.values:
+        return (_label(cpg_codec) if cpg_codec else ("UTF-8" if ev is not None else None)), warns
+    utf8 = ev.utf8_failures == 0 and ev.utf8_multibyte > 0
+    if cpg_codec == "utf-8":
+        codec = "utf-8" if ev.utf8_failures == 0 else _fallback(ev, language)
+        if codec != "utf-8":
+            warns.append(Msg.of("warn_cpg_not_utf8") if codec == "cp1252" else
+                         Msg.of("warn_cpg_failed", cpg=cpg, enc=_label(codec)))
+    elif cpg_codec:
+        if not ev.fails(cpg_codec):
+            codec = cpg_codec
+            if utf8:
+                warns.append(Msg.of("warn_cpg_kept", cpg=cpg))
+        elif utf8:
+            codec = "utf-8"
+            warns.append(Msg.of("warn_cpg_utf8", cpg=cpg))
+        else:
+            codec = _fallback(ev, language)
+            warns.append(Msg.of("warn_cpg_failed", cpg=cpg, enc=_label(codec)))
+    else:
+        codec = "utf-8" if utf8 else _fallback(ev, language)
+    if ev.cut_at_width and codec == "utf-8":
+        warns.append(Msg.of("warn_cut_chars", n=ev.cut_at_width))
+    return _label(codec), warns
 
 
 def detect_dbf_encoding(data: bytes | None, cpg: str | None) -> tuple[str | None, str | None]:
-    """Choose the encoding of a .dbf's text from its bytes; returns (encoding, warning).
+    """Choose the encoding of a .dbf's text from its bytes; returns (encoding, first warning)."""
+    ev, language = _dbf_evidence(_io.BytesIO(data)) if data else (None, 0)
+    enc, warns = choose_dbf_encoding(ev, language, cpg)
+    return enc, (warns[0] if warns else None)
 
-    GDAL trusts a .cpg file and otherwise the dBase language byte, defaulting to Latin-1. Real
-    files break both: UTF-8 exports without .cpg are common. Valid multi-byte UTF-8 almost never
-    arises by chance from cp1252 text, so content wins over labels.
-    """
-    if not data or len(data) < 32:
-        return (cpg or None), None
-    header_len = int.from_bytes(data[8:10], "little")
-    body = data[header_len:]
-    if body.isascii():
-        return (cpg or "UTF-8"), None
+
+def _shapefile_encoding(source: Path) -> tuple[str | None, list[str], bool]:
+    """(encoding, warnings, has cut characters) of the .dbf next to ``source``, read in chunks."""
+    dbf = next((p for p in (source.with_suffix(".dbf"), source.with_suffix(".DBF")) if p.exists()), None)
+    cpg_path = next((p for p in (source.with_suffix(".cpg"), source.with_suffix(".CPG")) if p.exists()), None)
+    cpg = cpg_path.read_bytes()[:100].decode("ascii", "replace").strip() if cpg_path else None
+    if dbf is None:
+        return (*choose_dbf_encoding(None, 0, cpg), False)
+    with open(dbf, "rb") as stream:
+        ev, language = _dbf_evidence(stream)
+    enc, warns = choose_dbf_encoding(ev, language, cpg)
+    return enc, warns, bool(ev and ev.cut_at_width and enc == "UTF-8")
+
+
+def _utf8_dropping_cut_tail(text):
+    """UTF-8 text that came through GDAL as Latin-1 (one code point per byte), decoded with a
+    character cut at the field width left out."""
+    if not isinstance(text, str):
+        return text
+    raw = text.encode("latin-1")
     try:
-        body.decode("utf-8")
-        utf8 = True
-    except UnicodeDecodeError:
-        utf8 = False
-    label = (cpg or "").upper().replace("-", "").replace("_", "")
-    if utf8:
-        warn = None if (not cpg or label in ("UTF8", "65001")) else Msg.of("warn_cpg_utf8", cpg=cpg)
-        return "UTF-8", warn
-    if label in ("UTF8", "65001"):
-        return "cp1252", Msg.of("warn_cpg_not_utf8")
-    if cpg:
-        return cpg, None
-    return "cp1252", None
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            return raw[: exc.start].decode("utf-8", errors="replace")
+        return raw.decode("utf-8", errors="replace")
+
+
+def _decode_cut_columns(gdf: pd.DataFrame) -> pd.DataFrame:
+    gdf = gdf.rename(columns={c: _utf8_dropping_cut_tail(c) for c in gdf.columns if c != "geometry"})
+    for c in gdf.columns:
+        if c != "geometry" and (pd.api.types.is_object_dtype(gdf[c]) or pd.api.types.is_string_dtype(gdf[c])):
+            gdf[c] = gdf[c].map(_utf8_dropping_cut_tail)
+    return gdf
 
 
 # --------------------------------------------------------------------------------------------
 # Tables (CSV, TSV, Excel)
 
 
-def _decode_text(raw: bytes, path: Path) -> tuple[str, str]:
-    if b"\x00" in raw[:4096]:
-        raise LoadError.of("err_binary_table", path)
-    try:
-        return raw.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), "cp1252"
+def _text_encoding(source: Path, path: Path) -> str:
+    """The Python codec of a text table: BOMs first (UTF-16 is Excel's "Unicode text"), then
+    UTF-8 if every byte decodes as UTF-8 (checked in chunks), else cp1252."""
+    with open(source, "rb") as f:
+        head = f.read(4096)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        if b"\x00" in head:
+            # UTF-16 without a BOM: ASCII text with a zero after (LE) or before (BE) each byte.
+            even, odd = head[0::2], head[1::2]
+            if odd and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+                return "utf-16-le"
+            if even and even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+                return "utf-16-be"
+            raise LoadError.of("err_binary_table", path)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        chunk = head
+        try:
+            while chunk:
+                decoder.decode(chunk)
+                chunk = f.read(_CHUNK)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+_ENCODING_LABELS = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}
+
+
+def _text_sample(source: Path, encoding: str, size: int = 65536) -> str:
+    with open(source, "rb") as f:
+        return codecs.getincrementaldecoder(encoding)(errors="replace").decode(f.read(size))
 
 
 def _sniff_delimiter(text: str, ext: str) -> str:
@@ -238,37 +692,50 @@ def _convert_table(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read_table(path: Path, layer: str | None, member: str | None) -> tuple[pd.DataFrame, str | None]:
-    ext = Path(member or path.name).suffix.lower()
-    raw = None
-    if member is not None:
-        with zipfile.ZipFile(path) as z:
-            raw = z.read(member)
-    if ext in (".xlsx", ".xlsm"):
-        try:
-            src = _io.BytesIO(raw) if raw is not None else path
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                df = pd.read_excel(src, sheet_name=layer if layer and layer != path.stem else 0,
-                                   dtype=object, engine="openpyxl")
-        except ValueError as exc:
-            raise LoadError(f"{exc}".split("\n")[0], path) from None
-        except Exception as exc:
-            raise LoadError(f"not a readable Excel workbook ({type(exc).__name__})", path) from None
-        return _convert_table(df), None
-    raw = raw if raw is not None else path.read_bytes()
-    text, encoding = _decode_text(raw, path)
-    if not text.strip():
-        raise LoadError.of("err_no_rows", path)
-    delim = _sniff_delimiter(text, ext)
+def _read_excel(source: Path, path: Path, layer: str | None) -> pd.DataFrame:
+    sheets = _sheet_names(path, source)
+    if layer in sheets:
+        sheet = layer
+    elif len(sheets) == 1 and layer in (None, path.stem, source.stem):
+        sheet = sheets[0]
+    elif layer is None:
+        raise LoadError.of("err_several_sheets", path, names=", ".join(sheets))
+    else:
+        raise LoadError.of("err_no_sheet", path, layer=layer, names=", ".join(sheets))
+    _check_memory(source.stat().st_size, XLSX_MEMORY_FACTOR, path)
     try:
-        df = pd.read_csv(_io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
-                         na_values=[""], skipinitialspace=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = pd.read_excel(source, sheet_name=sheet, dtype=object, engine="openpyxl")
     except Exception as exc:
+        if not _raised_by_library(exc):
+            raise
+        raise LoadError.of("err_not_excel", path) from None
+    return _convert_table(df)
+
+
+def _read_table(source: Path, path: Path, layer: str | None) -> tuple[pd.DataFrame, str | None]:
+    """A CSV/TSV/text or Excel table. CSVs are parsed from the file in a streaming parser, after
+    a size check, so peak memory is the table itself, never copies of the whole text."""
+    ext = source.suffix.lower()
+    if ext in (".xlsx", ".xlsm"):
+        return _read_excel(source, path, layer), None
+    encoding = _text_encoding(source, path)
+    _check_memory(source.stat().st_size * (2 if encoding.startswith("utf-16") else 1), CSV_MEMORY_FACTOR, path)
+    sample = _text_sample(source, encoding)
+    if not sample.strip(" \t\r\n\ufeff"):
+        raise LoadError.of("err_no_rows", path)
+    delim = _sniff_delimiter(sample.lstrip("\ufeff"), ext)
+    try:
+        df = pd.read_csv(source, sep=delim, dtype=str, keep_default_na=False, na_values=[""],
+                         skipinitialspace=True, encoding=encoding, encoding_errors="replace")
+    except pd.errors.EmptyDataError:
+        raise LoadError.of("err_no_rows", path) from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise LoadError(f"cannot parse as a table ({str(exc).splitlines()[0][:120]})", path) from None
     if df.shape[1] < 2:
         raise LoadError.of("err_one_column", path)
-    return _convert_table(df), encoding
+    return _convert_table(df), _ENCODING_LABELS.get(encoding, encoding)
 
 
 def _coordinate_columns(df: pd.DataFrame) -> tuple[str, str] | None:
@@ -387,15 +854,33 @@ def resolve_member(path: Path, layer: str | None) -> tuple[str | None, str | Non
 
 
 def read_raw(path, layer: str | None = None) -> Loaded:
-    """Read a file as it is: no cleaning, no reprojection. Used by ``inspect`` and by ``load``."""
+    """Read a file as it is: no cleaning, no reprojection. Used by ``inspect`` and by ``load``.
+
+    Any error a reading library raises on the file becomes one :class:`LoadError` line naming
+    it; errors from Skikt's own code are not disguised as a bad file.
+    """
     path = Path(path)
     _check_file(path)
     member, layer = resolve_member(path, layer)
-    inner_ext = Path(member or path.name).suffix.lower()
     report = LoadReport(path=str(path), layer=layer or (Path(member).stem if member else None))
+    try:
+        if member is None:
+            return _read_source(path, path, layer, report)
+        with _zip_extracted(path, member) as inner:
+            return _read_source(inner, path, layer, report)
+    except SkiktError:
+        raise
+    except Exception as exc:
+        if not _raised_by_library(exc):
+            raise
+        raise _read_error(exc, path) from None
 
-    if inner_ext in TABLE_EXTS:
-        df, encoding = _read_table(path, layer, member)
+
+def _read_source(source: Path, path: Path, layer: str | None, report: LoadReport) -> Loaded:
+    """Read ``source`` (the file itself, or what was unpacked from the zip ``path``)."""
+    ext = source.suffix.lower()
+    if ext in TABLE_EXTS:
+        df, encoding = _read_table(source, path, layer)
         report.encoding = encoding
         points = _table_to_points(df, path, report)
         report.feature_count = len(df)
@@ -403,46 +888,60 @@ def read_raw(path, layer: str | None = None) -> Loaded:
             report.source_crs = crs_label(points.crs)
             return Loaded(points, "vector", report)
         return Loaded(df, "table", report)
+    if ext in (".gpkg", ".sqlite"):
+        journal = _hot_journal(source)
+        if journal is not None:
+            with _recovered_copy(source, journal, path) as copy:
+                report.warnings.append(Msg.of("warn_gpkg_recovered"))
+                return _read_vector(copy, path, layer, report)
+    return _read_vector(source, path, layer, report)
 
+
+def _read_vector(source: Path, path: Path, layer: str | None, report: LoadReport) -> Loaded:
     import pyogrio
 
-    source = f"/vsizip/{path.resolve()}/{member}" if member else str(path)
+    ext = source.suffix.lower()
     kwargs = {}
-    if inner_ext == ".shp":
-        data, cpg = _dbf_bytes(path, member) if member else _dbf_bytes(path, None)
-        enc, warn = detect_dbf_encoding(data, cpg)
+    cut = False
+    if ext == ".shp":
+        enc, warns, cut = _shapefile_encoding(source)
         report.encoding = enc
-        if warn:
-            report.warnings.append(warn)
+        report.warnings.extend(warns)
         if enc:
-            kwargs["encoding"] = enc
+            # GDAL refuses a UTF-8 character cut in two; let it pass bytes through as Latin-1
+            # and decode them here instead.
+            kwargs["encoding"] = "ISO-8859-1" if cut else enc
     else:
         report.encoding = "UTF-8"
-    if layer is None and inner_ext in (".gpkg", ".sqlite"):
-        try:
+    _check_sqlite(source, path)
+    try:
+        if layer is None and ext in (".gpkg", ".sqlite"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 names = [str(n) for n, _ in pyogrio.list_layers(source)]
-        except Exception as exc:
-            raise _gdal_error(exc, path) from None
-        if len(names) > 1:
-            raise LoadError.of("err_several_layers", path, names=", ".join(names))
-    try:
+            if len(names) > 1:
+                raise LoadError.of("err_several_layers", path, names=", ".join(names))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gdf = gpd.read_file(source, layer=layer, engine="pyogrio", **kwargs)
     except SkiktError:
         raise
     except Exception as exc:
-        msg = str(exc)
-        if layer and ("not found" in msg.lower() or "layer" in msg.lower() and "exist" in msg.lower()):
+        if not _raised_by_library(exc):
+            raise
+        msg = str(exc).lower()
+        if layer and ("not found" in msg or "layer" in msg and "exist" in msg):
             raise LoadError.of("err_no_layer", path, layer=layer) from None
         raise _gdal_error(exc, path) from None
+    if cut:
+        gdf = _decode_cut_columns(gdf)
     report.feature_count = len(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         report.warnings.append(Msg.of("warn_as_table"))
         return Loaded(pd.DataFrame(gdf), "table", report)
     report.source_crs = crs_label(gdf.crs)
+    if is_local_crs(gdf.crs):
+        report.warnings.append(Msg.of("warn_local_crs", name=gdf.crs.name))
     return Loaded(gdf, "vector", report)
 
 
@@ -451,7 +950,8 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
     """Read, clean and reproject one layer into ``target_crs``.
 
     ``crs`` is used only when the file has none (or to override a wrong one, with a warning).
-    A file without a CRS and without ``crs`` raises :class:`CRSRequired` listing plausible CRSs.
+    A file without a CRS and without ``crs`` raises :class:`CRSRequired` listing plausible CRSs;
+    one with a local (engineering) CRS, which cannot be converted, raises :class:`LoadError`.
     """
     raw = read_raw(path, layer)
     report = raw.report
@@ -464,8 +964,18 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
         report.warnings.append(Msg.of("warn_filter", where=where, kept=len(frame), total=report.feature_count))
     if raw.kind == "table":
         return Loaded(frame.reset_index(drop=True), "table", report)
+    try:
+        return _clean_and_project(frame, report, path, crs, target_crs, geometry)
+    except SkiktError:
+        raise
+    except Exception as exc:
+        if not _raised_by_library(exc):
+            raise
+        raise _read_error(exc, Path(path)) from None
 
-    gdf = clean_geometries(frame, report, geometry, path)
+
+def _clean_and_project(gdf, report: LoadReport, path, crs, target_crs, geometry) -> Loaded:
+    gdf = clean_geometries(gdf, report, geometry, path)
     if crs is not None:
         given = parse_crs(crs, path=path)
         if gdf.crs is not None and not given.equals(gdf.crs):
@@ -474,10 +984,15 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
     elif gdf.crs is None:
         bounds = gdf.total_bounds if len(gdf) else (0, 0, 0, 0)
         raise CRSRequired(path, suggest_crs(bounds))
-    report.source_crs = crs_label(gdf.crs)
     target = parse_crs(target_crs)
+    if is_local_crs(gdf.crs):
+        raise LoadError.of("err_local_crs", path, name=gdf.crs.name, target=crs_label(target))
+    report.source_crs = crs_label(gdf.crs)
     if not target.equals(gdf.crs):
-        gdf = gdf.to_crs(target)
+        try:
+            gdf = gdf.to_crs(target)
+        except (CRSError, ProjError):
+            raise LoadError.of("err_cannot_reproject", path, src=crs_label(gdf.crs), dst=crs_label(target)) from None
         report.reprojected_to = crs_label(target)
     bad = ~np.isfinite(gdf.geometry.bounds.to_numpy()).all(axis=1) if len(gdf) else np.zeros(0, bool)
     if bad.any():

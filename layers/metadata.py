@@ -20,27 +20,49 @@ class LayerMeta:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LayerMeta":
+        """From values already checked (project [layers.meta], :func:`read_sidecar`); a value of
+        the wrong kind is dropped, never turned into a number or a flag by guessing."""
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        if "year" in known and known["year"] not in (None, ""):
-            known["year"] = int(known["year"])
-        if "illustrative" in known:
-            v = known["illustrative"]
-            known["illustrative"] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "ja")
+        year = known.get("year")
+        if not (year is None or (isinstance(year, int) and not isinstance(year, bool))):
+            known.pop("year")
+        if not isinstance(known.get("illustrative", False), bool):
+            known.pop("illustrative")
+        for key in ("sector", "title", "source", "licence", "description"):
+            if key in known and not isinstance(known[key], str):
+                known.pop(key)
         return cls(**known)
 
 
-def read_sidecar(path) -> dict:
-    """Metadata shipped beside a data file as ``<file>.meta.toml`` (e.g. by sample_data/generate.py)."""
+def read_sidecar(path, strict: bool = True) -> dict:
+    """Metadata shipped beside a data file as ``<file>.meta.toml`` (e.g. by sample_data/generate.py).
+
+    Checked against the same schema as a project's ``[layers.meta]``: a wrong value (``year =
+    "abc"``) or broken TOML raises one line naming the sidecar. ``strict=False`` (for dialogs that
+    only pre-fill fields) returns {} instead.
+    """
     import tomllib
     from pathlib import Path
 
+    from .schema import MetaModel, SidecarError, validate
+
     side = Path(str(path) + ".meta.toml")
-    if not side.exists():
+    if not side.is_file():
         return {}
     try:
-        return tomllib.loads(side.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return {}
+        data = tomllib.loads(side.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+        _, errors = validate(MetaModel, data, "", side, SidecarError)
+        if errors:
+            raise errors[0]
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:
+        if not strict:
+            return {}
+        raise SidecarError.of("perr_toml", side, detail=str(exc) or type(exc).__name__) from None
+    except SidecarError:
+        if not strict:
+            return {}
+        raise
+    return data
 
 
 @dataclass

@@ -1,7 +1,11 @@
 """The project file (TOML): what layers, which indicators, what units. Read, validate, save.
 
-The part of the format described in the README is fixed so other tools can write it. Keys we do
-not know (written by a newer app, by hand, or by another tool) are kept and written back on save.
+The part of the format described in the README is fixed so other tools can write it. Every key's
+type and range is declared once in :mod:`.schema`; this module turns the checked tables into the
+in-memory model (:class:`Project` and its specs) and checks what spans several tables (references
+between layers, join cycles). Keys we do not know (written by a newer app, by hand, or by another
+tool) are kept and written back on save, and saving edits the document that was read (tomlkit),
+so comments, key order and formatting survive; only changed values are rewritten.
 """
 
 from __future__ import annotations
@@ -9,27 +13,21 @@ from __future__ import annotations
 import copy
 import math
 import os
-import re
-import tempfile
+import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tomli_w
+import tomlkit
 
-from .crs import DEFAULT_CRS, parse_crs
-from .errors import ProjectError, SkiktError
+from .crs import DEFAULT_CRS
+from .errors import ProjectError
+from .i18n import Msg
 from .metadata import LayerMeta
-from .sectors import SECTORS
-from .where import parse_where
-
-SCHEMA_VERSION = 1
-METHODS = ("count", "density", "distance", "coverage", "length", "attribute")
-NORMALIZE = ("minmax", "rank", "zscore", "classes")
-AGGREGATES = ("sum", "mean", "area_weighted_mean")
-CLASS_SCHEMES = ("quantiles", "equal_interval", "natural_breaks")
-_ID = re.compile(r"^[a-z0-9_]+$")
-
+from .schema import (AGGREGATES, CLASS_SCHEMES, METHODS, NORMALIZE, SCHEMA_VERSION, FileModel,  # noqa: F401
+                     HeadModel, IndicatorModel, LayerModel, UnitsModel, field_error, known_keys, validate)
 
 @dataclass
 class IndicatorSpec:
@@ -153,6 +151,13 @@ class Project:
     path: Path | None = None
     extra: dict = field(default_factory=dict)  # unknown top-level keys (views, scenarios, …)
     project_extra: dict = field(default_factory=dict)
+    # [[layers]] entries left out by read_project(lenient=True): one ProjectError each, in file order.
+    layer_errors: list = field(default_factory=list, repr=False, compare=False)
+    # The file as read (tomlkit document), what to_dict() said then, and whether it began with a
+    # BOM: saving changes in the document only what differs from that snapshot.
+    document: Any = field(default=None, repr=False, compare=False)
+    saved_state: dict | None = field(default=None, repr=False, compare=False)
+    bom: bool = field(default=False, repr=False, compare=False)
 
     @property
     def base_dir(self) -> Path:
@@ -211,190 +216,319 @@ def _num(v):
 # Parsing and validation
 
 
-def _err(path, msg) -> ProjectError:
-    return ProjectError(msg, path)
+def _indicator_spec(m: IndicatorModel, raw: dict) -> IndicatorSpec:
+    extra = {k: v for k, v in raw.items() if k not in known_keys(IndicatorModel)}
+    return IndicatorSpec(method=m.method, column=m.column, aggregate=m.aggregate, direction=m.direction,
+                         normalize=m.normalize, weight=m.weight, scheme=m.scheme, k=m.k, extra=extra)
 
 
-def _indicator(d: dict, lid: str, path) -> IndicatorSpec:
-    d = dict(d)
-    known = {"method", "column", "aggregate", "direction", "normalize", "weight", "scheme", "k"}
-    extra = {k: d.pop(k) for k in list(d) if k not in known}
-    method = d.get("method")
-    if method not in METHODS:
-        raise ProjectError.of("perr_method", path, id=lid, value=method, known=" | ".join(METHODS))
-    spec = IndicatorSpec(method=method, extra=extra)
-    spec.column = d.get("column")
-    spec.aggregate = d.get("aggregate")
-    if method == "attribute" and not spec.column:
-        raise ProjectError.of("perr_column", path, id=lid)
-    if spec.aggregate is not None and spec.aggregate not in AGGREGATES:
-        raise _err(path, f"layer '{lid}': unknown aggregate '{spec.aggregate}' (use {' | '.join(AGGREGATES)})")
-    spec.direction = d.get("direction", "high")
-    if spec.direction not in ("high", "low"):
-        raise _err(path, f"layer '{lid}': direction must be \"high\" or \"low\", not '{spec.direction}'")
-    spec.normalize = d.get("normalize", "minmax")
-    if spec.normalize not in NORMALIZE:
-        raise _err(path, f"layer '{lid}': unknown normalize '{spec.normalize}' (use {' | '.join(NORMALIZE)})")
-    try:
-        spec.weight = float(d.get("weight", 1.0))
-    except (TypeError, ValueError):
-        raise _err(path, f"layer '{lid}': weight must be a number") from None
-    if not spec.weight >= 0 or spec.weight == float("inf"):
-        raise ProjectError.of("perr_weight", path, id=lid, value=d.get("weight"))
-    spec.scheme = d.get("scheme", "quantiles")
-    if spec.scheme not in CLASS_SCHEMES:
-        raise _err(path, f"layer '{lid}': unknown classes scheme '{spec.scheme}' (use {' | '.join(CLASS_SCHEMES)})")
-    spec.k = int(d.get("k", 5))
-    if not 2 <= spec.k <= 10:
-        raise _err(path, f"layer '{lid}': k must be between 2 and 10")
+def _layer_spec(m: LayerModel, raw: dict) -> LayerSpec:
+    title = m.title or m.id
+    spec = LayerSpec(id=m.id, path=m.path, sector=m.sector, title=title, layer=m.layer, crs=m.crs,
+                     where=m.where, geometry=m.geometry, visible=m.visible, opacity=m.opacity)
+    spec.extra = {k: v for k, v in raw.items() if k not in known_keys(LayerModel)}
+    spec.join = dict(raw["join"]) if m.join else None
+    spec.indicator = _indicator_spec(m.indicator, raw["indicator"]) if m.indicator else None
+    spec.meta = LayerMeta.from_dict({**(raw.get("meta") or {}), "sector": m.sector, "title": title})
+    spec.style = dict(raw.get("style") or {})
     return spec
 
 
-def _layer(d: dict, path) -> LayerSpec:
-    if not isinstance(d, dict):
-        raise _err(path, "every [[layers]] entry must be a table")
-    d = dict(d)
-    lid = d.get("id")
-    if not isinstance(lid, str) or not _ID.match(lid):
-        raise _err(path, f"layer id {lid!r} must match [a-z0-9_]+")
-    if not d.get("path"):
-        raise _err(path, f"layer '{lid}' has no path")
-    sector = d.get("sector", "reference")
-    if sector not in SECTORS:
-        raise ProjectError.of("perr_sector", path, id=lid, value=sector, known=", ".join(SECTORS))
-    known = {"id", "path", "sector", "title", "layer", "crs", "where", "geometry", "join", "indicator",
-             "meta", "style", "visible", "opacity"}
-    spec = LayerSpec(id=lid, path=str(d["path"]), sector=sector, title=str(d.get("title") or lid))
-    spec.extra = {k: v for k, v in d.items() if k not in known}
-    spec.layer = d.get("layer")
-    spec.crs = d.get("crs")
-    if spec.crs:
-        try:
-            parse_crs(spec.crs)
-        except SkiktError:
-            raise _err(path, f"layer '{lid}': unknown crs '{spec.crs}'") from None
-    spec.where = d.get("where")
-    if spec.where:
-        try:
-            parse_where(spec.where)
-        except SkiktError as exc:
-            raise _err(path, f"layer '{lid}': {exc}") from None
-    spec.geometry = d.get("geometry")
-    if spec.geometry not in (None, "point", "line", "polygon"):
-        raise _err(path, f"layer '{lid}': geometry must be 'point', 'line' or 'polygon'")
-    if d.get("join") is not None:
-        j = d["join"]
-        if not isinstance(j, dict) or not all(j.get(k) for k in ("layer", "left", "right")):
-            raise _err(path, f"layer '{lid}': join needs layer, left and right")
-        spec.join = dict(j)
-    if d.get("indicator") is not None:
-        if not isinstance(d["indicator"], dict):
-            raise _err(path, f"layer '{lid}': [layers.indicator] must be a table")
-        spec.indicator = _indicator(d["indicator"], lid, path)
-    spec.meta = LayerMeta.from_dict({**(d.get("meta") or {}), "sector": sector, "title": spec.title})
-    spec.style = dict(d.get("style") or {})
-    spec.visible = bool(d.get("visible", True))
-    spec.opacity = float(d.get("opacity", 1.0))
-    return spec
+def _layer_entry(raw, index: int, path) -> tuple[LayerSpec | None, ProjectError | None]:
+    """One [[layers]] entry: its spec, or the first thing wrong with it (one line, with key path)."""
+    at = f"layers[{index}]"
+    if not isinstance(raw, dict):
+        return None, field_error(at, Msg.of("perr_expected", expected=Msg.of("exp_table"), got=_show(raw)), path)
+    model, errors = validate(LayerModel, raw, at, path)
+    if errors:
+        return None, errors[0]
+    ind = model.indicator
+    if ind is not None and ind.method == "attribute" and not ind.column:
+        return None, field_error(f"{at}.indicator.column", Msg.of("perr_needs_column"), path)
+    return _layer_spec(model, raw), None
 
 
-def _units(d: dict, ids: set[str], path) -> UnitsSpec:
-    d = dict(d or {})
-    known = {"kind", "cell_size", "study_area", "layer", "id", "classes"}
-    u = UnitsSpec(extra={k: v for k, v in d.items() if k not in known})
-    u.kind = d.get("kind", "grid")
-    if u.kind not in ("grid", "areas"):
-        raise _err(path, f"units kind must be \"grid\" or \"areas\", not '{u.kind}'")
-    if u.kind == "grid":
-        try:
-            u.cell_size = float(d.get("cell_size", 1000))
-        except (TypeError, ValueError):
-            raise _err(path, "units cell_size must be a number of metres") from None
-        if not u.cell_size > 0:
-            raise _err(path, "units cell_size must be positive")
-    else:
-        u.layer, u.id = d.get("layer"), d.get("id")
-        if not u.layer or not u.id:
-            raise _err(path, "units kind = \"areas\" needs layer and id")
-        if u.layer not in ids:
-            raise _err(path, f"units refer to unknown layer id '{u.layer}'")
-    sa = d.get("study_area")
-    if sa is not None:
-        if not isinstance(sa, dict) or not sa.get("layer"):
-            raise _err(path, "study_area needs layer (and optionally where)")
-        if sa["layer"] not in ids:
-            raise ProjectError.of("perr_study_layer", path, ref=sa["layer"])
-        if sa.get("where"):
-            try:
-                parse_where(sa["where"])
-            except SkiktError as exc:
-                raise _err(path, f"study_area: {exc}") from None
-        u.study_area = dict(sa)
-    u.classes = int(d.get("classes", 5))
+def _show(value) -> str:
+    from .schema import show
+
+    return show(value)
+
+
+def _raw_id(raw) -> str | None:
+    """The id of an entry, even of a bad one, so references to it can be judged."""
+    lid = raw.get("id") if isinstance(raw, dict) else None
+    return lid if isinstance(lid, str) else None
+
+
+def _check_references(proj: Project, bad: dict[str, ProjectError], index: dict[str, int], path) -> None:
+    """Joins and units must name a layer that exists and was read; joins must not go round.
+    ``index``: each layer's position in the file, for the key path in messages."""
+    ids = {s.id for s in proj.layers}
+
+    def resolve(ref: str, at: str) -> None:
+        if ref in bad:  # the app may leave a bad layer out, but not one that others stand on
+            raise bad[ref]
+        if ref not in ids:
+            raise field_error(at, Msg.of("perr_ref", ref=ref), path)
+
+    for spec in proj.layers:
+        if spec.join:
+            at = f"layers[{index[spec.id]}].join.layer"
+            if spec.join["layer"] == spec.id:
+                raise field_error(at, Msg.of("perr_join_self", id=spec.id), path)
+            resolve(spec.join["layer"], at)
+    _check_join_cycles(proj, path, index)
+    units = proj.units
+    if units.kind == "areas":
+        for key in ("layer", "id"):
+            if getattr(units, key) is None:
+                raise field_error(f"units.{key}", Msg.of("perr_required_areas"), path)
+        resolve(units.layer, "units.layer")
+    if units.study_area:
+        resolve(units.study_area["layer"], "units.study_area.layer")
+
+
+def _check_join_cycles(proj: Project, path, index: dict[str, int]) -> None:
+    target = {s.id: s.join["layer"] for s in proj.layers if s.join}
+    for start in target:
+        chain, node = [start], target[start]
+        while node in target and node not in chain:
+            chain.append(node)
+            node = target[node]
+        if node == start and len(chain) > 1:
+            at = f"layers[{index[start]}].join.layer"
+            raise field_error(at, Msg.of("perr_join_cycle", chain=" → ".join(chain + [start])), path)
+
+
+def _units_spec(m: UnitsModel | None, raw) -> UnitsSpec:
+    if m is None:
+        return UnitsSpec()
+    raw = raw or {}
+    u = UnitsSpec(kind=m.kind, cell_size=m.cell_size, layer=m.layer, id=m.id, classes=m.classes)
+    u.extra = {k: v for k, v in raw.items() if k not in known_keys(UnitsModel)}
+    u.study_area = dict(raw["study_area"]) if m.study_area else None
     return u
 
 
-def project_from_dict(data: dict, path: Path | None = None) -> Project:
-    version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int):
-        raise _err(path, f"schema_version must be a whole number, not {version!r}")
-    if version > SCHEMA_VERSION:
-        raise ProjectError.of("perr_schema", path, version=version, known=SCHEMA_VERSION)
-    head = dict(data.get("project") or {})
-    proj = Project(path=Path(path).resolve() if path else None)
-    proj.title = str(head.pop("title", "Skikt"))
-    proj.crs = str(head.pop("crs", DEFAULT_CRS))
-    try:
-        parse_crs(proj.crs)
-    except SkiktError:
-        raise _err(path, f"project crs '{proj.crs}' is not a known coordinate system") from None
-    proj.project_extra = head
-    raw_layers = data.get("layers") or []
-    if not isinstance(raw_layers, list):
-        raise _err(path, "layers must be written as [[layers]] tables")
-    proj.layers = [_layer(d, path) for d in raw_layers]
-    ids = [s.id for s in proj.layers]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
+def _check_version(data: dict, path) -> None:
+    version = data.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise ProjectError.of("perr_schema", path, version=_show(version), known=SCHEMA_VERSION)
+
+
+def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = False) -> Project:
+    """The checked project. Every problem is one ProjectError line with the key's path.
+
+    ``lenient``: a bad [[layers]] entry is left out and its error kept in ``layer_errors``
+    (the app opens the rest); anything else wrong, or a bad layer that another layer, the units
+    or the study area refers to, is still raised.
+    """
+    _check_version(data, path)
+    top, errors = validate(FileModel, data, "", path)
+    if errors:
+        raise errors[0]
+    head_raw = data.get("project") or {}
+    head = top.project or HeadModel()
+    proj = Project(path=Path(path).resolve() if path else None, title=head.title, crs=head.crs)
+    proj.project_extra = {k: v for k, v in head_raw.items() if k not in known_keys(HeadModel)}
+    proj.extra = {k: v for k, v in data.items() if k not in known_keys(FileModel)}
+
+    bad: dict[str, ProjectError] = {}
+    file_index: dict[str, int] = {}
+    seen: list[str] = []
+    for i, raw in enumerate(top.layers):
+        spec, error = _layer_entry(raw, i, path)
+        lid = spec.id if spec else _raw_id(raw)
+        if lid is not None:
+            seen.append(lid)
+        if error is not None:
+            if not lenient:
+                raise error
+            proj.layer_errors.append(error)
+            if lid is not None:
+                bad[lid] = error
+            continue
+        file_index[spec.id] = i
+        proj.layers.append(spec)
+    dup = sorted({i for i in seen if seen.count(i) > 1})
     if dup:
         raise ProjectError.of("perr_duplicate", path, ids=", ".join(dup))
-    for s in proj.layers:
-        if s.join and s.join["layer"] not in ids:
-            raise ProjectError.of("perr_join_layer", path, id=s.id, ref=s.join["layer"])
-    proj.units = _units(data.get("units"), set(ids), path)
-    proj.extra = {k: v for k, v in data.items() if k not in ("schema_version", "project", "layers", "units")}
+    proj.units = _units_spec(top.units, data.get("units"))
+    _check_references(proj, bad, file_index, path)
     return proj
 
 
-def read_project(path) -> Project:
-    path = Path(path)
+def _read_text(path: Path) -> tuple[str, bool]:
     if not path.exists():
         raise ProjectError.of("perr_not_found", path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError.of("perr_toml", path, detail=exc.strerror or type(exc).__name__) from None
+    bom = raw.startswith(b"\xef\xbb\xbf")  # Windows editors write one; TOML itself has none
+    try:
+        return raw[3 if bom else 0:].decode("utf-8"), bom
     except UnicodeDecodeError:
         raise ProjectError.of("perr_not_utf8", path) from None
+
+
+def read_project(path, lenient: bool = False) -> Project:
+    """Read and check a project file. See :func:`project_from_dict` for ``lenient``."""
+    path = Path(path)
+    text, bom = _read_text(path)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProjectError.of("perr_toml", path, detail=str(exc)) from None
-    return project_from_dict(data, path)
+    except (ValueError, RecursionError) as exc:  # 5,000-digit integers, arrays nested 10,000 deep
+        raise ProjectError.of("perr_toml", path, detail=type(exc).__name__) from None
+    proj = project_from_dict(data, path, lenient=lenient)
+    try:
+        proj.document = tomlkit.parse(text)
+    except Exception:  # noqa: BLE001 - a document tomlkit cannot keep is saved from scratch
+        proj.document = None
+    proj.bom = bom
+    proj.saved_state = proj.to_dict()
+    return proj
+
+
+# ------------------------------------------------------------------------------------------------
+# Saving: edit the document that was read, write it safely
+
+
+def _is_table(item) -> bool:
+    return isinstance(item, dict)
+
+
+def _merge(table, before: dict, now: dict) -> None:
+    """Change in ``table`` (a tomlkit container) only what differs between ``before`` and ``now``.
+
+    Keys nobody changed keep their text, comments and position; a value that changed is replaced
+    in place; a sub-table is merged key by key; a key that went away is removed.
+    """
+    for key, value in now.items():
+        old = before.get(key, _MISSING)
+        if old == value and key in table:
+            continue
+        if isinstance(value, dict) and isinstance(old, dict) and key in table and _is_table(table[key]):
+            _merge(table[key], old, value)
+        else:
+            table[key] = value
+    for key in before:
+        if key not in now and key in table:
+            del table[key]
+
+
+_MISSING = object()
+
+
+def _new_layer_table(layer: dict):
+    return tomlkit.parse(tomli_w.dumps({"layers": [layer]}))["layers"][0]
+
+
+def _merge_layers(doc, before: list[dict], now: list[dict]) -> None:
+    """[[layers]] matched by id: kept entries are merged, new ones added, removed ones dropped,
+    and entries this session did not read (left out by a lenient read) stay where they were."""
+    entries = list(doc["layers"]) if "layers" in doc else []
+    if "layers" in doc and not isinstance(doc["layers"], tomlkit.items.AoT) and entries:
+        doc["layers"] = now  # written as an inline array by some tool: replaced as a whole
+        return
+    base = {d["id"]: d for d in before}
+    by_id = {str(e.get("id")): e for e in entries if _is_table(e) and str(e.get("id")) in base}
+    # Entries we do not manage ride along after the managed entry they followed in the file.
+    riders: dict[str | None, list] = {}
+    anchor = None
+    for e in entries:
+        eid = str(e.get("id")) if _is_table(e) else None
+        if eid in by_id and by_id[eid] is e:
+            anchor = eid
+        else:
+            riders.setdefault(anchor, []).append(e)
+    now_ids = [d["id"] for d in now]
+    result = list(riders.get(None, []))
+    for d in now:
+        if d["id"] in by_id:
+            table = by_id[d["id"]]
+            _merge(table, base[d["id"]], d)
+        else:
+            table = _new_layer_table(d)
+        result.append(table)
+        result += riders.get(d["id"], [])
+    for gone, rest in riders.items():
+        if gone is not None and gone not in now_ids:
+            result += rest
+    if [id(t) for t in result] == [id(e) for e in entries]:
+        return
+    aot = tomlkit.aot()
+    for table in result:
+        aot.append(table)
+    if "layers" in doc:
+        doc["layers"] = aot
+    else:
+        doc.append("layers", aot)
+
+
+def _updated_document(project: Project) -> tuple[Any, dict]:
+    now = project.to_dict()
+    if project.document is None:
+        return tomlkit.parse(tomli_w.dumps(now)), now
+    before = project.saved_state or {}
+    doc = project.document
+    _merge_layers(doc, before.get("layers", []), now["layers"])
+    _merge(doc, {k: v for k, v in before.items() if k != "layers"}, {k: v for k, v in now.items() if k != "layers"})
+    return doc, now
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write a temp file beside ``path`` with the same mode (new files: the user's umask), flush
+    and fsync it, rename it over ``path``, and fsync the folder so the rename itself is on disk."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(tmp)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if os.name == "posix":
+        try:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:  # some file systems cannot fsync a folder; the file itself is synced
+            pass
 
 
 def write_project(project: Project, path=None) -> Path:
-    """Save atomically: write a temporary file next to the target, then rename over it."""
+    """Save atomically, keeping the file's comments, key order, unknown keys and permissions."""
     path = Path(path or project.path).resolve()
     if project.path is None or project.path != path:
         # Re-anchor relative layer paths to the new location.
         for s in project.layers:
             s.path = str(project.resolve(s.path))
         project.path = path
-    text = tomli_w.dumps(project.to_dict())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    doc, now = _updated_document(project)
+    text = tomlkit.dumps(doc)
+    _atomic_write(path, (("\ufeff" if project.bom else "") + text).encode("utf-8"))
+    project.document, project.saved_state = doc, now
     for s in project.layers:
         if os.path.isabs(s.path):
             try:

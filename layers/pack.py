@@ -198,6 +198,8 @@ def _planned(zf: zipfile.ZipFile, folder: Path, max_bytes: int, max_entries: int
     real_folder = Path(os.path.realpath(folder))
     plan, seen, declared = [], set(), 0
     for info in infos:
+        if info.is_dir() and info.filename.replace("\\", "/").strip("/") in ("", "."):
+            continue  # "./" from some zip tools: the folder itself
         parts = _safe_parts(info.filename, folder)
         if _is_link_or_special(info):
             raise PackError.of("unpack_link", None, entry=info.filename)

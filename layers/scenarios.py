@@ -337,7 +337,7 @@ def _composite(ws, name: str | None):
     from .composite import combine
 
     weights = scenario_weights(ws.project, name)
-    vector = [weights[lid] for lid in ws.normalised.layer_ids]
+    vector = [weights.get(lid, 0.0) for lid in ws.normalised.layer_ids]
     return combine(ws.normalised, vector, ws.project.units.classes)
 
 

@@ -471,3 +471,23 @@ def test_apply_scenario_arg_without_a_name_is_the_project_itself(three):
     args = parser.parse_args(["--scenario", "B"])
     assert [s.indicator.weight for s in cli_more.apply_scenario_arg(project, args.scenario).indicator_layers()] \
         == [1.0, 3.0]
+
+
+def test_a_unit_without_any_value_has_no_rank_and_no_rank_change(three, tmp_path):
+    boxes = [shapely.box(X0 + i * 1000, Y0, X0 + (i + 1) * 1000, Y0 + 1000) for i in range(4)]
+    gpd.GeoDataFrame({"code": ["a", "b", "c", "d"], "name": ["Aby", "Bby", "Cby", "Dby"],
+                      "x1": [0.0, 5.0, 10.0, np.nan], "x2": [10.0, 0.0, 5.0, np.nan]}, geometry=boxes, crs=3006) \
+        .to_file(tmp_path / "rutor.gpkg", layer="rutor", driver="GPKG")
+    ws = Workspace(read_project(three))
+    ws.update()
+    table = compare(ws, "A", "B").set_index("unit_id")
+    assert table.loc[["a", "b", "c"], "rank_change"].tolist() == [2, -1, -1]  # the three scored as before
+    assert table.loc["d", ["rank_a", "rank_b", "rank_change", "class_a", "class_b"]].isna().all()
+    assert np.isnan(table.loc["d", "score_a"])
+    rising, falling = top_movers(table.reset_index(), 5)
+    assert "d" not in set(rising["unit_id"]) | set(falling["unit_id"])
+    out = tmp_path / "jmf.csv"
+    cli_more.write_comparison(table.reset_index(), out)
+    assert out.read_text(encoding="utf-8").splitlines()[4].startswith("d,,,,,,,")
+    summary = by_municipality(ws, table.reset_index()).set_index("municipality")
+    assert summary.loc["d", "people_top_a"] == 0 and np.isnan(summary.loc["d", "mean_rank_change"])

@@ -459,13 +459,23 @@ def _merge_layers(doc, before: list[dict], now: list[dict]) -> None:
             result += rest
     if [id(t) for t in result] == [id(e) for e in entries]:
         return
-    aot = tomlkit.aot()
     for table in result:
-        aot.append(table)
+        _end_with_blank_line(table)
+    aot = tomlkit.items.AoT(result, parsed=True)  # parsed: keep each table's own whitespace
     if "layers" in doc:
         doc["layers"] = aot
     else:
         doc.append("layers", aot)
+
+
+def _end_with_blank_line(table) -> None:
+    """A moved or new [[layers]] entry ends with a blank line, as hand-written ones do."""
+    if table.as_string().endswith("\n\n"):
+        return
+    inner = table  # the blank line goes after the entry's last sub-table ([layers.indicator] …)
+    while inner.value.body and isinstance(inner.value.body[-1][1], tomlkit.items.Table):
+        inner = inner.value.body[-1][1]
+    inner.add(tomlkit.nl())
 
 
 def _updated_document(project: Project) -> tuple[Any, dict]:

@@ -84,6 +84,85 @@ def test_invalid_projects_are_refused(patch, msg):
     assert msg in str(info.value)
 
 
+def _changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    import difflib
+
+    diff = [d for d in difflib.ndiff(before.splitlines(), after.splitlines()) if d[:2] in ("- ", "+ ")]
+    return [(a[2:], b[2:]) for a, b in zip(diff[::2], diff[1::2])] if len(diff) % 2 == 0 else diff
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_save_changes_only_the_edited_line_and_keeps_the_mode(sample_copy, mode):
+    import os
+    import stat
+
+    sample_copy.chmod(mode)
+    before = sample_copy.read_text(encoding="utf-8")
+    proj = read_project(sample_copy)
+    proj.layer("kultur").indicator.weight = 2.5
+    write_project(proj)
+    after = sample_copy.read_text(encoding="utf-8")
+    assert after.startswith("# Skikt sample project: Stockholms län, every sector, 500 m grid.\n")
+    # kultur is the only layer with weight 1 after transport; find its weight line by position
+    assert _changed_lines(before, after) == [("weight = 1", "weight = 2.5")]
+    idx = before.index('id = "kultur"')
+    assert after[:idx] == before[:idx]
+    assert stat.S_IMODE(os.stat(sample_copy).st_mode) == mode
+    assert sorted(p.name for p in sample_copy.parent.glob(".*tmp")) == []
+
+
+def test_save_without_changes_is_byte_identical_with_comments_crlf_and_bom(tmp_path):
+    text = V1.read_text(encoding="utf-8").replace("../../sample_data", str(ROOT / "sample_data"))
+    text = text.replace("weight = 2\n", "weight = 2  # agreed with the board\nfuture = { a = 1 }\n", 1)
+    raw = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8")
+    path = tmp_path / "p.toml"
+    path.write_bytes(raw)
+    write_project(read_project(path))
+    assert path.read_bytes() == raw
+    proj = read_project(path)
+    proj.layer("vard").indicator.weight = 7
+    write_project(proj)
+    assert path.read_bytes() == raw.replace(b"weight = 2  #", b"weight = 7  #", 1)
+
+
+def test_save_adds_removes_and_reorders_layers_keeping_comments(tmp_path):
+    from skikt.layers.project import LayerSpec
+
+    text = V1.read_text(encoding="utf-8").replace("../../sample_data", str(ROOT / "sample_data"))
+    text = text.replace('[[layers]]\nid = "vard"', '# Healthcare, our main concern\n[[layers]]\nid = "vard"')
+    path = tmp_path / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    proj = read_project(path)
+    proj.layers = [s for s in proj.layers if s.id != "tatorter"]
+    proj.layers.insert(0, LayerSpec(id="nytt", path=str(ROOT / "sample_data" / "civilforsvar.fgb"),
+                                    sector="civil_defence", title="Nytt"))
+    write_project(proj)
+    out = path.read_text(encoding="utf-8")
+    data = tomllib.loads(out)
+    assert [d["id"] for d in data["layers"]] == ["nytt", "lan", "kommuner", "vard"]
+    assert "# Healthcare, our main concern" in out and out.startswith("# A schema_version 1 project")
+    again = read_project(path)
+    assert again.resolve(again.layer("nytt").path).resolve() == ROOT / "sample_data" / "civilforsvar.fgb"
+    assert again.layer("vard").indicator.weight == 2 and again.units.study_area["where"] == "code = '14'"
+
+
+def test_save_flushes_and_fsyncs_file_and_folder(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real_fsync(fd)))
+    out = write_project(read_project(V1), tmp_path / "new.toml")
+    assert synced == [False, True]  # the temp file before the rename, then its folder
+    old = os.umask(0o027)
+    try:
+        write_project(read_project(out), tmp_path / "fresh.toml")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "fresh.toml").st_mode) == 0o640  # a new file follows the umask
+
+
 @pytest.mark.parametrize("weights,msg", [
     ([], "no indicator layer"),
     ([0, 0.0], "every indicator weight is zero"),

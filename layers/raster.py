@@ -191,19 +191,27 @@ def _grid_crossings(a: np.ndarray, b: np.ndarray, origin: float, cell: float):
 def _cut_at_grid_lines(a: np.ndarray, b: np.ndarray, grid: GridSpec):
     """Cut every segment a→b where it crosses a grid line, so each piece lies in one cell.
 
-    Returns (segment index, piece start (P, 2), piece end (P, 2)), pieces in travel order.
+    Returns (segment index, piece start (P, 2), piece end (P, 2)). Segments that cross no grid
+    line are pieces already; only the others are sorted by (segment, t), which keeps a detailed
+    coastline (millions of short segments) cheap.
     """
     sx, tx = _grid_crossings(a[:, 0], b[:, 0], grid.x0, grid.cell)
     sy, ty = _grid_crossings(a[:, 1], b[:, 1], grid.y0, grid.cell)
     n = len(a)
-    seg = np.concatenate([np.arange(n), np.arange(n), sx, sy])
-    t = np.concatenate([np.zeros(n), np.ones(n), tx, ty])
+    crossed = np.zeros(n, bool)
+    crossed[sx] = True
+    crossed[sy] = True
+    cut = np.flatnonzero(crossed)
+    seg = np.concatenate([cut, cut, sx, sy])
+    t = np.concatenate([np.zeros(len(cut)), np.ones(len(cut)), tx, ty])
     order = np.lexsort((t, seg))
     seg, t = seg[order], t[order]
     keep = seg[:-1] == seg[1:]
     s, t0, t1 = seg[:-1][keep], t[:-1][keep], t[1:][keep]
     d = b[s] - a[s]
-    return s, a[s] + d * t0[:, None], a[s] + d * t1[:, None]
+    whole = np.flatnonzero(~crossed)
+    return (np.concatenate([whole, s]), np.concatenate([a[whole], a[s] + d * t0[:, None]]),
+            np.concatenate([b[whole], a[s] + d * t1[:, None]]))
 
 
 def line_length_per_cell(geoms, grid: GridSpec, weights=None) -> np.ndarray:
@@ -266,26 +274,16 @@ def area_per_cell(geoms, grid: GridSpec, weights=None) -> np.ndarray:
     return out[:, : grid.nx].ravel()
 
 
-def valid_polygons(geoms) -> np.ndarray:
-    """The polygonal part of each geometry, repaired with make_valid where invalid."""
-    geoms = np.asarray(geoms, dtype=object).copy()
-    bad = ~shapely.is_valid(geoms)
-    if bad.any():
-        fixed = shapely.make_valid(geoms[bad])
-        polys = [shapely.union_all([p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)])
-                 for g in fixed]
-        geoms[bad] = polys
-    return geoms
-
-
 def disjoint_union(geoms) -> np.ndarray:
     """Polygons with the same union as ``geoms`` whose interiors do not overlap.
 
     Only features whose interiors overlap another are merged with union_all; the rest pass
     through untouched, so a layer of disjoint parcels (or one huge polygon) costs no union.
+    Features must be valid, as loading leaves them (make_valid); validity is not checked again
+    here, because GEOS takes seconds to check one polygon of millions of vertices.
     """
-    geoms = valid_polygons(geoms)
-    geoms = geoms[~shapely.is_empty(geoms)]
+    geoms = np.asarray(geoms, dtype=object)
+    geoms = geoms[~shapely.is_empty(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))]
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="intersects")
     pair = a < b
@@ -309,7 +307,7 @@ def apportion_per_cell(geoms, values, grid: GridSpec) -> np.ndarray:
     """Σ over features of value × area(feature ∩ cell) / area(feature): each polygon's value
     spread over the cells by area share, so the total of any set of whole-covering cells is the
     total of the values (features with a NaN value are left out)."""
-    geoms = valid_polygons(geoms)
+    geoms = np.asarray(geoms, dtype=object)
     values = np.asarray(values, float)
     whole = shapely.area(geoms)
     ok = np.isfinite(values) & (whole > 0)

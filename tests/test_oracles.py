@@ -99,3 +99,19 @@ def test_distance_is_zero_inside_overlapping_and_nested_polygons():
     expect = shapely.distance(shapely.union_all(polys), shapely.points(units.centres))
     assert (got[expect == 0] == 0).all()
     assert (got >= expect - 1e-6).all() and (got <= expect + 50 / 4 + 1e-6).all()
+
+
+def test_area_unit_coverage_of_overlapping_polygons_against_shapely():
+    from skikt.layers.units import make_area_units
+
+    rng = np.random.default_rng(12)
+    frame = shapely.box(0, 0, 2000, 2000)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.MultiPoint(rng.uniform(0, 2000, (30, 2)))))
+    cells = shapely.intersection(cells, frame)
+    areas = gpd.GeoDataFrame({"kod": [f"{i:04d}" for i in range(len(cells))]}, geometry=cells, crs=3006)
+    units = make_area_units(areas, "kod")
+    polys = nasty_polygons(12)
+    got = compute(IndicatorSpec("coverage"), gpd.GeoDataFrame(geometry=polys, crs=3006), units).values
+    union = shapely.union_all(polys)
+    expect = shapely.area(shapely.intersection(units.geometry, union)) / shapely.area(units.geometry)
+    np.testing.assert_allclose(got, expect, rtol=1e-9, atol=1e-12)

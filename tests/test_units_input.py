@@ -252,3 +252,16 @@ def test_memory_guard_refuses_up_front_and_suggests_a_cell_size_that_fits():
     # 80 % of 4 GB usable; the suggested size fits and the next smaller nice size would not.
     assert grid_memory(county, suggest, 8)[0] <= 0.8 * 4e9 < grid_memory(county, suggest * 0.8, 8)[0]
     check_grid_fits(county, suggest, 8, available=4e9)
+
+
+def test_normalised_cache_is_keyed_by_what_the_raw_values_came_from(tmp_path):
+    """Keys built from id() can match a different, later object at the same address."""
+    k = kommuner()
+    csv = shares_table(tmp_path, {c: float(i) for i, c in enumerate(k["code"])})
+    join = 'join = { layer = "kommuner", left = "Kommunkod", right = "code" }'
+    ws = Workspace(read_project(write_project(tmp_path, KOMMUNER_LAYER + indicator_layer("andel", csv, join),
+                                              AREA_UNITS)))
+    ws.update()
+    norm_key = ws._norm["andel"][0]
+    assert norm_key[0] == ws._raw["andel"][0] and isinstance(norm_key[0], tuple)
+    assert not hasattr(Workspace, "raw_matrix")

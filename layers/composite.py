@@ -1,49 +1,159 @@
 """Normalise raw indicators to 0–1, weight them, and combine them into priority scores and classes.
 
 The split matters for speed: normalisation runs when data or a normalisation choice changes;
-a weight change only re-runs :func:`combine`: one matrix–vector product over cached arrays and
-one sort for the ranks and classes.
+a weight change only re-runs :func:`combine`: a matrix–vector product over cached arrays and a
+partial sort (``np.partition``) for the k − 1 class thresholds. Full ranks are only computed
+when something asks for them (the score table, the Info panel).
+
+Everything here is deterministic: no random numbers, no sampling with a random generator, so
+the same project gives the same bytes on every run.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 EPS_GEO = 0.01  # floor for the geometric mean, so one zero does not erase everything else
-_SAMPLE = 20_000  # values used to fit class breaks; 400,000 gives the same breaks, 20× slower
+SCHEMES = ("quantiles", "equal_interval", "natural_breaks")
+# Fisher–Jenks costs O(k·m²) for m distinct values; above this many it runs on this many evenly
+# spaced order statistics of the data (no random sample, so the breaks never change run to run).
+JENKS_MAX_VALUES = 2_000
+
+
+# ------------------------------------------------------------------------------------------------
+# Class breaks (the `classes` normalisation and graduated styles)
+
+
+def class_breaks(values: np.ndarray, scheme: str, k: int) -> np.ndarray:
+    """The k upper class bounds of the finite values, as mapclassify computes them before it
+    drops repeated bounds. Repeats are kept on purpose: a repeated bound is an empty class, so
+    class c keeps its meaning "c-th of k" however many values tie. Empty when nothing is finite.
+
+    quantiles: mapclassify's percentiles 100/k, 200/k, …, 100 by scipy's ``scoreatpercentile``.
+    equal_interval: min + width, min + 2·width, …, max, as mapclassify.EqualInterval.
+    natural_breaks: Fisher–Jenks (exact 1-D optimum of within-class squared deviations).
+    """
+    v = np.asarray(values, np.float64)
+    v = np.sort(v[np.isfinite(v)])
+    if len(v) == 0:
+        return np.array([])
+    if scheme == "quantiles":
+        return _quantile_breaks(v, k)
+    if scheme == "equal_interval":
+        return _equal_interval_breaks(v, k)
+    if scheme == "natural_breaks":
+        return _natural_breaks(v, k)
+    raise ValueError(f"unknown classification scheme '{scheme}'")
+
+
+def classify(values: np.ndarray, breaks: np.ndarray) -> np.ndarray:
+    """Class 1…len(breaks) of each value (0 for NaN): the first class whose upper bound is at least
+    the value, which is mapclassify's ``bin1d`` rule (lower bound exclusive, upper inclusive)."""
+    x = np.asarray(values, np.float64)
+    cls = np.zeros(x.shape, np.int16)
+    ok = ~np.isnan(x)
+    if len(breaks):
+        cls[ok] = np.minimum(np.searchsorted(breaks, x[ok], side="left"), len(breaks) - 1) + 1
+    return cls
+
+
+def _quantile_breaks(v: np.ndarray, k: int) -> np.ndarray:
+    # mapclassify.classifiers.quantile's percentiles, and scoreatpercentile's interpolation
+    # written out so that ties give bit-identical bounds (and scipy.stats is not imported).
+    w = 100.0 / k
+    p = np.arange(w, 100 + w, w)[:k]
+    p[-1] = min(p[-1], 100.0)
+    idx = p / 100.0 * (len(v) - 1)
+    lo = idx.astype(np.int64)
+    hi = np.minimum(lo + 1, len(v) - 1)
+    w_lo, w_hi = (lo + 1) - idx, idx - lo
+    mixed = (v[lo] * w_lo + v[hi] * w_hi) / (w_lo + w_hi)
+    return np.where(lo == idx, v[lo], mixed)
+
+
+def _equal_interval_breaks(v: np.ndarray, k: int) -> np.ndarray:
+    lo, hi = v[0], v[-1]
+    width = (hi - lo) / k
+    cuts = np.arange(lo + width, hi + width, width)[:k] if width > 0 else np.full(k, hi)
+    cuts = np.concatenate([cuts, np.full(k - len(cuts), hi)])  # arange may fall one short
+    cuts[-1] = hi
+    return cuts
+
+
+def _natural_breaks(v: np.ndarray, k: int) -> np.ndarray:
+    """Fisher–Jenks breaks of sorted finite values. Fewer distinct values than classes: each
+    distinct value is a class, spread over 1…k (the lowest class 1, the highest class k)."""
+    distinct, counts = np.unique(v, return_counts=True)
+    if len(distinct) <= k:
+        return _spread_breaks(distinct, k)
+    if len(distinct) > JENKS_MAX_VALUES:
+        distinct, counts = _order_statistics(v, distinct, k)
+    return _fisher_jenks(distinct, counts.astype(np.float64), k)
+
+
+def _spread_breaks(distinct: np.ndarray, k: int) -> np.ndarray:
+    """Bounds putting the i-th of m ≤ k distinct values in class 1 + round(i·(k − 1)/(m − 1))."""
+    m = len(distinct)
+    if m == 1:
+        return np.full(k, distinct[0])
+    cls_of = 1 + np.round(np.arange(m) * (k - 1) / (m - 1)).astype(np.int64)
+    # Bound of class j = the largest distinct value whose class is ≤ j.
+    last = np.searchsorted(cls_of, np.arange(1, k + 1), side="right") - 1
+    return distinct[last]
+
+
+def _order_statistics(v: np.ndarray, distinct: np.ndarray, k: int):
+    """JENKS_MAX_VALUES evenly spaced order statistics (min and max included), as (values, counts).
+    Should a huge tie leave fewer than k distinct ones, evenly spaced distinct values join them."""
+    m = JENKS_MAX_VALUES
+    sample = v[np.round(np.linspace(0, len(v) - 1, m)).astype(np.int64)]
+    if len(np.unique(sample)) < k:
+        sample = np.concatenate([sample, distinct[np.round(np.linspace(0, len(distinct) - 1, m)).astype(np.int64)]])
+    return np.unique(sample, return_counts=True)
+
+
+def _fisher_jenks(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Upper bounds of the k classes of sorted distinct values x (with multiplicities w) that
+    minimise the total within-class sum of squared deviations; dynamic programming over the
+    start of the last class, vectorised in blocks of class ends. Among equal totals the last
+    class starts as early as possible, as in mapclassify's implementation."""
+    m = len(x)
+    xc = x - np.average(x, weights=w)  # centred: the sums of squares below lose less precision
+    cw = np.r_[0.0, np.cumsum(w)]
+    c1 = np.r_[0.0, np.cumsum(w * xc)]
+    c2 = np.r_[0.0, np.cumsum(w * xc * xc)]
+
+    def ssd(i, j):  # squared deviations of x[i:j] about their mean, i < j
+        s = c1[j] - c1[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (c2[j] - c2[i]) - s * s / (cw[j] - cw[i])
+
+    ends = np.arange(m + 1)
+    best = np.full(m + 1, np.inf)
+    best[1:] = ssd(0, ends[1:])  # one class over the first j values
+    start = np.zeros((k + 1, m + 1), np.int64)
+    for c in range(2, k + 1):
+        new = np.full(m + 1, np.inf)
+        starts = np.arange(c - 1, m)  # the first c − 1 classes hold x[:s], s ≥ c − 1
+        for block in np.array_split(np.arange(c, m + 1), max(1, (m * m) // 2_000_000)):
+            total = best[starts][None, :] + ssd(starts[None, :], block[:, None])
+            total[starts[None, :] >= block[:, None]] = np.inf
+            pick = np.argmin(total, axis=1)
+            new[block] = total[np.arange(len(block)), pick]
+            start[c, block] = starts[pick]
+        best = new
+    bounds = np.empty(k)
+    j = m
+    for c in range(k, 0, -1):
+        bounds[c - 1] = x[j - 1]
+        j = start[c, j]
+    return bounds
 
 
 # ------------------------------------------------------------------------------------------------
 # Normalisation
-
-
-def class_breaks(values: np.ndarray, scheme: str, k: int) -> np.ndarray:
-    """Upper bounds of k classes. Natural breaks (Jenks) come from mapclassify, fitted on a seeded
-    sample for large inputs; quantiles and equal intervals are one numpy call each, which spares
-    the app mapclassify's 1.4 s import at start-up (its results are the same: see the tests)."""
-    v = values[~np.isnan(values)]
-    if len(v) == 0:
-        return np.array([])
-    k = max(1, min(k, len(np.unique(v))))
-    if scheme == "quantiles":
-        return np.unique(np.quantile(v, np.arange(1, k + 1) / k))
-    if scheme == "equal_interval":
-        return v.min() + (v.max() - v.min()) * np.arange(1, k + 1) / k
-    import warnings
-
-    import mapclassify
-
-    if len(v) > _SAMPLE:
-        sample = np.random.default_rng(0).choice(v, _SAMPLE, replace=False)
-        v = np.concatenate([sample, [v.min(), v.max()]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.asarray(mapclassify.NaturalBreaks(v, k=k).bins, float)
 
 
 def average_ranks(v: np.ndarray) -> np.ndarray:
@@ -68,7 +178,8 @@ def normalise(raw: np.ndarray, method: str = "minmax", direction: str = "high",
     minmax: (x − min)/(max − min), or (max − x)/(max − min) for direction "low".
     rank: percentile rank (average for ties), 0 for the lowest, 1 for the highest.
     zscore: Φ((x − mean)/sd), the standard normal CDF, so outliers cannot squash the rest.
-    classes: class 1..k by mapclassify breaks, mapped to (class − 1)/(k − 1).
+    classes: class c of k (see :func:`class_breaks` and :func:`classify`) becomes (c − 1)/(k − 1),
+    always: classes left empty by ties stay empty, nothing is rescaled to the classes found.
     A constant indicator cannot tell units apart and becomes 0.5 everywhere.
     """
     x = np.asarray(raw, dtype=np.float64)
@@ -90,9 +201,7 @@ def normalise(raw: np.ndarray, method: str = "minmax", direction: str = "high",
 
         n = ndtr((v - v.mean()) / v.std())
     elif method == "classes":
-        bins = class_breaks(x, scheme, k)
-        c = np.minimum(np.searchsorted(bins, v, side="left"), len(bins) - 1)
-        n = c / max(len(bins) - 1, 1)
+        n = (classify(v, class_breaks(v, scheme, k)) - 1) / max(k - 1, 1)
     else:
         raise ValueError(f"unknown normalisation '{method}'")
     out[ok] = n if direction == "high" else 1.0 - n
@@ -100,154 +209,61 @@ def normalise(raw: np.ndarray, method: str = "minmax", direction: str = "high",
 
 
 # ------------------------------------------------------------------------------------------------
-# Classes and ranks
-
-
-def quantile_classes(score: np.ndarray, k: int = 5) -> np.ndarray:
-    """Priority class 1 (top 1/k of the scored units) … k; 0 where the score is missing."""
-    return classes_from_ranks(ranks(np.asarray(score, np.float32)), k)
-
-
-def equal_interval_classes(score: np.ndarray, k: int = 5) -> np.ndarray:
-    cls = np.zeros(score.shape, np.int8)
-    ok = ~np.isnan(score)
-    if not ok.any():
-        return cls
-    s = score[ok]
-    lo, hi = float(s.min()), float(s.max())
-    rel = (hi - s) / (hi - lo) if hi > lo else np.zeros_like(s)
-    cls[ok] = np.minimum(k, 1 + (rel * k).astype(np.int64))
-    return cls
+# Ranks and priority classes
 
 
 def ranks(score: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest score; equal scores share the best rank; missing scores get 0."""
+    """Rank 1 = highest score; equal scores share the best rank (scipy's method="min" on −score);
+    missing scores get 0."""
     s = np.asarray(score)
-    if s.dtype == np.float32 and s.ndim == 1 and len(s) < 2**32:
-        lo, hi = np.fmin.reduce(s, initial=np.inf), np.fmax.reduce(s, initial=0)  # NaN skipped
-        if lo >= 0 and hi < np.inf:
-            return _ranks_packed(s)
-    return _ranks_argsort(s)
-
-
-class _Scratch(threading.local):
-    """Per-thread buffers for ranking: fresh 3 MB arrays cost more in page faults than the
-    arithmetic on them, and the slider asks for ranks on every step."""
-
-    n = -1
-
-    def get(self, n: int):
-        if n != self.n:
-            self.n = n
-            self.index = np.arange(n, dtype=np.uint64)
-            self.positions = np.arange(1, n + 1, dtype=np.int32)
-            self.key = np.empty(n, np.uint64)
-            self.pos = np.empty(n, np.int32)
-            self.order = np.empty(n, np.intp)
-            self.missing = np.empty(n, bool)
-        return self
-
-
-_SCRATCH = _Scratch()
-
-
-def _ranks_packed(s: np.ndarray) -> np.ndarray:
-    """Ranks from one plain sort instead of an argsort, which numpy does 3–4× slower.
-
-    The bit pattern of a non-negative float32 orders like its value, so each unit becomes one
-    64-bit key: the inverted score bits on top (descending order), the unit index below. Those
-    keys are sorted as float64, for which numpy has a vectorised sort; every key stays a finite
-    positive float because its top bit is 0 and its exponent field is below 0x7FF.
-    """
-    n = len(s)
-    r = np.zeros(n, np.int32)
-    buf = _SCRATCH.get(n)
-    missing = np.isnan(s, out=buf.missing)
-    m = n - int(np.count_nonzero(missing))
-    if m == 0:
+    r = np.zeros(s.shape, np.int32)
+    scored = np.flatnonzero(~np.isnan(s))
+    if len(scored) == 0:
         return r
-    key = buf.key
-    bits = (s + np.float32(0)).view(np.uint32)  # -0.0 becomes 0.0
-    np.subtract(np.uint32(0x7F7FFFFF), bits, out=key, casting="unsafe")
-    key <<= np.uint64(32)
-    key |= buf.index
-    if m < n:
-        key[missing] = np.uint64(0x7FEFFFFFFFFFFFFF)  # largest finite float64: missing sort last
-    _sort_in_place(key.view(np.float64))
-    halves = key.view(np.uint32)[: 2 * m]
-    order, value = halves[0::2], halves[1::2]  # little-endian: index in the low half
-    if not np.little_endian:  # pragma: no cover - every platform we ship on is little-endian
-        order, value = value, order
-    pos = buf.pos[:m]
-    pos[:] = buf.positions[:m]
-    _share_first_position(pos, value)
-    index = buf.order[:m]
-    index[:] = order  # numpy scatters through a native index twice as fast
-    r[index] = pos
+    order = np.argsort(-s[scored], kind="stable")
+    ss = s[scored][order]
+    new = np.r_[True, ss[1:] != ss[:-1]]
+    position = np.arange(1, len(ss) + 1, dtype=np.int32)
+    r[scored[order]] = np.maximum.accumulate(np.where(new, position, 0))
     return r
 
 
-_SORT_HELPER: ThreadPoolExecutor | None = None
+def quantile_classes(score: np.ndarray, k: int = 5) -> np.ndarray:
+    """Priority class 1 (top 1/k of the n scored units) … k; 0 where the score is missing.
 
-
-def _sort_in_place(a: np.ndarray) -> None:
-    """Sort, on two cores when the array is large: split at the median, then sort both halves
-    at once (numpy releases the GIL while sorting). Saves about a quarter at 400,000 units."""
-    global _SORT_HELPER
-    if len(a) < 200_000 or (os.cpu_count() or 1) < 2:
-        a.sort()
-        return
-    if _SORT_HELPER is None:
-        _SORT_HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="skikt-sort")
-    half = len(a) // 2
-    a.partition(half)
-    low = _SORT_HELPER.submit(a[:half].sort)
-    a[half:].sort()
-    low.result()
-
-
-def _share_first_position(pos: np.ndarray, sorted_values: np.ndarray) -> None:
-    """Give each run of equal sorted values the position of its first member, in place.
-
-    Only the repeats are touched: float32 scores of 400,000 units repeat a few thousand times,
-    and a pass over those is much cheaper than an accumulate over all units."""
-    j = np.flatnonzero(sorted_values[1:] == sorted_values[:-1]) + 1  # repeats of the one before
-    if len(j) == 0:
-        return
-    run_start = np.ones(len(j), bool)
-    run_start[1:] = j[1:] != j[:-1] + 1
-    first = np.where(run_start, j - 1, 0)  # the member before a run's first repeat leads it
-    pos[j] = pos[np.maximum.accumulate(first)]
-
-
-def _ranks_argsort(score: np.ndarray) -> np.ndarray:
-    r = np.zeros(score.shape, np.int32)
-    valid = ~np.isnan(score)
-    all_valid = bool(valid.all())
-    s = score if all_valid else score[valid]
-    if len(s) == 0:
-        return r
-    order = np.argsort(-s)  # tie order is irrelevant: ties get the same rank below
-    ss = s[order]
-    pos = np.arange(1, len(ss) + 1, dtype=np.int32)
-    _share_first_position(pos, ss)
-    if all_valid:
-        r[order] = pos
-    else:
-        r[np.flatnonzero(valid)[order]] = pos
-    return r
-
-
-def classes_from_ranks(rank: np.ndarray, k: int) -> np.ndarray:
-    """Quantile priority classes, exactly: class 1 holds the top 1/k of the scored units, and
-    equal scores share a class (the one their shared rank falls in)."""
-    n = int(np.count_nonzero(rank))
-    cls = np.zeros(rank.shape, np.int8)
-    # Class 1 + c·… : rank − 1 ≥ c·n/k, i.e. rank ≥ ⌈c·n/k⌉ + 1, for c = 0 … k−1. Counting the
-    # thresholds a unit passes avoids integer division over all units; rank 0 (missing) passes none.
-    for c in range(k):
-        np.add(cls, rank >= -((-c * n) // k) + 1, out=cls, casting="unsafe")
+    Exactly class = 1 + ⌊(rank − 1)·k / n⌋ with ranks as :func:`ranks`, so equal scores share a
+    class. A unit is below class c when at least t = ⌈c·n/k⌉ scores beat it, i.e. when its score
+    is below the t-th largest; those k − 1 order statistics come from one ``np.partition``,
+    which is what keeps a slider step free of a full sort."""
+    s = np.asarray(score)
+    cls = np.zeros(s.shape, np.int8)
+    ok = ~np.isnan(s)
+    v = s[ok]
+    n = len(v)
+    if n == 0 or k < 2:
+        cls[ok] = 1
+        return cls
+    beaten_by = -((-np.arange(1, k) * n) // k)  # ⌈c·n/k⌉ for c = 1 … k − 1, each in 1 … n
+    kth = n - beaten_by  # the t-th largest sits at ascending position n − t
+    thresholds = np.partition(v, np.unique(kth))[kth]
+    below = np.ones(n, np.int8)
+    for t in thresholds:
+        below += v < t
+    cls[ok] = below
     return cls
+
+
+def top_class(score: np.ndarray, k: int) -> np.ndarray:
+    """Whether each unit is in priority class 1 (the same rule as :func:`quantile_classes`)."""
+    s = np.asarray(score)
+    ok = ~np.isnan(s)
+    v = s[ok]
+    n = len(v)
+    top = np.zeros(s.shape, bool)
+    if n:
+        t = -((-n) // k)  # ⌈n/k⌉
+        top[ok] = v >= np.partition(v, n - t)[n - t]
+    return top
 
 
 # ------------------------------------------------------------------------------------------------
@@ -279,14 +295,10 @@ class Normalised:
     def m(self) -> int:
         return self.norm.shape[0]
 
-    def scores(self, weights: np.ndarray, geometric: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """Weighted arithmetic and geometric means; a unit missing an indicator is scored on the
-        others, with the remaining weights rescaled to sum to one. An indicator with weight 0
-        takes no part, which is how one sector's score is taken from the same arrays."""
-        score = self.weighted_mean(weights)
-        return score, (self.geometric_mean(weights) if geometric else None)
-
     def weighted_mean(self, weights) -> np.ndarray:
+        """Σ wᵢ·nᵢ / Σ wᵢ over the indicators each unit has: a unit missing an indicator is scored
+        on the others. An indicator with weight 0 takes no part, which is how one sector's score
+        is taken from the same arrays."""
         return self._mean(weights, self.filled)
 
     def geometric_mean(self, weights) -> np.ndarray:
@@ -305,7 +317,9 @@ class Normalised:
             return np.where(den > 0, back((w @ rows) / den), np.nan).astype(np.float32)
 
     def sector_top(self, weights: np.ndarray, k: int) -> np.ndarray:
-        """(n,) count of sectors in whose own score the unit is in the top class."""
+        """(n,) count of sectors in whose own score the unit is in the top class. A slider moves
+        one weight, so one sector's top class is recomputed and the others come from a cache
+        keyed by the sector and its weight shares."""
         n = self.norm.shape[1]
         overlap = np.zeros(n, np.int8)
         sectors = np.array(self.sectors)
@@ -319,8 +333,7 @@ class Normalised:
             if top is None:
                 only = np.zeros(self.m, np.float32)
                 only[idx] = w  # the other sectors' indicators weigh nothing here
-                s, _ = self.scores(only, geometric=False)
-                top = quantile_classes(s, k) == 1
+                top = top_class(self.weighted_mean(only), k)
                 if len(self._sector_cache) > 64:
                     self._sector_cache.clear()
                 self._sector_cache[key] = top
@@ -330,8 +343,12 @@ class Normalised:
 
 @dataclass
 class Composite:
-    """Scores of all units for one set of weights. The geometric mean is computed when first
-    asked for, since the slider path never shows it."""
+    """Scores of all units for one set of weights. Ranks and the geometric mean are computed when
+    first asked for, since the slider path shows neither.
+
+    ``no_weights`` is True when there is no indicator or every weight is zero: then every score
+    is NaN and every class 0, and the map must say so rather than draw nothing (the CLI refuses
+    such a project before scoring: project.check_scorable)."""
 
     normalised: Normalised
     weights: np.ndarray
@@ -341,6 +358,11 @@ class Composite:
     k: int
     _rank: np.ndarray | None = None
     _geo: np.ndarray | None = None
+
+    @property
+    def no_weights(self) -> bool:
+        w = np.asarray(self.weights, float)
+        return self.normalised.m == 0 or not bool(w.sum() > 0)
 
     @property
     def rank(self) -> np.ndarray:
@@ -371,19 +393,14 @@ class Composite:
         return out
 
 
-def combine(normalised: Normalised, weights, k: int = 5, scheme: str = "quantiles",
-            with_overlap: bool = True) -> Composite:
+def combine(normalised: Normalised, weights, k: int = 5) -> Composite:
+    """Scores, exact quantile priority classes and sector overlap for one set of weights. Never
+    raises for zero weights: the result says ``no_weights`` (scores NaN, classes 0)."""
     w = np.asarray(weights, np.float32)
     score = normalised.weighted_mean(w)
-    rank = None
-    if scheme == "quantiles":
-        # One sort gives exact ranks, and exact quantile classes follow from them.
-        rank = ranks(score)
-        cls = classes_from_ranks(rank, k)
-    else:
-        cls = equal_interval_classes(score, k)
-    overlap = normalised.sector_top(w, k) if with_overlap else np.zeros(len(score), np.int8)
-    return Composite(normalised, w, score, cls, overlap, k, _rank=rank)
+    cls = quantile_classes(score, k)
+    overlap = normalised.sector_top(w, k)
+    return Composite(normalised, w, score, cls, overlap, k)
 
 
 @dataclass

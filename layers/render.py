@@ -477,6 +477,14 @@ def draw_priority(ax, units: Units, cls: np.ndarray, k: int, *, alpha: float = 0
     return draw_unit_values(ax, units, values, cmap, norm, alpha=alpha, zorder=zorder)
 
 
+def draw_no_weights_message(ax, lang: str = "sv", *, fontsize: float = 13):
+    """The centred note shown instead of a priority map when every weight is zero: an empty map
+    with a priority legend would read as "nothing is a priority here"."""
+    return ax.text(0.5, 0.5, tr("map_no_weights", lang), transform=ax.transAxes, ha="center", va="center",
+                   fontsize=fontsize, color="#1a1a1a", zorder=30, wrap=True, parse_math=False,
+                   bbox=dict(boxstyle="round,pad=0.6", facecolor="white", edgecolor="#888888", alpha=0.92))
+
+
 # ------------------------------------------------------------------------------------------------
 # Map furniture
 

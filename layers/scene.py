@@ -18,8 +18,9 @@ import shapely
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
-from .render import (DENSE_POLYGONS, LegendEntry, draw_municipality_names, priority_rgba, draw_basemap, draw_layer, draw_priority, draw_unit_values, priority_colours,
-                     priority_legend)
+from .render import (DENSE_POLYGONS, LegendEntry, draw_basemap, draw_layer, draw_municipality_names,
+                     draw_no_weights_message, draw_priority, draw_unit_values, priority_colours, priority_legend,
+                     priority_rgba)
 from .style import Style
 from .workspace import Workspace
 
@@ -40,9 +41,16 @@ class MapScene:
         self.show_composite = True
         self.show_stability: np.ndarray | None = None
         self.labels = True
-        self._layer_art: dict[str, tuple[tuple, object, list[LegendEntry]]] = {}
+        # Caches remember the very objects they were built from and compare them with `is`: an
+        # id() can be reused by a new frame once the old one is freed, and a DataFrame cannot be
+        # compared with ==. Holding the reference also keeps that id from being recycled.
+        self._layer_art: dict[str, tuple[tuple, object, list[LegendEntry], object]] = {}
         self._base_art: list = []
         self._base_key = None
+        self._base_sources: tuple = ()
+        self._prefer_sources: tuple = ()
+        self._prefer = None
+        self._no_weights_art = None
         self._label_art: list = []
         self._priority = None
         self._priority_units = None
@@ -71,8 +79,13 @@ class MapScene:
             # Dense layers are images of the current view: any pan or zoom makes a new one.
             view = (self.ax.get_xlim(), self.ax.get_ylim(), tuple(self.ax.get_window_extent().size))
         # Opacity is in the key: polygon fills carry their own alpha, which set_alpha would flatten.
-        return (id(lay.frame), json.dumps(spec.style, sort_keys=True), spec.sector, spec.opacity,
+        # The frame itself is compared by identity in _is_current, not put in this key.
+        return (json.dumps(spec.style, sort_keys=True), spec.sector, spec.opacity,
                 tol if fam_poly else None, view, self.lang)
+
+    @staticmethod
+    def _same_objects(a: tuple, b: tuple) -> bool:
+        return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
     def sync_layers(self) -> None:
         ws = self.ws
@@ -89,7 +102,7 @@ class MapScene:
             live.add(spec.id)
             key = self._layer_key(spec, lay, tol)
             cached = self._layer_art.get(spec.id)
-            if cached is None or cached[0] != key:
+            if cached is None or cached[0] != key or cached[3] is not lay.frame:
                 if not spec.visible and cached is None:
                     # Build lazily: a hidden layer costs nothing until it is shown.
                     self._layer_art.pop(spec.id, None)
@@ -98,8 +111,8 @@ class MapScene:
                     cached[1].remove()
                 art, entries = draw_layer(self.ax, lay.geo, Style.from_dict(spec.style), spec.sector,
                                           alpha=spec.opacity, simplify=tol, lang=self.lang)
-                self._layer_art[spec.id] = (key, art, entries)
-            _, art, _ = self._layer_art[spec.id]
+                self._layer_art[spec.id] = (key, art, entries, lay.frame)
+            art = self._layer_art[spec.id][1]
             if art is not None:
                 art.set_visible(spec.visible)
                 is_point = any(e.kind == "point" for e in self._layer_art[spec.id][2])
@@ -109,12 +122,11 @@ class MapScene:
             art = self._layer_art.pop(gone)[1]
             if art is not None:
                 art.remove()
-        bkey = (id(counties), id(municipalities), tol)
-        if bkey != self._base_key:
+        if tol != self._base_key or not self._same_objects((counties, municipalities), self._base_sources):
             for a in self._base_art:
                 a.remove()
             self._base_art = draw_basemap(self.ax, counties, municipalities, labels=False, simplify=tol)
-            self._base_key = bkey
+            self._base_key, self._base_sources = tol, (counties, municipalities)
         self.sync_labels()
 
     def _in_study_area(self, frame) -> np.ndarray | None:
@@ -122,10 +134,9 @@ class MapScene:
         units = self.ws.units
         if units is None:
             return None
-        key = (id(frame), id(units))
-        if getattr(self, "_prefer_key", None) != key:
+        if not self._same_objects((frame, units), self._prefer_sources):
             self._prefer = units.contains(shapely.get_coordinates(shapely.point_on_surface(frame.geometry.to_numpy())))
-            self._prefer_key = key
+            self._prefer_sources = (frame, units)
         return self._prefer
 
     def sync_labels(self) -> None:
@@ -146,11 +157,20 @@ class MapScene:
 
     # ------------------------------------------------------------------ composite
 
+    def _show_no_weights(self, show: bool) -> None:
+        if show and self._no_weights_art is None:
+            self._no_weights_art = draw_no_weights_message(self.ax, self.lang)
+        elif not show and self._no_weights_art is not None:
+            self._no_weights_art.remove()
+            self._no_weights_art = None
+
     def sync_composite(self) -> None:
         ws = self.ws
         c = ws.composite
         want = self.show_composite and c is not None and ws.units is not None
-        if not want:
+        no_weights = want and c.no_weights
+        self._show_no_weights(no_weights)
+        if not want or no_weights:
             if self._priority is not None:
                 self._priority.set_visible(False)
             return
@@ -206,9 +226,10 @@ class MapScene:
         self.sync_composite()
 
     def clear(self) -> None:
-        for _, art, _ in self._layer_art.values():
+        for art in [entry[1] for entry in self._layer_art.values()]:
             if art is not None:
                 art.remove()
+        self._show_no_weights(False)
         for a in self._base_art + self._label_art:
             a.remove()
         if self._priority is not None:
@@ -216,11 +237,13 @@ class MapScene:
         self._layer_art.clear()
         self.highlight(None)
         self._base_art, self._label_art, self._priority, self._base_key = [], [], None, None
+        self._base_sources = self._prefer_sources = ()
+        self._prefer = None
 
     def view_changed(self) -> None:
         """After pan/zoom: relabel, and re-simplify polygons if the scale moved a lot."""
         tol = self._tolerance()
-        dense = any(getattr(art, "skikt_dense", False) for _, art, _ in self._layer_art.values())
+        dense = any(getattr(entry[1], "skikt_dense", False) for entry in self._layer_art.values())
         if dense or self._simplify is None or not (0.5 <= tol / max(self._simplify, 1e-9) <= 2):
             self._simplify = tol
             self.sync_layers()
@@ -233,7 +256,7 @@ class MapScene:
         """(title, entries, illustrative) for what is drawn, in drawing order (top first)."""
         out = []
         ws = self.ws
-        if self.show_composite and ws.composite is not None:
+        if self.show_composite and ws.composite is not None and not ws.composite.no_weights:
             if self.show_stability is not None:
                 from .i18n import tr
 

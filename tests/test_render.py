@@ -122,3 +122,51 @@ def test_scene_restyle_keeps_other_artists(sample_ws):
         assert titles[0] == "Prioriteringskarta" and "Kulturplatser (illustrativ)" in titles
     finally:
         sample_ws.project.layer("kultur").style = {}
+
+
+def test_all_weights_zero_says_so_on_the_map_instead_of_a_blank_priority_map(sample_ws):
+    from skikt.layers.composite import combine
+
+    ax, canvas = axes((640_000, 730_000), (6_520_000, 6_680_000), size=(6, 6))
+    scene = MapScene(ax, sample_ws, lang="sv")
+    kept = sample_ws.composite
+    try:
+        scene.sync()
+        assert scene._priority.get_visible()
+        sample_ws.composite = combine(sample_ws.normalised, [0.0] * sample_ws.normalised.m, 5)
+        scene.sync_composite()
+        canvas.draw()
+        texts = [t for t in ax.texts if t.get_visible()]
+        assert [t.get_text() for t in texts] == ["Alla vikter är noll – ingen prioriteringskarta"]
+        assert texts[0].get_position() == (0.5, 0.5) and texts[0].get_transform() == ax.transAxes
+        assert not scene._priority.get_visible()  # no empty priority image…
+        assert "Prioriteringskarta" not in [t for t, _, _ in scene.legend_sections()]  # …and no legend for it
+        sample_ws.composite = kept  # a weight above zero again: the note goes, the map comes back
+        scene.sync_composite()
+        assert not [t for t in ax.texts if t.get_visible()] and scene._priority.get_visible()
+        english = MapScene(axes()[0], sample_ws, lang="en")
+        sample_ws.composite = combine(sample_ws.normalised, [0.0] * sample_ws.normalised.m, 5)
+        english.sync_composite()
+        assert [t.get_text() for t in english.ax.texts] == ["Every weight is zero – no priority map"]
+    finally:
+        sample_ws.composite = kept
+
+
+def test_scene_caches_compare_the_frame_itself_not_its_id(sample_ws):
+    """A layer whose frame is replaced by a new object is redrawn, even one with equal content,
+    and the scene holds the frame it drew so that no later frame can reuse its id()."""
+    ax, canvas = axes((640_000, 730_000), (6_520_000, 6_680_000), size=(6, 6))
+    scene = MapScene(ax, sample_ws)
+    scene.sync()
+    lay = sample_ws.layers["vard"]
+    art = scene._layer_art["vard"][1]
+    scene.sync_layers()
+    assert scene._layer_art["vard"][1] is art  # nothing changed: nothing rebuilt
+    original = lay.frame
+    try:
+        lay.frame = original.copy()
+        scene.sync_layers()
+        assert scene._layer_art["vard"][1] is not art
+        assert any(entry is lay.frame for entry in scene._layer_art["vard"])
+    finally:
+        lay.frame = original

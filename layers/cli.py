@@ -1,21 +1,150 @@
 """Headless command line: ``skikt inspect | score | compose | bench``. A thin layer over the core.
 
-Errors in the user's input print one line on stderr and exit with code 2; never a traceback.
+Every problem with the user's input or with writing the output is one line on stderr starting
+with ``skikt:`` and exit code 2; never a traceback. Options are checked as they are parsed, and
+the output path (never an input, a folder that can be written) before anything is computed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 
 from .errors import SkiktError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a Unix tool ended by SIGPIPE
+
+SENSITIVITY_DEFAULT = 0.10
+BENCH_CELLS_MAX = 20_000_000  # ~1.3 GB of float64 for eight indicators; more is not a benchmark of Skikt
+BENCH_NAMES = ("reweight", "score", "render", "panzoom", "slider", "startup")
+
+
+class UsageError(Exception):
+    """A command-line usage problem, already worded as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one ``skikt:`` line instead of usage + message."""
+
+    def error(self, message: str):
+        raise UsageError(_one_line(self.prog, message))
+
+
+def _one_line(prog: str, message: str) -> str:
+    # "argument --crs: unknown …" reads better as "--crs: unknown …"; the subcommand stays in front.
+    if message.startswith("argument "):
+        message = message[len("argument "):]
+    command = prog.split(" ", 1)[1] if " " in prog else ""
+    text = " ".join(f"{command}: {message}".split()) if command else " ".join(message.split())
+    return text
+
+
+# ------------------------------------------------------------------------------------------------
+# Option types: each rejects a bad value with a message naming what is expected
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"expected a fraction 0 < STEP ≤ 1 (0.1 = ±10 %), got '{text}'")
+    return value
+
+
+def _cells(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of cells, got '{text}'") from None
+    if not 1 <= value <= BENCH_CELLS_MAX:
+        raise argparse.ArgumentTypeError(f"expected 1–{BENCH_CELLS_MAX:,} cells, got {value}")
+    return value
+
+
+def _bench_names(text: str) -> set[str]:
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    known = _known_benchmarks()
+    unknown = sorted(names - set(known))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown benchmark '{', '.join(unknown) or text}' "
+                                         f"(known: {', '.join(known)})")
+    return names
+
+
+def _known_benchmarks() -> tuple[str, ...]:
+    try:
+        from . import bench
+    except ImportError:  # a broken install: let bench itself say what is missing
+        return BENCH_NAMES
+    return tuple(getattr(bench, "BENCHMARK_NAMES", BENCH_NAMES))
+
+
+def _crs(text: str) -> str:
+    from .crs import parse_crs
+
+    try:
+        parse_crs(text)
+    except SkiktError:
+        raise argparse.ArgumentTypeError(f"unknown coordinate system '{text}' (try e.g. EPSG:3006)") from None
+    return text
+
+
+def _dpi(text: str) -> int:
+    from .safe_write import DPI_RANGE
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not DPI_RANGE[0] <= value <= DPI_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"expected a whole number {DPI_RANGE[0]}–{DPI_RANGE[1]}, got '{text}'")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels such as 1600x1000, got '{text}'") from None
+    return w, h
+
+
+NUMERIC_OPTIONS = ("--sensitivity", "--cells", "--dpi")
+
+
+def _attach_numbers(argv: list[str]) -> list[str]:
+    """``--sensitivity -inf`` → ``--sensitivity=-inf``: argparse takes a value that starts with "-"
+    and is not a plain negative number for an option, and would then blame the wrong thing."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in NUMERIC_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and _is_number(argv[i + 1]):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="skikt", description="Skikt: stack sector layers into priority maps.")
+    p = _Parser(prog="skikt", description="Skikt: stack sector layers into priority maps.")
     sub = p.add_subparsers(dest="command")
 
     i = sub.add_parser("inspect", help="what a data file holds (layers, CRS, geometry problems)")
@@ -25,42 +154,54 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="compute indicators and priority scores for a project")
     s.add_argument("project")
     s.add_argument("--out", required=True, help="FILE.gpkg or FILE.csv")
-    s.add_argument("--crs", help="CRS for files that have none, e.g. EPSG:3006")
-    s.add_argument("--sensitivity", type=float, metavar="STEP", nargs="?", const=0.10,
-                   help="also report class changes when each weight moves ±STEP (default 0.10)")
+    s.add_argument("--crs", type=_crs, help="CRS for files that have none, e.g. EPSG:3006")
+    s.add_argument("--sensitivity", type=_fraction, metavar="STEP", nargs="?", const=SENSITIVITY_DEFAULT,
+                   help="also report class changes when each weight moves ±STEP, a fraction 0 < STEP ≤ 1 "
+                        "(default 0.10)")
 
     c = sub.add_parser("compose", help="render the project's priority map to PNG, PDF or SVG")
     c.add_argument("project")
     c.add_argument("--out", required=True)
     c.add_argument("--title")
-    c.add_argument("--size", default="1600x1000", help="WIDTHxHEIGHT in pixels (default 1600x1000)")
-    c.add_argument("--dpi", type=int, default=150)
+    c.add_argument("--size", type=_size, default=(1600, 1000),
+                   help="WIDTHxHEIGHT in pixels (default 1600x1000; at most 20000 a side and what fits in memory)")
+    c.add_argument("--dpi", type=_dpi, default=150, help="dots per inch, 50–1200 (default 150)")
     c.add_argument("--lang", choices=["sv", "en"], default="sv")
     c.add_argument("--no-composite", action="store_true", help="draw the layers only")
-    c.add_argument("--crs")
+    c.add_argument("--crs", type=_crs)
 
     b = sub.add_parser("bench", help="measure the speed targets (see README)")
-    b.add_argument("--cells", type=int, default=400_000, help="cells for the re-weighting benchmark")
+    b.add_argument("--cells", type=_cells, default=400_000, help="cells for the re-weighting benchmark")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
-    b.add_argument("--only", help="comma-separated benchmark names")
+    b.add_argument("--only", type=_bench_names, help="comma-separated benchmark names")
     return p
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-        if w < 200 or h < 150 or w > 20000 or h > 20000:
-            raise ValueError
-        return w, h
-    except ValueError:
-        raise SkiktError(f"--size must look like 1600x1000, not '{text}'") from None
+# ------------------------------------------------------------------------------------------------
+# Commands
 
 
-def _workspace(project_path: str, crs: str | None):
-    from .project import read_project
+def _project_for_output(project_path: str, out: str, formats: tuple[str, ...], format_key: str,
+                        scorable: bool):
+    """Read the project and refuse, before any computing, an output that cannot or must not be
+    written, and a project that has nothing to score."""
+    from .project import check_scorable, read_project
+    from .safe_write import check_output_path, clean_stale_temporaries, project_inputs, refuse_input_overwrite
+
+    project = read_project(project_path)
+    refuse_input_overwrite(project, out)
+    out_path = check_output_path(out, formats, format_key)
+    if scorable:
+        check_scorable(project)
+    if out_path.parent.is_dir():
+        clean_stale_temporaries(out_path.parent, keep=project_inputs(project))
+    return project
+
+
+def _workspace(project, crs: str | None):
     from .workspace import Workspace
 
-    ws = Workspace(read_project(project_path), crs_override=crs)
+    ws = Workspace(project, crs_override=crs)
     ws.update(strict=True)
     return ws
 
@@ -78,9 +219,10 @@ def cmd_inspect(args) -> int:
 
 def cmd_score(args) -> int:
     from .composite import sensitivity
-    from .output import write_scores
+    from .output import SCORE_FORMATS, write_scores
 
-    ws = _workspace(args.project, args.crs)
+    project = _project_for_output(args.project, args.out, SCORE_FORMATS, "oerr_scores_format", scorable=True)
+    ws = _workspace(project, args.crs)
     out = write_scores(ws, args.out)
     c = ws.composite
     print(f"{ws.units.n} units ({ws.project.units.kind}), {len(ws.normalised.layer_ids)} indicators → {out}")
@@ -101,10 +243,16 @@ def cmd_score(args) -> int:
 
 
 def cmd_compose(args) -> int:
-    from .export import compose_map
+    from .safe_write import check_page
 
-    ws = _workspace(args.project, args.crs)
-    out = compose_map(ws, args.out, title=args.title, size=_size(args.size), dpi=args.dpi, lang=args.lang,
+    w, h = args.size
+    check_page(w, h, args.dpi)  # before the project is computed: a page that cannot be drawn
+    from .export import MAP_FORMATS, compose_map
+
+    project = _project_for_output(args.project, args.out, MAP_FORMATS, "oerr_map_format",
+                                  scorable=not args.no_composite)
+    ws = _workspace(project, args.crs)
+    out = compose_map(ws, args.out, title=args.title, size=args.size, dpi=args.dpi, lang=args.lang,
                       composite=not args.no_composite)
     print(f"wrote {out}")
     return 0
@@ -113,23 +261,63 @@ def cmd_compose(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import run_benchmarks
 
-    only = set(args.only.split(",")) if args.only else None
-    return run_benchmarks(cells=args.cells, quick=args.quick, only=only)
+    return run_benchmarks(cells=args.cells, quick=args.quick, only=args.only)
+
+
+HANDLERS = {"inspect": cmd_inspect, "score": cmd_score, "compose": cmd_compose, "bench": cmd_bench}
+
+
+def _say(line: str) -> None:
+    try:
+        print(f"skikt: {line}", file=sys.stderr)
+    except (BrokenPipeError, OSError):
+        pass  # stderr itself closed: nothing more we can tell anyone
+
+
+def _quiet_stdout() -> None:
+    """After the reader of our stdout went away: point stdout at /dev/null, so the interpreter's
+    final flush does not print "Exception ignored … BrokenPipeError" on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout replaced by something without a descriptor (tests): nothing to flush
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
-        return 0
-    handler = {"inspect": cmd_inspect, "score": cmd_score, "compose": cmd_compose, "bench": cmd_bench}[args.command]
+    parser = _parser()
     try:
-        return handler(args)
-    except SkiktError as exc:
-        print(f"skikt: {exc}", file=sys.stderr)
+        args = parser.parse_args(_attach_numbers(list(sys.argv[1:] if argv is None else argv)))
+        if args.command is None:
+            parser.print_help()
+            return 0
+        # Sub-commands added elsewhere name their function with set_defaults(handler=...).
+        handler = getattr(args, "handler", None) or HANDLERS[args.command]
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
+    except UsageError as exc:
+        _say(str(exc))
         return EXIT_BAD_INPUT
+    except SkiktError as exc:
+        _say(str(exc))
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        _say("not enough memory for this run (a smaller cell_size, page or input would fit)")
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug, not bad input: still one line, and its own exit code
+        if os.environ.get("SKIKT_DEBUG"):
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        _say(f"internal error ({type(exc).__name__}: {detail}); please report it with the input "
+             f"(SKIKT_DEBUG=1 shows the traceback)")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

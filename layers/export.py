@@ -11,9 +11,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .errors import SkiktError
+from matplotlib.text import Text
+
 from .output import _atomic, write_scores  # noqa: F401  (write_scores re-exported for callers)
 from .i18n import tr
+from .safe_write import check_output_path, check_page, refuse_input_overwrite
 from .render import (LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_layer, draw_priority,
                      priority_legend)
 from .style import Style
@@ -157,17 +159,20 @@ def fit_aspect(extent, aspect: float):
     return (x0, x1, y0 - grow, y1 + grow)
 
 
+MAP_FORMATS = (".png", ".pdf", ".svg")
+
+
 def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 1000), dpi: int = 150,
                 lang: str = "sv", composite: bool = True, extent=None) -> Path:
     """A complete map page: title, map, legend, scale bar, north arrow, attribution.
 
     ``extent`` (x0, x1, y0, y1) is the area to show, grown to the page's shape; by default the
     whole study area. The app passes the view on screen: what you see is what you export."""
-    out = Path(out)
+    refuse_input_overwrite(ws.project, out)  # first: the most important thing to say about this path
+    out = check_output_path(out, MAP_FORMATS, "oerr_map_format")
     ext = out.suffix.lower()
-    if ext not in (".png", ".pdf", ".svg"):
-        raise SkiktError(f"cannot export a map as '{ext}' (use .png, .pdf or .svg)", out)
     w, h = size
+    check_page(w, h, dpi)
     fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
     ax = fig.add_axes([0.02, 0.08, 0.68, 0.79])
     map_px = (0.68 * w, 0.79 * h)
@@ -184,17 +189,25 @@ def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 100
     ax.set_ylim(ext_[2], ext_[3])
     add_scalebar(ax)
     add_north_arrow(ax)
-    fig.text(0.02, 0.955, title or ws.project.title, fontsize=16, fontweight="bold", va="center")
+    fig.text(0.02, 0.955, title or ws.project.title, fontsize=16, fontweight="bold", va="center", parse_math=False)
     if composite and ws.composite is not None:
         shares = ws.composite.shares
         parts = [f"{ws.project.layer(lid).title} {s:.0%}" for lid, s in zip(ws.normalised.layer_ids, shares) if s > 0]
         text = textwrap.fill(f"{tr('weights', lang)}: " + ", ".join(parts), width=int(w / 11))
-        fig.text(0.02, 0.905, text, fontsize=7.5, color="#333333", va="center")
+        fig.text(0.02, 0.905, text, fontsize=7.5, color="#333333", va="center", parse_math=False)
     handles = legend_handles(sections)
     leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.72, 0.87), frameon=False,
                      fontsize=8, title=tr("legend", lang), title_fontsize=10, alignment="left")
     for text, handle in zip(leg.get_texts(), handles):
         if isinstance(handle, Patch) and handle.get_facecolor()[3] == 0:
             text.set_fontweight("bold")
-    fig.text(0.02, 0.035, attribution(ws, lang), fontsize=7, color="#444444", va="center")
-    return _atomic(out, lambda p: fig.savefig(p, dpi=dpi, format=ext[1:]))
+    fig.text(0.02, 0.035, attribution(ws, lang), fontsize=7, color="#444444", va="center", parse_math=False)
+    plain_text(fig)
+    return _atomic(out, lambda p: fig.savefig(p, dpi=dpi, format=ext[1:]), ws.project)
+
+
+def plain_text(fig) -> None:
+    """Draw every text on the page as written. Titles, layer names and place names come from users'
+    files; matplotlib would otherwise typeset "$5 och $10" as mathematics (or fail on a lone $)."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)

@@ -303,6 +303,31 @@ _TEXT: dict[str, tuple[str, str]] = {
     # --- composite and bench (helper C) ---
     # --- reading files (helper I) ---
     # --- command line and outputs (helper L) ---
+    "oerr_out_is_project": ("det är projektfilen; välj en annan fil för resultatet",
+                            "this is the project file; choose another file for the output"),
+    "oerr_out_is_input": ("filen läses av lagret '{layer}' och skrivs aldrig över; välj en annan fil för resultatet",
+                          "layer '{layer}' reads this file, and inputs are never overwritten; choose another file for the output"),
+    "oerr_out_is_folder": ("är en mapp; ange ett filnamn, t.ex. resultat.gpkg",
+                           "is a folder; give a file name such as scores.gpkg"),
+    "oerr_folder_not_folder": ("{folder} är ingen mapp", "{folder} is not a folder"),
+    "oerr_read_only": ("kan inte skriva i mappen {folder} (skrivskyddad eller saknar behörighet)",
+                       "cannot write in the folder {folder} (read-only or no permission)"),
+    "oerr_name_too_long": ("filnamnet är {n} byte långt; filsystemet tillåter {max}",
+                           "the file name is {n} bytes long; the file system allows {max}"),
+    "oerr_disk_full": ("disken är full; ingenting skrevs", "the disk is full; nothing was written"),
+    "oerr_memory": ("för lite minne för att skriva filen; ingenting skrevs",
+                    "not enough memory to write the file; nothing was written"),
+    "oerr_write": ("kunde inte skrivas ({reason}); ingenting skrevs", "could not be written ({reason}); nothing was written"),
+    "oerr_scores_format": ("kan inte skriva poäng som '{ext}' (använd {known})",
+                           "cannot write scores as '{ext}' (use {known})"),
+    "oerr_map_format": ("kan inte exportera en karta som '{ext}' (använd {known})",
+                        "cannot export a map as '{ext}' (use {known})"),
+    "oerr_dpi": ("--dpi {value}: upplösningen måste vara {low}–{high} punkter per tum",
+                 "--dpi {value}: the resolution must be {low}–{high} dots per inch"),
+    "oerr_size_range": ("--size {width}x{height}: sidan måste vara minst {min_w}x{min_h} och högst {max} bildpunkter per sida",
+                        "--size {width}x{height}: the page must be at least {min_w}x{min_h} and at most {max} pixels a side"),
+    "oerr_size_memory": ("--size {width}x{height} behöver omkring {need} MB minne men {free} MB är ledigt; välj en mindre sida",
+                         "--size {width}x{height} needs about {need} MB of memory but {free} MB is available; choose a smaller page"),
     # --- app (helper A) ---
     # --- scenarios and packing (helper S) ---
     "serr_not_tables": ("{loc}: skriv scenarier som [[scenarios]]-tabeller", "{loc}: write scenarios as [[scenarios]] tables"),

@@ -430,9 +430,7 @@ def _merge_layers(doc, before: list[dict], now: list[dict]) -> None:
     """[[layers]] matched by id: kept entries are merged, new ones added, removed ones dropped,
     and entries this session did not read (left out by a lenient read) stay where they were."""
     entries = list(doc["layers"]) if "layers" in doc else []
-    if "layers" in doc and not isinstance(doc["layers"], tomlkit.items.AoT) and entries:
-        doc["layers"] = now  # written as an inline array by some tool: replaced as a whole
-        return
+    tables = "layers" not in doc or isinstance(doc["layers"], tomlkit.items.AoT)
     base = {d["id"]: d for d in before}
     by_id = {str(e.get("id")): e for e in entries if _is_table(e) and str(e.get("id")) in base}
     # Entries we do not manage ride along after the managed entry they followed in the file.
@@ -447,17 +445,22 @@ def _merge_layers(doc, before: list[dict], now: list[dict]) -> None:
     now_ids = [d["id"] for d in now]
     result = list(riders.get(None, []))
     for d in now:
-        if d["id"] in by_id:
-            table = by_id[d["id"]]
-            _merge(table, base[d["id"]], d)
+        if not tables:
+            entry = d  # an inline array written by some tool: its entries are plain values
+        elif d["id"] in by_id:
+            entry = by_id[d["id"]]
+            _merge(entry, base[d["id"]], d)
         else:
-            table = _new_layer_table(d)
-        result.append(table)
+            entry = _new_layer_table(d)
+        result.append(by_id.get(d["id"], entry) if not tables and before == now else entry)
         result += riders.get(d["id"], [])
     for gone, rest in riders.items():
         if gone is not None and gone not in now_ids:
             result += rest
     if [id(t) for t in result] == [id(e) for e in entries]:
+        return
+    if not tables:
+        doc["layers"] = [e.unwrap() if hasattr(e, "unwrap") else e for e in result]
         return
     for table in result:
         _end_with_blank_line(table)

@@ -198,14 +198,19 @@ def _raw_column(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name]
 
 
-def _column(df: pd.DataFrame, name: str, literal) -> tuple[np.ndarray, np.ndarray]:
-    """(values, known): text for a text literal, float for a number; ``known`` is False where null."""
-    col = _raw_column(df, name)
-    if isinstance(literal, str):
-        known = ~col.isna().to_numpy(bool)
-        return col.astype(object).where(known, "").astype(str).to_numpy(object), known
-    values = pd.to_numeric(col, errors="coerce").to_numpy(float, na_value=np.nan)
-    return values, ~np.isnan(values)
+def _column(df: pd.DataFrame, name: str, literal, cache: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(values, known): text for a text literal, float for a number; ``known`` is False where null.
+    Converted once per filter and column: a chain of 1,000 ``or`` terms names the same column."""
+    key = (name, isinstance(literal, str))
+    if key not in cache:
+        col = _raw_column(df, name)
+        if isinstance(literal, str):
+            known = ~col.isna().to_numpy(bool)
+            cache[key] = col.astype(object).where(known, "").astype(str).to_numpy(object), known
+        else:
+            values = pd.to_numeric(col, errors="coerce").to_numpy(float, na_value=np.nan)
+            cache[key] = values, ~np.isnan(values)
+    return cache[key]
 
 
 _OPS = {
@@ -214,7 +219,7 @@ _OPS = {
 }
 
 
-def _leaf(node, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _leaf(node, df: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
     """(true, false) masks of a comparison; rows in neither are unknown (a null was compared)."""
     kind = node[0]
     if kind == "null":
@@ -224,25 +229,25 @@ def _leaf(node, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return hit, ~hit
     if kind == "in":
         _, col, lits = node
-        values, known = _column(df, col, lits[0])
+        values, known = _column(df, col, lits[0], cache)
         lits = lits if isinstance(lits[0], str) else [float(v) for v in lits]
         hit = np.isin(values, np.asarray(lits, dtype=values.dtype))
     else:
         _, op, col, lit = node
-        values, known = _column(df, col, lit)
+        values, known = _column(df, col, lit, cache)
         lit = lit if isinstance(lit, str) else float(lit)
         hit = np.asarray(_OPS[op](values, lit), bool)
     return hit & known, ~hit & known
 
 
-def _truth(node, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _truth(node, df: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
     """Kleene logic on (true, false) mask pairs. Recursion follows nesting only (≤ MAX_DEPTH)."""
     kind = node[0]
     if kind == "not":
-        true, false = _truth(node[1], df)
+        true, false = _truth(node[1], df, cache)
         return false, true
     if kind in ("and", "or"):
-        pairs = (_truth(child, df) for child in node[1])
+        pairs = (_truth(child, df, cache) for child in node[1])
         true, false = next(pairs)
         for t, f in pairs:  # and: true if all true, false if any false; or is its dual
             if kind == "and":
@@ -250,12 +255,12 @@ def _truth(node, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             else:
                 true, false = true | t, false & f
         return true, false
-    return _leaf(node, df)
+    return _leaf(node, df, cache)
 
 
 def evaluate(node, df: pd.DataFrame) -> np.ndarray:
     """Rows where the filter is true; unknown (null) rows are dropped like false ones."""
-    return _truth(node, df)[0]
+    return _truth(node, df, {})[0]
 
 
 def filter_frame(df: pd.DataFrame, where: str | None) -> pd.DataFrame:

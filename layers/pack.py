@@ -81,20 +81,32 @@ def _files_of(data_path: Path) -> list[Path]:
     return found
 
 
+def _inside_name(root: Path, source: Path) -> str | None:
+    """The archive name of a file under the project folder (its relative path), else None."""
+    try:
+        return source.relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
 class _Names:
     """Archive names for source files: under the project folder they keep their relative path;
-    others go to ``files/<their folder's name>/`` (``-2``, ``-3``… when two folders share a name)."""
+    others go to ``files/<their folder's name>/`` (``-2``, ``-3``… when that name is taken by
+    another outside folder or by the project's own files)."""
 
-    def __init__(self, root: Path, taken: set[str]):
+    def __init__(self, root: Path, inside: set[str]):
         self.root = root
-        self.taken = taken
+        self.inside = inside  # archive names of the files under the project folder
         self.by_folder: dict[Path, str] = {}
+
+    def _free(self, name: str) -> bool:
+        return name not in self.by_folder.values() and not any(n.startswith(name + "/") for n in self.inside)
 
     def folder_name(self, folder: Path) -> str:
         if folder not in self.by_folder:
             stem = re.sub(r"[^\w.-]+", "_", folder.name) or "root"
             name, n = f"files/{stem}", 1
-            while name in self.by_folder.values():
+            while not self._free(name):
                 n += 1
                 name = f"files/{stem}-{n}"
             self.by_folder[folder] = name
@@ -102,10 +114,9 @@ class _Names:
 
     def name(self, source: Path, anchor: Path) -> str:
         """``anchor`` is the layer path's own file or folder: its siblings share its new folder."""
-        try:
-            return source.relative_to(self.root).as_posix()
-        except ValueError:
-            pass
+        inside = _inside_name(self.root, source)
+        if inside is not None:
+            return inside
         base = anchor.parent
         return f"{self.folder_name(base)}/{source.relative_to(base).as_posix()}"
 
@@ -121,6 +132,18 @@ def _rewritten_text(text: str, new_paths: dict[int, str]) -> str:
     return tomlkit.dumps(doc)
 
 
+def _used_files(project) -> list[tuple[int, Path, list[Path]]]:
+    """Per layer: its index, its absolute path, and the absolute paths of every file it uses."""
+    used = []
+    for i, spec in enumerate(project.layers):
+        data_path = project.resolve(spec.path)
+        if not data_path.exists():
+            raise PackError.of("pack_missing", data_path, id=spec.id)
+        data_path = Path(os.path.abspath(data_path))
+        used.append((i, data_path, [Path(os.path.abspath(f)) for f in _files_of(data_path)]))
+    return used
+
+
 def pack(project_path, out_zip) -> PackResult:
     """Write ``out_zip`` holding the project and every file it uses, with relative paths."""
     project_path = Path(project_path)
@@ -128,19 +151,16 @@ def pack(project_path, out_zip) -> PackResult:
     out_zip = Path(out_zip)
     if out_zip.suffix.lower() != ".zip":
         raise PackError.of("pack_out_zip", out_zip)
+    used = _used_files(project)  # [(layer index, layer path, its files)], all absolute
     root = project.base_dir.resolve()
-    names = _Names(root, set())
+    names = _Names(root, {n for _, _, files in used for f in files if (n := _inside_name(root, f)) is not None})
     members: dict[str, Path] = {}  # archive name → source file
     new_paths: dict[int, str] = {}
-    for i, spec in enumerate(project.layers):
-        data_path = project.resolve(spec.path)
-        if not data_path.exists():
-            raise PackError.of("pack_missing", data_path, id=spec.id)
-        data_path = Path(os.path.abspath(data_path))
-        for source in _files_of(data_path):
-            members.setdefault(names.name(Path(os.path.abspath(source)), data_path), source)
+    for i, data_path, files in used:
+        for source in files:
+            members.setdefault(names.name(source, data_path), source)
         packed = names.name(data_path, data_path)
-        if PurePosixPath(spec.path.replace("\\", "/")) != PurePosixPath(packed):
+        if PurePosixPath(project.layers[i].path.replace("\\", "/")) != PurePosixPath(packed):
             new_paths[i] = packed
     text = project_path.read_text(encoding="utf-8")
     if new_paths:
@@ -195,36 +215,59 @@ def _planned(zf: zipfile.ZipFile, folder: Path, max_bytes: int, max_entries: int
     infos = zf.infolist()
     if len(infos) > max_entries:
         raise PackError.of("unpack_too_many", None, n=len(infos), limit=max_entries)
-    real_folder = Path(os.path.realpath(folder))
     plan, seen, declared = [], set(), 0
+    files, folders = {}, {}  # case-folded path → the entry that makes it a file / a folder
     for info in infos:
-        if info.is_dir() and info.filename.replace("\\", "/").strip("/") in ("", "."):
+        is_dir = info.filename.endswith(("/", "\\"))  # ZipInfo.is_dir() fails on an empty name
+        if is_dir and info.filename.replace("\\", "/").strip("/") in ("", "."):
             continue  # "./" from some zip tools: the folder itself
-        parts = _safe_parts(info.filename, folder)
-        if _is_link_or_special(info):
-            raise PackError.of("unpack_link", None, entry=info.filename)
-        if info.flag_bits & 0x1:
-            raise PackError.of("unpack_encrypted", None, entry=info.filename)
+        parts = _checked_entry(info, folder)
         key = "/".join(parts).casefold()  # one file on case-insensitive disks (macOS, Windows)
         if key in seen:
             raise PackError.of("unpack_duplicate", None, entry=info.filename)
         seen.add(key)
-        target = folder.joinpath(*parts)
-        # An existing symlink inside the folder could still lead out of it.
-        real_target = Path(os.path.realpath(target))
-        if real_target != real_folder and real_folder not in real_target.parents:
-            raise PackError.of("unpack_outside", None, entry=info.filename, dir=str(folder))
-        if info.is_dir():
-            if target.exists() and not target.is_dir():
-                raise PackError.of("unpack_exists", None, entry=info.filename, dir=str(folder))
-            continue
-        if target.exists() and (target.is_dir() or not overwrite):
-            raise PackError.of("unpack_exists", None, entry=info.filename, dir=str(folder))
-        declared += info.file_size
-        if declared > max_bytes:
-            raise PackError.of("unpack_too_big", None, limit=_size_text(max_bytes))
-        plan.append((info, parts))
+        (folders if is_dir else files)[key] = info.filename
+        for k in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:k]).casefold(), info.filename)
+        _check_target(folder, parts, info.filename, is_dir, overwrite)
+        if not is_dir:
+            declared += info.file_size
+            if declared > max_bytes:
+                raise PackError.of("unpack_too_big", None, limit=_size_text(max_bytes))
+            plan.append((info, parts))
+    clash = next((k for k in files if k in folders), None)
+    if clash is not None:
+        raise PackError.of("unpack_file_folder", None, entry=folders[clash], other=files[clash])
     return plan
+
+
+def _checked_entry(info: zipfile.ZipInfo, folder: Path) -> tuple[str, ...]:
+    """The entry's path parts; refuses absolute paths, ways out, links and encrypted entries."""
+    parts = _safe_parts(info.filename, folder)
+    if _is_link_or_special(info):
+        raise PackError.of("unpack_link", None, entry=info.filename)
+    if info.flag_bits & 0x1:
+        raise PackError.of("unpack_encrypted", None, entry=info.filename)
+    return parts
+
+
+def _check_target(folder: Path, parts: tuple[str, ...], entry: str, is_dir: bool, overwrite: bool) -> None:
+    """Where the entry would land must stay inside ``folder`` (an existing symlink there could
+    lead out) and must not be a file that exists already (or a folder, for a file entry)."""
+    target = folder.joinpath(*parts)
+    real_folder = Path(os.path.realpath(folder))
+    real_target = Path(os.path.realpath(target))
+    if real_target != real_folder and real_folder not in real_target.parents:
+        raise PackError.of("unpack_outside", None, entry=entry, dir=str(folder))
+    for k in range(1, len(parts)):
+        above = folder.joinpath(*parts[:k])
+        if above.exists() and not above.is_dir():
+            raise PackError.of("unpack_exists", None, entry="/".join(parts[:k]), dir=str(folder))
+    if is_dir:
+        if target.exists() and not target.is_dir():
+            raise PackError.of("unpack_exists", None, entry=entry, dir=str(folder))
+    elif target.exists() and (target.is_dir() or not overwrite):
+        raise PackError.of("unpack_exists", None, entry=entry, dir=str(folder))
 
 
 def _size_text(n: int) -> str:

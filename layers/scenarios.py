@@ -90,7 +90,10 @@ def _weight(value) -> float | None:
     """The weight as a float, or None when it is not a finite number ≥ 0 (booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    f = float(value)
+    try:
+        f = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
     return f if math.isfinite(f) and f >= 0 else None
 
 
@@ -100,56 +103,66 @@ def _raw_entries(project: Project) -> object:
 
 def scenario_problems(project: Project) -> list[ProjectError]:
     """Every problem in the project's ``[[scenarios]]``, each a one-line error naming its key path."""
-    path = project.path
     raw = _raw_entries(project)
     if isinstance(raw, Mapping) or not isinstance(raw, (list, tuple)):
-        return [ScenarioError.of("serr_not_tables", path, loc=SCENARIOS_KEY)]
-    indicator_weights = {s.id: float(s.indicator.weight) for s in project.indicator_layers()}
-    layer_ids = {s.id for s in project.layers}
+        return [ScenarioError.of("serr_not_tables", project.path, loc=SCENARIOS_KEY)]
     problems: list[ProjectError] = []
-    first_index: dict[str, int] = {}
+    first_index: dict[str, int] = {}  # name → the entry that has it first
     for i, entry in enumerate(raw):
         loc = f"{SCENARIOS_KEY}[{i}]"
         if not isinstance(entry, Mapping):
-            problems.append(ScenarioError.of("serr_entry", path, loc=loc))
+            problems.append(ScenarioError.of("serr_entry", project.path, loc=loc))
             continue
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems.append(ScenarioError.of("serr_name", path, loc=f"{loc}.name", value=_shown(name)))
-        elif name.strip() == PROJECT_WEIGHTS:
-            problems.append(ScenarioError.of("serr_name_reserved", path, loc=f"{loc}.name", name=PROJECT_WEIGHTS))
-        elif name.strip() in first_index:
-            problems.append(ScenarioError.of("serr_duplicate", path, loc=f"{loc}.name", name=name.strip(),
-                                             first=f"{SCENARIOS_KEY}[{first_index[name.strip()]}]"))
-        else:
-            first_index[name.strip()] = i
+        problems += _name_problems(project, entry.get("name"), f"{loc}.name", i, first_index)
         description = entry.get("description", "")
         if not isinstance(description, str):
-            problems.append(ScenarioError.of("serr_description", path, loc=f"{loc}.description",
+            problems.append(ScenarioError.of("serr_description", project.path, loc=f"{loc}.description",
                                              value=_shown(description)))
-        weights = entry.get("weights", {})
-        if not isinstance(weights, Mapping):
-            problems.append(ScenarioError.of("serr_weights_table", path, loc=f"{loc}.weights",
-                                             value=_shown(weights)))
-            continue
-        effective = dict(indicator_weights)
-        bad = False
-        for lid, value in weights.items():
-            wloc = f"{loc}.weights.{lid}"
-            if lid not in layer_ids:
-                problems.append(ScenarioError.of("serr_unknown_layer", path, loc=wloc, id=lid))
-                bad = True
-            elif lid not in indicator_weights:
-                problems.append(ScenarioError.of("serr_not_indicator", path, loc=wloc, id=lid))
-                bad = True
-            elif _weight(value) is None:
-                problems.append(ScenarioError.of("serr_weight", path, loc=wloc, value=_shown(value)))
-                bad = True
-            else:
-                effective[lid] = _weight(value)
-        if not bad and indicator_weights and math.fsum(effective.values()) <= 0:
-            problems.append(ScenarioError.of("serr_zero", path, loc=f"{loc}.weights"))
+        problems += _weights_problems(project, entry.get("weights", {}), f"{loc}.weights")
     return problems
+
+
+def _name_problems(project: Project, name, loc: str, index: int, first_index: dict[str, int]) -> list[ProjectError]:
+    if not isinstance(name, str) or not name.strip():
+        return [ScenarioError.of("serr_name", project.path, loc=loc, value=_shown(name))]
+    clean = name.strip()
+    if clean == PROJECT_WEIGHTS:
+        return [ScenarioError.of("serr_name_reserved", project.path, loc=loc, name=PROJECT_WEIGHTS)]
+    if clean in first_index:
+        return [ScenarioError.of("serr_duplicate", project.path, loc=loc, name=clean,
+                                 first=f"{SCENARIOS_KEY}[{first_index[clean]}]")]
+    first_index[clean] = index
+    return []
+
+
+def _weights_problems(project: Project, weights, loc: str) -> list[ProjectError]:
+    """Each weight must belong to an indicator layer and be a finite number ≥ 0; together with
+    the project's weights for the ids left out they must not all be zero."""
+    path = project.path
+    if not isinstance(weights, Mapping):
+        return [ScenarioError.of("serr_weights_table", path, loc=loc, value=_shown(weights))]
+    layer_ids = {s.id for s in project.layers}
+    effective = {s.id: float(s.indicator.weight) for s in project.indicator_layers()}
+    problems = []
+    for lid, value in weights.items():
+        wloc = f"{loc}.{lid}"
+        if lid not in layer_ids:
+            problems.append(ScenarioError.of("serr_unknown_layer", path, loc=wloc, id=lid))
+        elif lid not in effective:
+            problems.append(ScenarioError.of("serr_not_indicator", path, loc=wloc, id=lid))
+        elif _weight(value) is None:
+            problems.append(ScenarioError.of("serr_weight", path, loc=wloc, value=_shown(value)))
+        else:
+            effective[lid] = _weight(value)
+    if problems or not effective:
+        return problems
+    try:
+        total = math.fsum(effective.values())
+    except OverflowError:
+        total = math.inf
+    if not math.isfinite(total):
+        return [ScenarioError.of("serr_weight_sum", path, loc=loc)]
+    return [ScenarioError.of("serr_zero", path, loc=loc)] if total <= 0 else []
 
 
 def read_scenarios(project: Project) -> list[Scenario]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import stat
 import struct
 import zipfile
@@ -17,6 +18,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from skikt.layers import cli_more
 from skikt.layers.errors import SkiktError
@@ -71,12 +74,12 @@ title = "Utspridd"   # the title stays
 
 [[layers]]
 id = "omr"
-path = "data/omrade.gpkg"   # inside the project folder: kept as it is
+path = "files/delat/omrade.gpkg"   # inside the project folder: kept as it is
 sector = "reference"
 
 [[layers]]
 id = "punkter"
-path = "../delat/punkter.shp"   # outside: packed under files/delat/
+path = "../delat/punkter.shp"   # outside: packed under files/delat-2/ (files/delat is taken)
 sector = "healthcare"
 [layers.indicator]
 method = "count"
@@ -99,9 +102,9 @@ study_area = {{ layer = "omr" }}
 
 def _scattered_project(tmp_path: Path) -> Path:
     proj = tmp_path / "projekt"
-    (proj / "data").mkdir(parents=True)
+    (proj / "files" / "delat").mkdir(parents=True)
     area = gpd.GeoDataFrame({"code": ["1"]}, geometry=[shapely.box(600_000, 6_600_000, 610_000, 6_608_000)], crs=3006)
-    area.to_file(proj / "data" / "omrade.gpkg", driver="GPKG")
+    area.to_file(proj / "files" / "delat" / "omrade.gpkg", driver="GPKG")
     shared = tmp_path / "delat"
     shared.mkdir()
     pts = gpd.GeoDataFrame({"namn": ["Åre", "Öby", "Ärla"]},
@@ -125,18 +128,18 @@ def test_files_from_elsewhere_get_relative_paths_and_comments_survive(tmp_path):
     result = pack(project, tmp_path / "ut.zip")
     assert _hashes(tmp_path) == {**before, "ut.zip": _hashes(tmp_path)["ut.zip"]}
     assert sorted(result.files[1:]) == [
-        "data/omrade.gpkg",
-        "files/delat-2/vag.geojson",
-        "files/delat/punkter.cpg", "files/delat/punkter.dbf", "files/delat/punkter.prj",
-        "files/delat/punkter.shp", "files/delat/punkter.shp.meta.toml", "files/delat/punkter.shx",
+        "files/delat-2/punkter.cpg", "files/delat-2/punkter.dbf", "files/delat-2/punkter.prj",
+        "files/delat-2/punkter.shp", "files/delat-2/punkter.shp.meta.toml", "files/delat-2/punkter.shx",
+        "files/delat-3/vag.geojson",
+        "files/delat/omrade.gpkg",
     ]
     with zipfile.ZipFile(result.path) as zf:
         text = zf.read("projekt.toml").decode("utf-8")
     assert "# A project whose files live in three places." in text
     assert 'title = "Utspridd"   # the title stays' in text
-    assert 'path = "data/omrade.gpkg"   # inside the project folder: kept as it is' in text
-    assert 'path = "files/delat/punkter.shp"' in text
-    assert 'path = "files/delat-2/vag.geojson"' in text
+    assert 'path = "files/delat/omrade.gpkg"   # inside the project folder: kept as it is' in text
+    assert 'path = "files/delat-2/punkter.shp"' in text
+    assert 'path = "files/delat-3/vag.geojson"' in text
     assert 'method = "distance"   # an absolute path, on another "disk"' in text
 
     target = tmp_path / "laptop" / "mapp"
@@ -201,6 +204,10 @@ REFUSED = [
      "would pass the limit of 4.88 KB"),
     ("too many", [(f"f{i}.txt", b"x") for i in range(6)], {"max_entries": 5}, "has 6 entries, more than the limit of 5"),
     ("twice", [("a.toml", b"1"), ("A.toml", b"2")], {}, 'entry "A.toml" occurs twice'),
+    ("file and folder", [("data", b"1"), ("data/x.gpkg", b"2")], {},
+     'entry "data/x.gpkg" needs a folder where entry "data" is a file'),
+    ("folder and file", [("data/x.gpkg", b"2"), ("data", b"1")], {},
+     'entry "data/x.gpkg" needs a folder where entry "data" is a file'),
 ]
 
 
@@ -246,6 +253,16 @@ def test_unpack_refuses_an_existing_file_and_keeps_it(tmp_path):
     assert (target / "data" / "befintlig.txt").read_bytes() == b"new" and (target / "ny.txt").read_bytes() == b"new"
 
 
+def test_unpack_refuses_when_a_file_in_the_target_stands_where_a_folder_must_go(tmp_path):
+    archive = _zip(tmp_path / "paket.zip", [("data/x.gpkg", b"new")])
+    target = tmp_path / "ut"
+    target.mkdir()
+    (target / "data").write_bytes(b"old")
+    with pytest.raises(PackError, match='"data" already exists'):
+        unpack(archive, target, overwrite=True)
+    assert (target / "data").read_bytes() == b"old" and _everything_under(target) == ["data"]
+
+
 def test_unpack_refuses_a_symlink_in_the_target_that_leads_out(tmp_path):
     archive = _zip(tmp_path / "paket.zip", [("lank/fil.txt", b"evil")])
     target = tmp_path / "ut"
@@ -289,3 +306,36 @@ def test_cli_pack_and_unpack(sample_copy, tmp_path, capsys):
         _run(["unpack", str(archive), "--to", str(tmp_path / "laptop")])
     assert "already exists" in str(err.value) and "\n" not in str(err.value)
     assert _run(["unpack", str(archive), "--to", str(tmp_path / "laptop"), "--overwrite"]) == 0
+
+
+_PARTS = st.sampled_from(["..", ".", "", "a", "b.txt", "C:", "\\", "..\\..", "/", "ä ö"])
+
+
+@settings(derandomize=True, max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.lists(_PARTS, min_size=1, max_size=4).map("/".join), min_size=1, max_size=4))
+def test_unpack_never_writes_outside_the_target_whatever_the_names(tmp_path, names):
+    import tempfile
+    import warnings
+
+    with tempfile.TemporaryDirectory(dir=tmp_path) as work:
+        work = Path(work)
+        archive = work / "slump.zip"
+        with zipfile.ZipFile(archive, "w") as zf, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # duplicate names are part of the test
+            for i, name in enumerate(names):
+                zf.writestr(zipfile.ZipInfo(name), f"{i}")
+        outer = work / "yttre"
+        target = outer / "ut"
+        outer.mkdir()
+        try:
+            result = unpack(archive, target)
+        except PackError as exc:
+            assert "\n" not in str(exc)
+            assert _everything_under(outer) == []  # refused: nothing at all
+        else:
+            real = os.path.realpath(target)
+            for f in result.files:
+                assert os.path.commonpath([real, os.path.realpath(f)]) == real
+            assert all(p.startswith("ut") for p in _everything_under(outer))
+        assert sorted(p.name for p in work.iterdir()) == ["slump.zip", "yttre"]

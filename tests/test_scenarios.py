@@ -217,6 +217,10 @@ weights = { x1 = 0, x2 = 0 }
 [[scenarios]]
 name = "-"
 weights = { x1 = nan }
+
+[[scenarios]]
+name = "Stor"
+weights = { x1 = 1e308, x2 = 1e308 }
 """
 
 
@@ -240,11 +244,12 @@ def test_every_problem_is_one_line_with_its_key_path(three):
         'tre.toml: scenarios[3].weights: every indicator weight would be zero',
         'tre.toml: scenarios[4].name: the name "-" is reserved for the project\'s own weights',
         'tre.toml: scenarios[4].weights.x1: expected a number ≥ 0, got NaN',
+        'tre.toml: scenarios[5].weights: the weights do not add up to a finite number',
     ]
     assert all("\n" not in line for line in lines)
-    assert str(err.value) == lines[0] + " (and 11 more problems)"
+    assert str(err.value) == lines[0] + " (and 12 more problems)"
     assert err.value.text("sv") == 'tre.toml: scenarios[0].weights.x1: förväntade ett tal ≥ 0, fick "x" ' \
-                                   '(och 11 problem till)'
+                                   '(och 12 problem till)'
 
 
 def test_scenarios_written_as_a_table_not_an_array(three):

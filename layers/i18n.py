@@ -142,7 +142,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                    "CSV, TSV, XLSX)",
                    "'{ext}' is not a supported format (GeoPackage, Shapefile, zip, GeoJSON, FlatGeobuf, "
                    "CSV, TSV, XLSX)"),
-    "err_bad_zip": ("inte en giltig zip-fil (avkortad eller skadad)", "not a valid zip file (truncated or damaged)"),
+    "err_bad_zip": ("inget giltigt zip-arkiv (avkortat eller skadat)", "not a valid zip archive (truncated or damaged)"),
     "err_zip_empty": ("zip-arkivet innehåller ingen datafil som stöds", "zip archive holds no supported data file"),
     "err_not_gis": ("ingen läsbar GIS-fil (okänd eller skadad)", "not a readable GIS file (unrecognised or damaged)"),
     "err_gpkg_damaged": ("GeoPackage-filen är avkortad eller skadad (databasen går inte att läsa)",
@@ -301,55 +301,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                         "a {cell} m grid over this study area ({cells} cells) needs about {need} GB of memory "
                         "but only {avail} GB can be used; choose cell_size = {suggest} or larger"),
     # --- composite and bench (helper C) ---
-    "map_no_weights": ("Alla vikter är noll – ingen prioriteringskarta",
-                       "Every weight is zero – no priority map"),
-    "err_bench_cells": ("--cells måste vara ett heltal ≥ {min}, inte {got}",
-                        "--cells must be a whole number ≥ {min}, not {got}"),
-    "err_bench_only": ("--only: okänt test '{got}'; välj bland {valid}",
-                       "--only: unknown benchmark '{got}'; choose from {valid}"),
     # --- reading files (helper I) ---
-    "err_zip_too_big": ("'{member}' packas upp till {size}, över gränsen {limit} (en zip-bomb, eller för stor att läsa)",
-                        "'{member}' unpacks to {size}, over the {limit} limit (a zip bomb, or too big to read)"),
-    "err_too_big_for_memory": ("filen är {size}; att läsa in den kräver omkring {need} minne, över gränsen {limit} "
-                               "(halva det lediga minnet); dela upp den eller behåll bara de kolumner som behövs",
-                               "file is {size}: reading it needs about {need} of memory, over the limit of {limit} "
-                               "(half the available memory); split it or keep only the columns needed"),
-    "err_not_excel": ("ingen läsbar Excel-arbetsbok (skadad, eller inte en riktig .xlsx)",
-                      "not a readable Excel workbook (damaged, or not really .xlsx)"),
-    "err_several_sheets": ("har flera blad; välj ett med layer = ({names})",
-                           "has several sheets; choose one with layer = ({names})"),
-    "err_no_sheet": ("har inget blad '{layer}' (bladen är: {names})", "has no sheet '{layer}' (sheets: {names})"),
-    "err_gpkg_locked": ("är låst av ett annat program (stäng det där, t.ex. i QGIS, och försök igen)",
-                        "is locked by another program (close it there, e.g. in QGIS, and try again)"),
-    "err_gpkg_recovery": ("har en avbruten skrivning (en kvarlämnad -journal) som inte gick att återställa; "
-                          "öppna filen en gång i QGIS eller sqlite3 så återställs den",
-                          "has an interrupted write (a leftover -journal) that could not be recovered; "
-                          "open it once in QGIS or sqlite3 to recover it"),
-    "warn_gpkg_recovered": ("hade en avbruten skrivning (kvarlämnad -journal); läst så som SQLite återställer den, "
-                            "själva filen är orörd",
-                            "had an interrupted write (a leftover -journal); read as SQLite recovers it, "
-                            "the file itself is left untouched"),
-    "err_local_crs": ("har ett lokalt koordinatsystem (LOCAL_CS '{name}') som inte kan räknas om till {target}; "
-                      "ange det verkliga systemet med crs",
-                      "has a local coordinate system (LOCAL_CS '{name}') that cannot be converted to {target}; "
-                      "give the real one with crs"),
-    "warn_local_crs": ("lokalt koordinatsystem (LOCAL_CS '{name}'): kan inte räknas om; ange det verkliga vid inläsning",
-                       "local coordinate system (LOCAL_CS '{name}'): cannot be converted; give the real one when loading"),
-    "err_cannot_reproject": ("kan inte räknas om från {src} till {dst}", "cannot be converted from {src} to {dst}"),
-    "err_out_of_memory": ("för stor för att läsas in i minnet", "too large to read into memory"),
-    "err_permission": ("saknar läsbehörighet", "permission denied (cannot be read)"),
-    "err_no_space": ("disken är full (för att packa upp eller återställa filen)",
-                     "no space left on disk (to unpack or recover the file)"),
-    "warn_cpg_unknown": (".cpg anger en okänd teckentabell '{cpg}'; läst som {enc}",
-                         ".cpg names an unknown code page '{cpg}'; read as {enc}"),
-    "warn_cpg_failed": (".cpg anger {cpg} men texten går inte att avkoda så; läst som {enc}",
-                        ".cpg says {cpg} but the text does not decode as that; read as {enc}"),
-    "warn_cpg_kept": (".cpg anger {cpg}; texten är också giltig UTF-8, men .cpg följs (stämmer inte namnen, "
-                      "rätta eller ta bort .cpg)",
-                      ".cpg says {cpg}; the text is also valid UTF-8, but the .cpg is followed (if names look wrong, "
-                      "fix or remove the .cpg)"),
-    "warn_cut_chars": ("{n} textvärden slutar med ett tecken som kapats vid fältbredden; det kapade tecknet utelämnas",
-                       "{n} text values end in a character cut at the field width; the cut character is left out"),
     # --- command line and outputs (helper L) ---
     "oerr_out_is_project": ("det är projektfilen; välj en annan fil för resultatet",
                             "this is the project file; choose another file for the output"),
@@ -377,15 +329,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "oerr_size_memory": ("--size {width}x{height} behöver omkring {need} MB minne men {free} MB är ledigt; välj en mindre sida",
                          "--size {width}x{height} needs about {need} MB of memory but {free} MB is available; choose a smaller page"),
     # --- app (helper A) ---
-    "internal_error": ("Oväntat fel (detaljer i terminalen)", "Unexpected error (details in the terminal)"),
-    "no_map_zero_weights": ("Alla vikter är noll – ingen prioriteringskarta",
-                            "Every weight is zero – no priority map"),
-    "no_map_no_indicator": ("Inget indikatorlager – ingen prioriteringskarta",
-                            "No indicator layer – no priority map"),
-    "coords_in": ("{crs}  E {e}  N {n}   WGS 84  {lat}° N  {lon}° E",
-                  "{crs}  E {e}  N {n}   WGS 84  {lat}° N  {lon}° E"),
-    "save_sample_as": ("Exempelprojektet är en mall – spara en egen kopia",
-                       "The sample project is a template – save your own copy"),
     # --- scenarios and packing (helper S) ---
     "serr_not_tables": ("{loc}: skriv scenarier som [[scenarios]]-tabeller", "{loc}: write scenarios as [[scenarios]] tables"),
     "serr_entry": ("{loc}: ett scenario måste vara en tabell", "{loc}: a scenario must be a table"),

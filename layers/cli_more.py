@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from .errors import SkiktError
+from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
 
 def add_scenario_argument(parser: argparse.ArgumentParser) -> None:
@@ -58,29 +59,35 @@ def add_parsers(sub) -> None:
 # compare
 
 
+COMPARE_FORMATS = (".csv", ".gpkg")
+
+
 def write_comparison(table, out, ws=None, municipalities=None) -> Path:
-    """CSV: the unit table. GeoPackage: layer ``compare`` with the unit geometry, and layer
-    ``municipalities`` (no geometry) when a summary is given."""
+    """CSV: the table as it is. GeoPackage: layer ``compare`` with the unit geometry of ``ws``,
+    and layer ``municipalities`` (no geometry) when a summary is given. Never over a file the
+    project reads; written through a temporary file (``safe_write``)."""
+    out = check_output_path(out, COMPARE_FORMATS, "cmp_out_format")
+    project = ws.project if ws is not None else None
+    if out.suffix.lower() == ".csv":
+        return _write_safely(out, lambda p: table.to_csv(p, index=False, float_format="%.6f"), project)
     import geopandas as gpd
 
-    from .output import _atomic
+    gdf = gpd.GeoDataFrame(table, geometry=ws.units.geometry, crs=ws.project.crs)
 
-    out = Path(out)
-    ext = out.suffix.lower()
-    if ext == ".csv":
-        return _atomic(out, lambda p: table.to_csv(p, index=False, float_format="%.6f"))
-    if ext == ".gpkg":
-        gdf = gpd.GeoDataFrame(table, geometry=ws.units.geometry, crs=ws.project.crs)
+    def write(p):
+        gdf.to_file(p, layer="compare", driver="GPKG", engine="pyogrio")
+        if municipalities is not None:
+            import pyogrio
 
-        def write(p):
-            gdf.to_file(p, layer="compare", driver="GPKG", engine="pyogrio")
-            if municipalities is not None:
-                import pyogrio
+            pyogrio.write_dataframe(municipalities, p, layer="municipalities", driver="GPKG", append=True)
 
-                pyogrio.write_dataframe(municipalities, p, layer="municipalities", driver="GPKG", append=True)
+    return _write_safely(out, write, project)
 
-        return _atomic(out, write)
-    raise SkiktError.of("cmp_out_format", out, ext=ext or out.name)
+
+def _write_safely(out: Path, write, project) -> Path:
+    if project is not None:
+        refuse_input_overwrite(project, out)
+    return atomic_write(out, write, keep=project_inputs(project) if project is not None else ())
 
 
 def _print_summary(table, summary, top: int, a: str, b: str) -> None:
@@ -107,21 +114,17 @@ def _print_summary(table, summary, top: int, a: str, b: str) -> None:
             print(line)
 
 
-def _checked_out(path, allowed: tuple[str, ...]) -> Path:
-    path = Path(path)
-    if path.suffix.lower() not in allowed:
-        raise SkiktError.of("cmp_out_format", path, ext=path.suffix or path.name)
-    return path
-
-
 def cmd_compare(args) -> int:
     from .project import read_project
     from .scenarios import by_municipality, compare, scenario_weights
     from .workspace import Workspace
 
-    out = _checked_out(args.out, (".csv", ".gpkg"))
-    summary_out = _checked_out(args.municipalities, (".csv",)) if args.municipalities else None
+    out = check_output_path(args.out, COMPARE_FORMATS, "cmp_out_format")
+    summary_out = check_output_path(args.municipalities, (".csv",), "cmp_out_format") if args.municipalities else None
     project = read_project(args.project)
+    for path in (out, summary_out):
+        if path is not None:
+            refuse_input_overwrite(project, path)
     for name in (args.a, args.b):  # a misspelt name fails before the slow part
         scenario_weights(project, name)
     ws = Workspace(project, crs_override=args.crs)
@@ -130,7 +133,7 @@ def cmd_compare(args) -> int:
     summary = by_municipality(ws, table)
     out = write_comparison(table, out, ws, summary)
     if summary_out is not None:
-        write_comparison(summary, summary_out)
+        write_comparison(summary, summary_out, ws)
     print(f"{ws.units.n} units, scenarios {args.a!r} and {args.b!r} → {out}")
     _print_summary(table, summary, args.top, args.a, args.b)
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import SkiktError
 from .project import read_project
+from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
 MAX_UNPACKED_BYTES = 2 * 1024**3  # 2 GiB: far above any project we know, far below a zip bomb
 MAX_ENTRIES = 10_000
@@ -147,10 +148,11 @@ def _used_files(project) -> list[tuple[int, Path, list[Path]]]:
 def pack(project_path, out_zip) -> PackResult:
     """Write ``out_zip`` holding the project and every file it uses, with relative paths."""
     project_path = Path(project_path)
-    project = read_project(project_path)  # validates and resolves every layer path
-    out_zip = Path(out_zip)
-    if out_zip.suffix.lower() != ".zip":
+    if Path(out_zip).suffix.lower() != ".zip":
         raise PackError.of("pack_out_zip", out_zip)
+    out_zip = check_output_path(out_zip, (".zip",), "pack_out_zip")
+    project = read_project(project_path)  # validates and resolves every layer path
+    refuse_input_overwrite(project, out_zip)  # a zipped layer (a .zip shapefile) is an input too
     used = _used_files(project)  # [(layer index, layer path, its files)], all absolute
     root = project.base_dir.resolve()
     names = _Names(root, {n for _, _, files in used for f in files if (n := _inside_name(root, f)) is not None})
@@ -177,9 +179,7 @@ def pack(project_path, out_zip) -> PackResult:
             for name in sorted(members):
                 zf.write(members[name], name)
 
-    from .output import _atomic
-
-    _atomic(out_zip, write)
+    atomic_write(out_zip, write, keep=project_inputs(project))
     return PackResult(out_zip, [project_name, *sorted(members)], total)
 
 

@@ -161,6 +161,15 @@ def test_pack_refuses_a_missing_file_and_a_wrong_extension(sample_copy, tmp_path
     assert not list(tmp_path.glob("p.*")) and not list(tmp_path.glob(".p.*"))
 
 
+def test_pack_never_writes_over_a_file_the_project_reads(sample_copy):
+    zipped_layer = sample_copy.parent / "besoksmal_rt90.zip"  # a zipped shapefile layer
+    before = _hashes(sample_copy.parent)
+    with pytest.raises(SkiktError) as err:
+        pack(sample_copy, zipped_layer)
+    assert str(err.value).startswith("besoksmal_rt90.zip: ") and "besoksmal" in str(err.value)
+    assert _hashes(sample_copy.parent) == before
+
+
 # ------------------------------------------------------------------------------------------------
 # Refusals
 

@@ -468,6 +468,15 @@ def test_cli_compare_bad_input_is_one_line(sample_with_scenarios, tmp_path, argv
     assert not list(tmp_path.glob("x.*"))
 
 
+def test_cli_compare_never_writes_over_an_input(three):
+    data = three.parent / "folk.gpkg"
+    before = data.read_bytes()
+    with pytest.raises(SkiktError) as err:
+        _run(["compare", str(three), "A", "B", "--out", str(data)])
+    assert str(err.value).startswith("folk.gpkg: ") and "\n" not in str(err.value)
+    assert data.read_bytes() == before
+
+
 def test_apply_scenario_arg_without_a_name_is_the_project_itself(three):
     project = read_project(three)
     assert cli_more.apply_scenario_arg(project, None) is project

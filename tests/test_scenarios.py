@@ -502,6 +502,6 @@ def test_a_unit_without_any_value_has_no_rank_and_no_rank_change(three, tmp_path
     assert "d" not in set(rising["unit_id"]) | set(falling["unit_id"])
     out = tmp_path / "jmf.csv"
     cli_more.write_comparison(table.reset_index(), out)
-    assert out.read_text(encoding="utf-8").splitlines()[4].startswith("d,,,,,,,")
+    assert out.read_text(encoding="utf-8").splitlines()[4].startswith('"d",,,,,,,')
     summary = by_municipality(ws, table.reset_index()).set_index("municipality")
     assert summary.loc["d", "people_top_a"] == 0 and np.isnan(summary.loc["d", "mean_rank_change"])

@@ -269,6 +269,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "perr_ref": ("hänvisar till okänt lager-id '{ref}'", "refers to unknown layer id '{ref}'"),
     "perr_join_self": ("lagret '{id}' kopplas till sig självt", "layer '{id}' joins itself"),
     "perr_join_cycle": ("kopplingarna går runt i en ring: {chain}", "the joins go round in a cycle: {chain}"),
+    "perr_save": ("kan inte spara projektet: {detail}", "cannot save the project: {detail}"),
     "werr_read": ("kan inte läsa filtret vid '{at}'", "cannot read the filter at '{at}'"),
     "werr_number": ("talet {value} i filtret är för stort", "the number {value} in the filter is too large"),
     "werr_long": ("filtret är längre än {max} tecken", "the filter is longer than {max} characters"),

@@ -540,7 +540,10 @@ def write_project(project: Project, path=None) -> Path:
         project.path = path
     doc, now = _updated_document(project)
     text = tomlkit.dumps(doc)
-    _atomic_write(path, (("\ufeff" if project.bom else "") + text).encode("utf-8"))
+    try:
+        _atomic_write(path, (("\ufeff" if project.bom else "") + text).encode("utf-8"))
+    except OSError as exc:  # read-only folder, full disk, name too long: one line, old file intact
+        raise ProjectError.of("perr_save", path, detail=exc.strerror or type(exc).__name__) from None
     project.document, project.saved_state = doc, now
     for s in project.layers:
         if os.path.isabs(s.path):

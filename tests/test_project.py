@@ -163,6 +163,27 @@ def test_save_flushes_and_fsyncs_file_and_folder(tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(tmp_path / "fresh.toml").st_mode) == 0o640  # a new file follows the umask
 
 
+def test_save_into_a_read_only_folder_is_one_line_and_keeps_the_file(tmp_path, monkeypatch):
+    import os
+
+    out = write_project(read_project(V1), tmp_path / "p.toml")
+    before = out.read_bytes()
+    proj = read_project(out)
+    proj.layer("vard").indicator.weight = 9
+    real_open = os.open
+
+    def refuse_new_files(path, flags, *args, **kw):  # what a read-only folder does (even for root)
+        if flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", refuse_new_files)
+    with pytest.raises(ProjectError, match=r"^p.toml: cannot save the project: Permission denied$"):
+        write_project(proj)
+    monkeypatch.undo()
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["p.toml"]
+
+
 @pytest.mark.parametrize("weights,msg", [
     ([], "no indicator layer"),
     ([0, 0.0], "every indicator weight is zero"),

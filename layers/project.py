@@ -27,7 +27,7 @@ from .errors import ProjectError
 from .i18n import Msg
 from .metadata import LayerMeta
 from .schema import (AGGREGATES, CLASS_SCHEMES, METHODS, NORMALIZE, SCHEMA_VERSION, FileModel,  # noqa: F401
-                     HeadModel, IndicatorModel, LayerModel, UnitsModel, field_error, known_keys, validate)
+                     HeadModel, IndicatorModel, LayerModel, UnitsModel, field_error, known_keys, show, validate)
 
 @dataclass
 class IndicatorSpec:
@@ -238,7 +238,7 @@ def _layer_entry(raw, index: int, path) -> tuple[LayerSpec | None, ProjectError 
     """One [[layers]] entry: its spec, or the first thing wrong with it (one line, with key path)."""
     at = f"layers[{index}]"
     if not isinstance(raw, dict):
-        return None, field_error(at, Msg.of("perr_expected", expected=Msg.of("exp_table"), got=_show(raw)), path)
+        return None, field_error(at, Msg.of("perr_expected", expected=Msg.of("exp_table"), got=show(raw)), path)
     model, errors = validate(LayerModel, raw, at, path)
     if errors:
         return None, errors[0]
@@ -246,12 +246,6 @@ def _layer_entry(raw, index: int, path) -> tuple[LayerSpec | None, ProjectError 
     if ind is not None and ind.method == "attribute" and not ind.column:
         return None, field_error(f"{at}.indicator.column", Msg.of("perr_needs_column"), path)
     return _layer_spec(model, raw), None
-
-
-def _show(value) -> str:
-    from .schema import show
-
-    return show(value)
 
 
 def _raw_id(raw) -> str | None:
@@ -313,7 +307,7 @@ def _units_spec(m: UnitsModel | None, raw) -> UnitsSpec:
 def _check_version(data: dict, path) -> None:
     version = data.get("schema_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
-        raise ProjectError.of("perr_schema", path, version=_show(version), known=SCHEMA_VERSION)
+        raise ProjectError.of("perr_schema", path, version=show(version), known=SCHEMA_VERSION)
 
 
 def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = False) -> Project:

@@ -11,9 +11,11 @@ Unknown keys are allowed (``extra="allow"``); :mod:`.project` keeps them and wri
 ``reference_rows()`` lists every key for the README's reference table, from these same models.
 """
 
+import datetime as dt
 import json
 import math
 import re
+import unicodedata
 from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
@@ -88,15 +90,29 @@ def show(value, limit: int = 40) -> str:
     elif isinstance(value, float):
         text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
     elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
+        text = _quoted(value)
+    elif isinstance(value, (dt.date, dt.time)):  # TOML dates and times (datetime is a date)
+        text = value.isoformat()
     elif isinstance(value, (list, tuple)):
         text = "[" + ", ".join(show(v, limit) for v in value[:5]) + (", …" if len(value) > 5 else "") + "]"
     elif isinstance(value, dict):
         items = list(value.items())[:5]
-        text = "{ " + ", ".join(f"{k} = {show(v, limit)}" for k, v in items) + (", … }" if len(value) > 5 else " }")
+        text = "{ " + ", ".join(f"{_key(k)} = {show(v, limit)}" for k, v in items) + (", … }" if len(value) > 5 else " }")
     else:
         text = type(value).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quoted(text: str) -> str:
+    """In double quotes, with control and bidi-override characters escaped: the line must read
+    the same on any terminal, and a message can never be made to display backwards."""
+    body = json.dumps(text, ensure_ascii=False)
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+                   for c in body)
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _quoted(key)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -227,3 +227,13 @@ def test_reference_table_lists_every_key():
             "layers[i].meta.year", "units.study_area.where"} <= keys
     assert dict((r[0], r[1]) for r in reference_rows())["layers[i].indicator.k"] == "an integer 2–10"
 
+
+
+@pytest.mark.parametrize("key", ["model_config", "model_fields", "__dict__", "__class__", "__pydantic_extra__",
+                                 "_private", "copy", "json", "schema", "model_extra"])
+def test_unknown_keys_named_like_python_internals_are_kept(key):
+    data = {key: 1, "project": {key: 2}, "layers": [{"id": "a", "path": "x", key: 3,
+                                                     "indicator": {"method": "count", key: 4}}], "units": {key: 5}}
+    proj = project_from_dict(data)
+    assert proj.extra == {key: 1} and proj.project_extra == {key: 2} and proj.units.extra == {key: 5}
+    assert proj.layer("a").extra == {key: 3} and proj.layer("a").indicator.extra == {key: 4}

@@ -264,6 +264,12 @@ _TEXT: dict[str, tuple[str, str]] = {
                             "projection in metres; use SWEREF 99 TM (EPSG:3006)"),
     "perr_crs_unit": ("{crs} är ingen projektion i meter (enhet: {unit}); använd SWEREF 99 TM (EPSG:3006)",
                       "{crs} is not a projection in metres (unit: {unit}); use SWEREF 99 TM (EPSG:3006)"),
+    "perr_crs_not_projected": ("{crs} är ingen kartprojektion; använd SWEREF 99 TM (EPSG:3006)",
+                               "{crs} is not a map projection; use SWEREF 99 TM (EPSG:3006)"),
+    "perr_crs_mercator": ("{crs} är en Mercatorprojektion: på svenska breddgrader är dess meter 1,7–2,8 verkliga "
+                          "meter; använd SWEREF 99 TM (EPSG:3006)",
+                          "{crs} is a Mercator projection: at Swedish latitudes its metres are 1.7–2.8 real "
+                          "metres; use SWEREF 99 TM (EPSG:3006)"),
     "perr_needs_column": ("krävs för metoden \"attribute\"", "is required for method \"attribute\""),
     "perr_required_areas": ("krävs när kind = \"areas\"", "is required when kind = \"areas\""),
     "perr_ref": ("hänvisar till okänt lager-id '{ref}'", "refers to unknown layer id '{ref}'"),

@@ -247,11 +247,21 @@ def project_crs():
             raise _Refused() from None
         _no(crs.is_geographic, Msg.of("perr_crs_geographic", crs=v))
         _no(crs.is_geocentric, Msg.of("perr_crs_geocentric", crs=v))
+        _no(not crs.is_projected, Msg.of("perr_crs_not_projected", crs=v))
         units = {a.unit_name for a in crs.axis_info[:2]}
-        _no(not crs.is_projected or not units <= {"metre", "meter"},
-            Msg.of("perr_crs_unit", crs=v, unit=", ".join(sorted(units)) or "?"))
+        _no(not units <= {"metre", "meter"}, Msg.of("perr_crs_unit", crs=v, unit=", ".join(sorted(units)) or "?"))
+        _no(_is_mercator(crs), Msg.of("perr_crs_mercator", crs=v))
         return v
     return Check(Msg.of("exp_projected_crs"), accept).type(str)
+
+
+def _is_mercator(crs) -> bool:
+    """Normal-aspect Mercator (web maps' EPSG:3857 too): its 'metres' are 1.7–2.8 real metres at
+    Swedish latitudes, so cell sizes and distances would be silently wrong. Transverse is fine."""
+    horizontal = crs.sub_crs_list[0] if crs.sub_crs_list else crs
+    op = horizontal.coordinate_operation
+    name = (op.method_name if op else "").lower()
+    return "mercator" in name and "transverse" not in name
 
 
 # ------------------------------------------------------------------------------------------------

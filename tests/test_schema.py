@@ -63,6 +63,12 @@ CASES = [
      "in metres; use SWEREF 99 TM (EPSG:3006)"),
     ('crs = "EPSG:3006"', 'crs = "EPSG:2229"',  # California zone 5, US survey feet
      "project.crs: EPSG:2229 is not a projection in metres (unit: US survey foot); use SWEREF 99 TM (EPSG:3006)"),
+    ('crs = "EPSG:3006"', 'crs = "EPSG:3857"',
+     "project.crs: EPSG:3857 is a Mercator projection: at Swedish latitudes its metres are 1.7–2.8 real metres; "
+     "use SWEREF 99 TM (EPSG:3006)"),
+    ('crs = "EPSG:3006"', 'crs = \'LOCAL_CS["site",LOCAL_DATUM["d",0],UNIT["metre",1]]\'',
+     'project.crs: LOCAL_CS["site",LOCAL_DATUM["d",0],UNIT["metre",1]] is not a map projection; use SWEREF 99 TM '
+     "(EPSG:3006)"),
     ('join = { layer = "kommuner"', 'join = { layer = "kompetens"',
      "layers[5].join.layer: layer 'kompetens' joins itself"),
     ('id = "kommuner"\npath = "sweden_reference.gpkg"\n',
@@ -108,7 +114,7 @@ def test_utf8_bom_is_accepted(tmp_path):
 def test_valid_edge_values_are_accepted(tmp_path):
     text = SAMPLE.replace("k = 5", "k = 10").replace("weight = 3", "weight = 0").replace(
         "visible = false", "visible = true\nopacity = 0").replace("cell_size = 500", "cell_size = 0.5\nclasses = 2")
-    text = text.replace('crs = "EPSG:3006"', 'crs = "EPSG:3035"')  # LAEA Europe: projected, metres
+    text = text.replace('crs = "EPSG:3006"', 'crs = "EPSG:3006+5613"')  # compound: SWEREF 99 TM + RH2000
     proj = read_project(_write(tmp_path, text))
     assert proj.layer("socio").indicator.k == 10 and proj.layer("vard").indicator.weight == 0
     assert proj.layer("tatorter").opacity == 0 and proj.units.cell_size == 0.5 and proj.units.classes == 2

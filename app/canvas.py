@@ -91,11 +91,13 @@ class MapCanvas(FigureCanvasQTAgg):
         self.draw_idle()
 
     def _on_no_map(self, reason: str):
-        """Say on the map why there is no priority map, instead of a blank map with a legend."""
+        """Say on the map why there is no priority map, instead of a blank map with a legend.
+
+        A composite that knows it has no weights is drawn by the scene with its own note."""
         if self._no_map_note is not None:
             self._no_map_note.remove()
             self._no_map_note = None
-        if reason:
+        if reason and self.model.ws.composite is None:
             self._no_map_note = self.ax.text(
                 0.5, 0.94, reason, transform=self.ax.transAxes, ha="center", va="top", fontsize=13,
                 color="#7a1f00", zorder=60, usetex=False, parse_math=False,

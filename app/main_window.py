@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self.export_worker.failed.connect(self.show_error)
         self.dialog_exec = lambda dialog: dialog.exec()  # tests replace this to accept dialogs
         self.last_error: str | None = None
+        self._error_in_job = False  # an error was shown since the last job started
         self.confirm_close = True  # ask about unsaved changes; tests and --screenshot switch it off
         self._build_status()
         self._build_menus()
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
     def show_error(self, msg: str):
         """One line, in a non-blocking box, and the app carries on."""
         self.last_error = msg
+        self._error_in_job = True
         self.status(f"{T('error')}: {msg}", 15000)
         box = QMessageBox(QMessageBox.Warning, T("could_not_load") if ":" in msg else T("error"), msg,
                           QMessageBox.Ok, self)
@@ -188,12 +190,16 @@ class MainWindow(QMainWindow):
     def _busy(self, busy: bool):
         self.progress.setVisible(busy)
         self.cancel.setVisible(busy)
-        if not busy:
-            # "Ready" must not paper over why there is no map or what just went wrong.
-            if self.model.no_map_reason:
-                self._no_map(self.model.no_map_reason)
-            elif not self.statusBar().currentMessage().startswith(T("error")):
-                self.status(T("ready"), 3000)
+        if busy:
+            self._error_in_job = False
+            return
+        # "Ready" must not paper over why there is no map or what went wrong while loading.
+        if self.model.no_map_reason:
+            self._no_map(self.model.no_map_reason)
+        elif self._error_in_job and self.last_error:
+            self.status(f"{T('error')}: {self.last_error}", 15000)
+        else:
+            self.status(T("ready"), 3000)
 
     def _no_map(self, reason: str):
         if reason:
@@ -340,7 +346,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_stability(None)
 
     def _refresh_stability(self):
-        if not getattr(self, "_stability_on", False) or self.model.ws.composite is None:
+        if not getattr(self, "_stability_on", False) or self.model.ws.composite is None or self.model.no_map_reason:
             return
         ws = self.model.ws
         sens = sensitivity(ws.normalised, ws.composite.weights, ws.composite.k, 0.10)

@@ -221,7 +221,8 @@ class AppModel(QObject):
         return out
 
     def _apply_weights(self) -> None:
-        """Scores for the live weights, or none, with the reason said on the map."""
+        """Scores for the live weights. Without an indicator or with every weight at zero there
+        is no priority map, and the model says why (the map, legend and status bar show it)."""
         ws = self.ws
         if ws.normalised is None:
             ws.composite = None
@@ -234,10 +235,15 @@ class AppModel(QObject):
             reason = T("no_map_zero_weights")
         else:
             reason = ""
-        if reason:
-            ws.composite = None
-        elif not self._composite_is_for(weights):
-            ws.recombine(weights)
+        if not self._composite_is_for(weights):
+            try:
+                # The core marks a composite without weights (``no_weights``) and the scene
+                # draws the note on the map; a core that cannot combine them leaves none.
+                ws.recombine(weights)
+            except (SkiktError, ZeroDivisionError, FloatingPointError, ValueError):
+                if not reason:
+                    raise
+                ws.composite = None
         self._set_no_map(reason)
 
     def _composite_is_for(self, weights: list[float]) -> bool:

@@ -336,6 +336,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     "oerr_size_memory": ("--size {width}x{height} behöver omkring {need} MB minne men {free} MB är ledigt; välj en mindre sida",
                          "--size {width}x{height} needs about {need} MB of memory but {free} MB is available; choose a smaller page"),
     # --- app (helper A) ---
+    "internal_error": ("Oväntat fel (detaljer i terminalen)", "Unexpected error (details in the terminal)"),
+    "no_map_zero_weights": ("Alla vikter är noll – ingen prioriteringskarta",
+                            "Every weight is zero – no priority map"),
+    "no_map_no_indicator": ("Inget indikatorlager – ingen prioriteringskarta",
+                            "No indicator layer – no priority map"),
+    "coords_in": ("{crs}  E {e}  N {n}   WGS 84  {lat}° N  {lon}° E",
+                  "{crs}  E {e}  N {n}   WGS 84  {lat}° N  {lon}° E"),
+    "save_sample_as": ("Exempelprojektet är en mall – spara en egen kopia",
+                       "The sample project is a template – save your own copy"),
     # --- scenarios and packing (helper S) ---
     "serr_not_tables": ("{loc}: skriv scenarier som [[scenarios]]-tabeller", "{loc}: write scenarios as [[scenarios]] tables"),
     "serr_entry": ("{loc}: ett scenario måste vara en tabell", "{loc}: a scenario must be a table"),

@@ -79,13 +79,16 @@ def graduated_breaks(values: pd.Series, scheme: str, k: int) -> np.ndarray:
 
 
 def fmt_number(x: float) -> str:
+    """A number as the data holds it, for the Info panel and legends.
+
+    Whole numbers stay whole; other values keep four significant digits without trailing zeros
+    (10.6 stays 10.6, 0.01234 stays 0.01234), so a figure read off the map matches the source
+    table when someone checks it. From 10,000 up, values are whole and grouped with thin spaces.
+    """
     if not np.isfinite(x):
         return "–"
-    a = abs(x)
-    if a >= 1000:
-        return f"{x:,.0f}".replace(",", "\u202f")
-    if a >= 10:
-        return f"{x:.0f}"
-    if a >= 1:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
+    x = float(x)
+    if x.is_integer() or abs(x) >= 9999.5:  # 9999.5 would show as "1e+04" with four digits
+        whole = round(x)
+        return f"{whole:,}".replace(",", "\u202f") if abs(whole) >= 10_000 else str(whole)
+    return f"{x:.4g}"

@@ -257,15 +257,50 @@ def _areas_attribute(units: Units, gdf: gpd.GeoDataFrame, vals: np.ndarray, how:
     return out
 
 
+# Polygons with more vertices than this are cut into rectangles before area units are
+# intersected with them: GEOS's overlay is superlinear in vertices and took over a minute for
+# one polygon of 2 M vertices against the units of a county.
+TILE_VERTICES = 1_000
+
+
+def _tiles(geoms) -> np.ndarray:
+    """The polygons cut by rectangles (halving the longer side) until no piece has more than
+    TILE_VERTICES vertices. The pieces meet only along the cuts, so their areas add up."""
+    out, stack = [], [(g, 0) for g in geoms]
+    while stack:
+        g, depth = stack.pop()
+        if shapely.get_num_coordinates(g) <= TILE_VERTICES or depth >= 40:
+            out.append(g)
+            continue
+        x0, y0, x1, y1 = g.bounds
+        if x1 - x0 >= y1 - y0:
+            halves = [(x0, y0, (x0 + x1) / 2, y1), ((x0 + x1) / 2, y0, x1, y1)]
+        else:
+            halves = [(x0, y0, x1, (y0 + y1) / 2), (x0, (y0 + y1) / 2, x1, y1)]
+        for box in halves:
+            piece = shapely.clip_by_rect(g, *box)
+            if not piece.is_empty:
+                stack.append((piece, depth + 1))
+    return np.array(out, dtype=object)
+
+
+def _intersection_area(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return shapely.area(shapely.intersection(a, b))
+    except shapely.errors.GEOSException:
+        # A rectangle cut can leave a collapsed edge along the cut; repair and retry.
+        return shapely.area(shapely.intersection(shapely.make_valid(a), b))
+
+
 def _areas_coverage(units: Units, gdf: gpd.GeoDataFrame) -> np.ndarray:
     """Share of each area unit covered by the union of the layer's polygons, exactly."""
-    parts = disjoint_union(gdf.geometry.to_numpy())
-    ui, pi = shapely.STRtree(parts).query(units.geometry)  # boxes only: a predicate on a huge polygon costs
-    bounds = shapely.bounds(units.geometry)
-    # Clip each polygon to the unit's box first: intersecting the whole of a polygon with millions
-    # of vertices took seconds per unit; clipping to a rectangle is one linear pass.
-    clipped = np.array([shapely.clip_by_rect(parts[p], *bounds[u]) for u, p in zip(ui, pi)], dtype=object)
-    area = shapely.area(shapely.intersection(clipped, units.geometry[ui])) if len(ui) else np.zeros(0)
+    pieces = _tiles(disjoint_union(gdf.geometry.to_numpy()))
+    ui, pi = shapely.STRtree(pieces).query(units.geometry, predicate="intersects")
+    # Most pieces of a big polygon lie wholly inside one unit: their own area, no overlay.
+    area = shapely.area(pieces[pi])
+    cut = ~shapely.covered_by(pieces[pi], units.geometry[ui])
+    if cut.any():
+        area[cut] = _intersection_area(pieces[pi[cut]], units.geometry[ui[cut]])
     return np.bincount(ui, weights=area, minlength=units.n) / (units.area_km2 * 1e6)
 
 

@@ -20,6 +20,7 @@ SCHEMES = ("quantiles", "equal_interval", "natural_breaks")
 # Fisher–Jenks costs O(k·m²) for m distinct values; above this many it runs on this many evenly
 # spaced order statistics of the data (no random sample, so the breaks never change run to run).
 JENKS_MAX_VALUES = 2_000
+_JENKS_BLOCK = 128  # class ends per vectorised step of the Fisher–Jenks recursion
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,32 +118,34 @@ def _order_statistics(v: np.ndarray, distinct: np.ndarray, k: int):
 def _fisher_jenks(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     """Upper bounds of the k classes of sorted distinct values x (with multiplicities w) that
     minimise the total within-class sum of squared deviations; dynamic programming over the
-    start of the last class, vectorised in blocks of class ends. Among equal totals the last
-    class starts as early as possible, as in mapclassify's implementation."""
+    start of the last class, vectorised over blocks of class ends (small blocks keep the
+    temporaries in cache). Among equal totals the last class starts as early as possible, as
+    in mapclassify's implementation."""
     m = len(x)
     xc = x - np.average(x, weights=w)  # centred: the sums of squares below lose less precision
     cw = np.r_[0.0, np.cumsum(w)]
     c1 = np.r_[0.0, np.cumsum(w * xc)]
     c2 = np.r_[0.0, np.cumsum(w * xc * xc)]
-
-    def ssd(i, j):  # squared deviations of x[i:j] about their mean, i < j
-        s = c1[j] - c1[i]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (c2[j] - c2[i]) - s * s / (cw[j] - cw[i])
-
-    ends = np.arange(m + 1)
-    best = np.full(m + 1, np.inf)
-    best[1:] = ssd(0, ends[1:])  # one class over the first j values
-    start = np.zeros((k + 1, m + 1), np.int64)
+    best = c2 - c1 * c1 / np.maximum(cw, 1)  # best[j]: x[:j] as one class
+    start = np.zeros((k + 1, m + 1), np.int64)  # start[c, j]: where class c begins when it ends at j
     for c in range(2, k + 1):
         new = np.full(m + 1, np.inf)
-        starts = np.arange(c - 1, m)  # the first c − 1 classes hold x[:s], s ≥ c − 1
-        for block in np.array_split(np.arange(c, m + 1), max(1, (m * m) // 2_000_000)):
-            total = best[starts][None, :] + ssd(starts[None, :], block[:, None])
-            total[starts[None, :] >= block[:, None]] = np.inf
+        for first_end in range(c, m + 1, _JENKS_BLOCK):
+            ends = np.arange(first_end, min(first_end + _JENKS_BLOCK, m + 1))
+            starts = np.arange(c - 1, ends[-1])  # the first c − 1 classes hold x[:s]
+            j, i = ends[:, None], starts[None, :]
+            count = cw[j] - cw[i]
+            mean_part = c1[j] - c1[i]
+            np.square(mean_part, out=mean_part)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(mean_part, count, out=mean_part)
+            total = c2[j] - c2[i]
+            total -= mean_part
+            total += best[starts]
+            np.putmask(total, count <= 0, np.inf)  # a start at or after the end is no class
             pick = np.argmin(total, axis=1)
-            new[block] = total[np.arange(len(block)), pick]
-            start[c, block] = starts[pick]
+            new[ends] = total[np.arange(len(ends)), pick]
+            start[c, ends] = starts[pick]
         best = new
     bounds = np.empty(k)
     j = m
@@ -236,34 +239,30 @@ def quantile_classes(score: np.ndarray, k: int = 5) -> np.ndarray:
     is below the t-th largest; those k − 1 order statistics come from one ``np.partition``,
     which is what keeps a slider step free of a full sort."""
     s = np.asarray(score)
-    cls = np.zeros(s.shape, np.int8)
-    ok = ~np.isnan(s)
-    v = s[ok]
-    n = len(v)
-    if n == 0 or k < 2:
-        cls[ok] = 1
-        return cls
-    beaten_by = -((-np.arange(1, k) * n) // k)  # ⌈c·n/k⌉ for c = 1 … k − 1, each in 1 … n
-    kth = n - beaten_by  # the t-th largest sits at ascending position n − t
-    thresholds = np.partition(v, np.unique(kth))[kth]
-    below = np.ones(n, np.int8)
-    for t in thresholds:
-        below += v < t
-    cls[ok] = below
+    missing = np.isnan(s)
+    scored = s[~missing]  # a copy of our own, partitioned in place below
+    n = len(scored)
+    cls = np.ones(s.shape, np.int8)
+    if n and k >= 2:
+        beaten_by = -((-np.arange(1, k) * n) // k)  # ⌈c·n/k⌉ for c = 1 … k − 1, each in 1 … n
+        kth = n - beaten_by  # the t-th largest sits at ascending position n − t
+        scored.partition(np.unique(kth))
+        for threshold in scored[kth]:
+            cls += s < threshold  # NaN compares False
+    cls[missing] = 0
     return cls
 
 
 def top_class(score: np.ndarray, k: int) -> np.ndarray:
     """Whether each unit is in priority class 1 (the same rule as :func:`quantile_classes`)."""
     s = np.asarray(score)
-    ok = ~np.isnan(s)
-    v = s[ok]
-    n = len(v)
-    top = np.zeros(s.shape, bool)
-    if n:
-        t = -((-n) // k)  # ⌈n/k⌉
-        top[ok] = v >= np.partition(v, n - t)[n - t]
-    return top
+    scored = s[~np.isnan(s)]
+    n = len(scored)
+    if n == 0:
+        return np.zeros(s.shape, bool)
+    kth = n - (-((-n) // k))  # ascending position of the ⌈n/k⌉-th largest
+    scored.partition(kth)
+    return s >= scored[kth]  # NaN compares False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -369,6 +368,11 @@ class Composite:
         if self._rank is None:
             self._rank = ranks(self.score)
         return self._rank
+
+    def rank_of(self, i: int) -> int:
+        """Unit i's rank (0 if unscored) without ranking every unit: one count of higher scores."""
+        s = self.score[i]
+        return 0 if np.isnan(s) else 1 + int(np.count_nonzero(self.score > s))
 
     @property
     def geo(self) -> np.ndarray:

@@ -225,6 +225,7 @@ def test_combine_overlap_counts_sector_top_classes():
     rng = np.random.default_rng(9)
     norm = rng.random((5, 2000)).astype(np.float32)
     norm[rng.random(norm.shape) < 0.05] = np.nan
+    norm[:, [7, 70]] = np.nan  # units without any value: no score, rank 0
     sectors = ["a", "a", "b", "b", "b"]
     weights = np.array([1, 2, 0.5, 1, 3], np.float32)
     comp = combine(Normalised(list("vwxyz"), sectors, norm), weights, 5)
@@ -238,8 +239,11 @@ def test_combine_overlap_counts_sector_top_classes():
         rank[ok] = rankdata(-score[ok].astype(np.float32), method="min")
         expected += ok & ((rank - 1) * 5 // ok.sum() == 0)
     np.testing.assert_array_equal(comp.overlap, expected)
-    np.testing.assert_array_equal(comp.rank[~np.isnan(comp.score)],
-                                  rankdata(-comp.score[~np.isnan(comp.score)], method="min"))
+    scored = ~np.isnan(comp.score)
+    expected_rank = rankdata(-comp.score[scored], method="min")
+    np.testing.assert_array_equal(comp.rank[scored], expected_rank)
+    np.testing.assert_array_equal([comp.rank_of(i) for i in np.flatnonzero(scored)[:50]], expected_rank[:50])
+    assert [comp.rank_of(i) for i in np.flatnonzero(~scored)] == [0, 0]
 
 
 def test_dead_code_is_gone():

@@ -59,18 +59,19 @@ def sequential_colours(k: int, palette: str = "viridis") -> list[str]:
 
 
 def graduated_breaks(values: pd.Series, scheme: str, k: int) -> np.ndarray:
-    """Upper class bounds: quantiles and equal intervals by numpy, natural breaks and standard
-    deviation classes by mapclassify (imported only when one of those is chosen)."""
+    """Upper class bounds for drawing: the breaks of the `classes` normalisation (deterministic
+    Fisher–Jenks for natural breaks), with repeated bounds dropped as mapclassify does, so the
+    legend has no empty rows; standard-deviation classes by mapclassify (imported only then)."""
     from .composite import class_breaks
 
     v = pd.to_numeric(values, errors="coerce").to_numpy(float)
     if scheme != "std_mean":
-        return class_breaks(v, scheme, k)
+        return np.unique(class_breaks(v, scheme, k))
     import warnings
 
     import mapclassify
 
-    v = v[~np.isnan(v)]
+    v = v[np.isfinite(v)]
     if len(v) == 0:
         return np.array([])
     with warnings.catch_warnings():

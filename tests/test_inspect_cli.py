@@ -128,3 +128,38 @@ def test_a_full_run_never_writes_to_the_source_files(sample_copy, tmp_path):
         if p.is_file():
             assert hashlib.sha256(p.read_bytes()).hexdigest() == before[p.name], p.name
     assert sorted(p.name for p in folder.iterdir()) == sorted(before)  # nothing added beside them either
+
+
+def test_inspect_on_awkward_files_is_one_line_or_a_description(tmp_path):
+    import hashlib
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    segment = c.compress(bytes(1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
+    data = segment * 3072 + zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # 3 GiB of zeros
+    name, size = b"data.csv", 3 << 30
+    import struct
+
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, 0, len(data), size, len(name), 0)
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, 0, len(data), size,
+                          len(name), 0, 0, 0, 0, 0, 0)
+    body = local + name + data
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central) + len(name), len(body), 0)
+    (tmp_path / "bomb.zip").write_bytes(body + central + name + end)
+    (tmp_path / "cut.zip").write_bytes(b"PK\x03\x04garbage")
+    with pd.ExcelWriter(tmp_path / "bok.xlsx") as w:
+        pd.DataFrame({"a": [1]}).to_excel(w, sheet_name="Ett", index=False)
+        pd.DataFrame({"a": [2]}).to_excel(w, sheet_name="Två", index=False)
+    (tmp_path / "unicode.txt").write_bytes("Kod\tNamn\r\n0114\tVäsby\r\n".encode("utf-16"))
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+
+    res = run("inspect", tmp_path / "bomb.zip")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert "bomb.zip: 'data.csv' unpacks to 3.0 GB, over the 2.0 GB limit" in res.stderr
+    res = run("inspect", tmp_path / "cut.zip")
+    assert res.returncode == 2 and res.stderr.strip().endswith("cut.zip: not a valid zip file (truncated or damaged)")
+    res = run("inspect", tmp_path / "bok.xlsx")  # inspect lists every sheet, so it needs no choice
+    assert res.returncode == 0 and "layer Ett (table)" in res.stdout and "layer Två (table)" in res.stdout
+    res = run("inspect", tmp_path / "unicode.txt")
+    assert res.returncode == 0 and "encoding UTF-16" in res.stdout and "Namn=Väsby" in res.stdout
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()} == before

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import crs_label, describe, suggest_crs
+from .crs import crs_label, describe, is_local_crs, suggest_crs
 from .i18n import Msg, tr
 from .io import geometry_types, list_layers, read_raw
 
@@ -67,6 +67,8 @@ def inspect_layer(path: Path, layer: str | None) -> dict:
             sugg = suggest_crs(geom[present].total_bounds) if present.any() else []
             crs = " / ".join(describe(s) for s in sugg)
             warnings.append(Msg.of("warn_no_crs", hint=tr("warn_no_crs_hint", "en").format(crs=crs) if sugg else ""))
+        elif is_local_crs(frame.crs):
+            warnings.append(Msg.of("warn_local_crs", name=frame.crs.name))
         if len({t.replace('Multi', '') for t in info['geometry_types']}) > 1:
             warnings.append(Msg.of("warn_mixed"))
         if invalid:

@@ -238,27 +238,21 @@ def _sheet_names(path: Path, source: Path) -> list[str]:
 def list_layers(path) -> list[str]:
     """Layer names in a file: GeoPackage layers, zip members, Excel sheets, or the file stem."""
     path = Path(path)
-    _check_file(path)
     ext = path.suffix.lower()
-    if ext == ".zip":
-        return _zip_members(path)
-    if ext in (".xlsx", ".xlsm"):
-        return _sheet_names(path, path)
-    if ext in TABLE_EXTS:
-        return [path.stem]
-    import pyogrio
+    with _library_errors_as_one_line(path):
+        _check_file(path)
+        if ext == ".zip":
+            return _zip_members(path)
+        if ext in (".xlsx", ".xlsm"):
+            return _sheet_names(path, path)
+        if ext in TABLE_EXTS:
+            return [path.stem]
+        import pyogrio
 
-    try:
         _check_sqlite(path, path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GDAL's own warnings; the user gets our one line
             return [str(name) for name, _ in pyogrio.list_layers(path)]
-    except SkiktError:
-        raise
-    except Exception as exc:
-        if not _raised_by_library(exc):
-            raise
-        raise _read_error(exc, path) from None
 
 
 def _gdal_error(exc: Exception, path) -> LoadError:
@@ -282,7 +276,7 @@ def _gdal_error(exc: Exception, path) -> LoadError:
 # Modules whose exceptions mean "this file could not be read", not "Skikt has a bug".
 _READER_MODULES = ("pyogrio", "fiona", "pandas", "openpyxl", "zipfile", "sqlite3", "_sqlite3", "zlib",
                    "pyproj", "shapely", "xml", "lxml", "et_xmlfile", "csv", "_csv", "codecs", "encodings",
-                   "geopandas", "numpy")
+                   "geopandas")
 
 
 def _raised_by_library(exc: BaseException) -> bool:
@@ -304,6 +298,19 @@ def _raised_by_library(exc: BaseException) -> bool:
     return frame_module in _READER_MODULES
 
 
+@contextmanager
+def _library_errors_as_one_line(path) -> Iterator[None]:
+    """Any error a reading library raises inside the block becomes one LoadError naming ``path``."""
+    try:
+        yield
+    except SkiktError:
+        raise
+    except Exception as exc:
+        if not _raised_by_library(exc):
+            raise
+        raise _read_error(exc, Path(path)) from None
+
+
 def _read_error(exc: BaseException, path: Path) -> LoadError:
     """One line for an error a reading library raised on this file."""
     if isinstance(exc, MemoryError):
@@ -318,6 +325,8 @@ def _read_error(exc: BaseException, path: Path) -> LoadError:
         return _gdal_error(exc, path)
     if type(exc).__module__.split(".")[0] in ("pyogrio", "fiona"):
         return _gdal_error(exc, path)
+    if isinstance(exc, OSError) and exc.strerror:
+        return LoadError.of("err_cannot_read", path, detail=exc.strerror)  # the path is named already
     text = (str(exc).strip().splitlines() or [""])[0] or type(exc).__name__
     return LoadError.of("err_cannot_read", path, detail=text[:160])
 
@@ -865,20 +874,14 @@ def read_raw(path, layer: str | None = None) -> Loaded:
     it; errors from Skikt's own code are not disguised as a bad file.
     """
     path = Path(path)
-    _check_file(path)
-    member, layer = resolve_member(path, layer)
-    report = LoadReport(path=str(path), layer=layer or (Path(member).stem if member else None))
-    try:
+    with _library_errors_as_one_line(path):
+        _check_file(path)
+        member, layer = resolve_member(path, layer)
+        report = LoadReport(path=str(path), layer=layer or (Path(member).stem if member else None))
         if member is None:
             return _read_source(path, path, layer, report)
         with _zip_extracted(path, member) as inner:
             return _read_source(inner, path, layer, report)
-    except SkiktError:
-        raise
-    except Exception as exc:
-        if not _raised_by_library(exc):
-            raise
-        raise _read_error(exc, path) from None
 
 
 def _read_source(source: Path, path: Path, layer: str | None, report: LoadReport) -> Loaded:
@@ -946,8 +949,6 @@ def _read_vector(source: Path, path: Path, layer: str | None, report: LoadReport
         report.warnings.append(Msg.of("warn_as_table"))
         return Loaded(pd.DataFrame(gdf), "table", report)
     report.source_crs = crs_label(gdf.crs)
-    if is_local_crs(gdf.crs):
-        report.warnings.append(Msg.of("warn_local_crs", name=gdf.crs.name))
     return Loaded(gdf, "vector", report)
 
 
@@ -970,14 +971,8 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
         report.warnings.append(Msg.of("warn_filter", where=where, kept=len(frame), total=report.feature_count))
     if raw.kind == "table":
         return Loaded(frame.reset_index(drop=True), "table", report)
-    try:
+    with _library_errors_as_one_line(path):
         return _clean_and_project(frame, report, path, crs, target_crs, geometry)
-    except SkiktError:
-        raise
-    except Exception as exc:
-        if not _raised_by_library(exc):
-            raise
-        raise _read_error(exc, Path(path)) from None
 
 
 def _clean_and_project(gdf, report: LoadReport, path, crs, target_crs, geometry) -> Loaded:

@@ -177,6 +177,8 @@ class MainWindow(QMainWindow):
         self.last_error = msg
         self._error_in_job = True
         self.status(f"{T('error')}: {msg}", 15000)
+        if any(box.isVisible() and box.text() == msg for box in self.findChildren(QMessageBox)):
+            return  # the same line again (e.g. from every repaint): one box is enough
         box = QMessageBox(QMessageBox.Warning, T("could_not_load") if ":" in msg else T("error"), msg,
                           QMessageBox.Ok, self)
         box.setModal(False)

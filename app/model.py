@@ -80,8 +80,12 @@ class AppModel(QObject):
         self.dirty_changed.emit(not clean)
 
     def _cancelled(self) -> None:
-        from .i18n import T
-
+        # The layers the cancelled job loaded are kept (they are drawn and not read again);
+        # its units and indicators are not, so the live scores stay those of the live units.
+        if self._running is not None:
+            self.ws.layers, self.ws.errors = self._running.layers, self._running.errors
+            self._running = None
+            self.layers_ready.emit()
         self.message.emit(T("cancelled"))
 
     # ------------------------------------------------------------------ project

@@ -226,8 +226,6 @@ _TEXT: dict[str, tuple[str, str]] = {
                       ".cpg says {cpg} but the text is UTF-8; read as UTF-8"),
     "warn_cpg_not_utf8": (".cpg anger UTF-8 men texten är inte giltig UTF-8; läst som cp1252",
                           ".cpg says UTF-8 but the text is not valid UTF-8; read as cp1252"),
-    "coords": ("SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E",
-               "SWEREF 99 TM  E {e:,.0f}  N {n:,.0f}   WGS 84  {lat:.5f}° N  {lon:.5f}° E"),
     # --- project file and filters (helper P) ---
     "perr_no_indicator": ("projektet har inget indikatorlager; lägg till [layers.indicator] på minst ett lager",
                           "the project has no indicator layer; add [layers.indicator] to at least one layer"),

@@ -214,18 +214,21 @@ def test_cancel_stops_a_computation(window, qtbot, monkeypatch):
     model = window.model
     model.worker.wait()
     model.project.layer("vard").indicator.method = "count"  # force a recompute of one indicator
-    loaded = []
-    real_load = model.ws.load_layer
+    from skikt.layers.workspace import Workspace
 
-    def load_then_press_cancel(spec):
+    loaded = []
+    real_load = Workspace.load_layer
+
+    def load_then_press_cancel(ws, spec):
         # Cancel arrives while the worker is busy, as when the user presses it mid-run; pressing
         # it right after start() could lose the race to a fast job on a fast machine.
+        assert ws is not model.ws  # the worker loads into its own copy, never the live model
         loaded.append(spec.id)
         if len(loaded) == 1:
             model.worker.cancel()
-        return real_load(spec)
+        return real_load(ws, spec)
 
-    monkeypatch.setattr(model.ws, "load_layer", load_then_press_cancel)
+    monkeypatch.setattr(Workspace, "load_layer", load_then_press_cancel)
     finished = []
     model.worker.finished.connect(finished.append)
     with qtbot.waitSignal(model.worker.cancelled, timeout=30000):

@@ -434,14 +434,32 @@ def _label(codec: str) -> str:
     return "UTF-8" if codec == "utf-8" else codec
 
 
+_MAX_VALUES = 200_000
+
+
 @dataclass
 class _TextEvidence:
-    """What the non-ASCII text values of a .dbf say about its encoding."""
+    """What the non-ASCII text values of a .dbf say about its encoding (counts are records)."""
 
-    values: set = field(default_factory=set)  # distinct non-ASCII values (bounded, see _MAX_VALUES)
+    verdicts: dict = field(default_factory=dict)  # (distinct value, fills its field) → UTF-8 verdict
     utf8_failures: int = 0  # values that are not UTF-8 even allowing a cut last character
     utf8_multibyte: int = 0  # values with a complete multi-byte UTF-8 character
     cut_at_width: int = 0  # values whose last UTF-8 character was cut at the field width
+
+    @property
+    def values(self) -> set[bytes]:
+        return {value for value, _ in self.verdicts}
+
+    def add(self, value: bytes, filled: bool, count: int = 1) -> None:
+        verdict = self.verdicts.get((value, filled)) or _utf8_verdict(value, filled)
+        if len(self.verdicts) < _MAX_VALUES:  # bounded memory; the counts still see every value
+            self.verdicts[(value, filled)] = verdict
+        if verdict == "fail":
+            self.utf8_failures += count
+        if verdict in ("multibyte", "cut multibyte"):
+            self.utf8_multibyte += count
+        if verdict.startswith("cut"):
+            self.cut_at_width += count
 
     def fails(self, codec: str) -> int:
         bad = 0
@@ -453,24 +471,17 @@ class _TextEvidence:
         return bad
 
 
-_MAX_VALUES = 200_000
-
-
-def _judge_value(value: bytes, filled: bool, ev: _TextEvidence) -> None:
+def _utf8_verdict(value: bytes, filled: bool) -> str:
+    """'multibyte' | 'cut' | 'cut multibyte' | 'fail' for one non-ASCII value."""
     try:
         value.decode("utf-8")
-        ev.utf8_multibyte += 1
+        return "multibyte"
     except UnicodeDecodeError as exc:
         # A value that fills its field and ends in an incomplete sequence was cut by the writer.
         cut = filled and exc.reason == "unexpected end of data" and exc.start >= len(value) - 3
-        if cut and (exc.start == 0 or _decodes(value[: exc.start])):
-            ev.cut_at_width += 1
-            if not value[: exc.start].isascii():
-                ev.utf8_multibyte += 1
-        else:
-            ev.utf8_failures += 1
-    if len(ev.values) < _MAX_VALUES:
-        ev.values.add(value)
+        if not cut or not _decodes(value[: exc.start]):
+            return "fail"
+        return "cut" if value[: exc.start].isascii() else "cut multibyte"
 
 
 def _decodes(value: bytes) -> bool:
@@ -514,21 +525,23 @@ def _dbf_evidence(stream: BinaryIO) -> tuple[_TextEvidence | None, int]:
         if not chunk:
             break
         if not record_len:
-            _judge_raw(chunk.rstrip(b" \x00\x1a"), False, ev)
+            body = chunk.rstrip(b" \x00\x1a")
+            if not body.isascii():
+                ev.add(body, False)
             continue
         rows = np.frombuffer(chunk[: len(chunk) // record_len * record_len], np.uint8).reshape(-1, record_len)
         for offset, width in fields:
             cells = rows[:, offset:offset + width]
-            for r in np.flatnonzero((cells >= 0x80).any(axis=1)):
-                raw = cells[r].tobytes()
-                value = raw.rstrip(b" \x00")
-                _judge_raw(value, len(value) == width, ev)
+            hit = (cells >= 0x80).any(axis=1)
+            if not hit.any():
+                continue
+            # Judge each distinct value once: names repeat, and Python-level decoding is the cost.
+            distinct, counts = np.unique(np.ascontiguousarray(cells[hit]).view(f"V{width}").ravel(),
+                                         return_counts=True)
+            for cell, count in zip(distinct, counts):
+                value = cell.tobytes().rstrip(b" \x00")
+                ev.add(value, len(value) == width, int(count))
     return ev, language
-
-
-def _judge_raw(value: bytes, filled: bool, ev: _TextEvidence) -> None:
-    if value and not value.isascii():
-        _judge_value(value, filled, ev)
 
 
 def _fallback(ev: _TextEvidence, language: int) -> str:

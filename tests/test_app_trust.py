@@ -368,6 +368,8 @@ def test_weight_moved_while_indicators_compute(qtbot, tmp_path, monkeypatch):
 
     ws = model.ws
     assert ws.units.n == 12 * 7  # the 2 km grid arrived
+    assert win.weights_panel.rows["butiker"].slider is slider  # not rebuilt under the user's hand
+    assert slider.value() == 30
     assert win.last_error is None
     ids = ws.normalised.layer_ids
     w = np.array([{"skolor": 1.0, "butiker": 3.0}[i] for i in ids])

@@ -117,7 +117,9 @@ class WeightsPanel(QWidget):
         self.rows: dict[str, IndicatorRow] = {}
         model.project_replaced.connect(self.rebuild)
         model.layers_changed.connect(self.rebuild)
-        model.computed.connect(self.rebuild)
+        # Not rebuilt when a computation ends: the rows depend on the project only, and a slider
+        # rebuilt under the hand would end a drag that started while the indicators computed.
+        model.computed.connect(self.sync)
         model.composite_changed.connect(self.update_shares)
         model.undo.indexChanged.connect(self.sync)
         self.rebuild()

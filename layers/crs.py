@@ -26,8 +26,9 @@ def parse_crs(value, *, path=None) -> CRS:
         text = f"EPSG:{text}"
     try:
         return CRS.from_user_input(text)
-    except CRSError:
-        raise SkiktError(f"unknown coordinate system '{value}' (try e.g. EPSG:3006)", path) from None
+    except (CRSError, ValueError, TypeError, OverflowError):
+        shown = text if len(text) <= 40 else text[:37] + "…"  # a pasted WKT or a 400-digit code
+        raise SkiktError.of("err_unknown_crs", path, value=shown) from None
 
 
 def is_local_crs(crs) -> bool:

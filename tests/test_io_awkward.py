@@ -235,3 +235,16 @@ def test_a_bug_in_skikt_is_not_disguised_as_a_bad_file(tmp_path, monkeypatch):
     monkeypatch.setattr(io, "clean_geometries", buggy)
     with pytest.raises(KeyError):
         load(tmp_path / "p.gpkg")
+
+
+@pytest.mark.parametrize("value", ["garbage", "9" * 400, "inf", "", "+proj=nonsense", "EPSG:"])
+def test_parse_crs_refuses_garbage_in_one_short_line(value):
+    from skikt.layers.crs import parse_crs
+    from skikt.layers.errors import SkiktError
+
+    with pytest.raises(SkiktError) as err:
+        parse_crs(value, path="projekt.toml")
+    msg = str(err.value)
+    assert msg.startswith("projekt.toml: unknown coordinate system '") and msg.endswith("(try e.g. EPSG:3006)")
+    assert len(msg) < 120 and "\n" not in msg
+    assert err.value.text("sv").startswith("projekt.toml: okänt koordinatsystem '")

@@ -249,10 +249,9 @@ def list_layers(path) -> list[str]:
             return [path.stem]
         import pyogrio
 
-        _check_sqlite(path, path)
-        with warnings.catch_warnings():
+        with _readable_database(path, path, []) as source, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GDAL's own warnings; the user gets our one line
-            return [str(name) for name, _ in pyogrio.list_layers(path)]
+            return [str(name) for name, _ in pyogrio.list_layers(source)]
 
 
 def _gdal_error(exc: Exception, path) -> LoadError:
@@ -369,6 +368,22 @@ def _hot_journal(source: Path) -> Path | None:
             return journal if f.read(8) == _JOURNAL_MAGIC else None
     except OSError:
         return None
+
+
+@contextmanager
+def _readable_database(source: Path, path: Path, warns: list) -> Iterator[Path]:
+    """``source`` itself, or for a GeoPackage left mid-write a recovered private copy of it."""
+    if source.suffix.lower() not in (".gpkg", ".sqlite"):
+        yield source
+        return
+    _check_sqlite(source, path)  # a writer holding the lock also leaves a journal: say "locked"
+    journal = _hot_journal(source)
+    if journal is None:
+        yield source
+        return
+    with _recovered_copy(source, journal, path) as copy:
+        warns.append(Msg.of("warn_gpkg_recovered"))
+        yield copy
 
 
 @contextmanager
@@ -909,14 +924,8 @@ def _read_source(source: Path, path: Path, layer: str | None, report: LoadReport
             report.source_crs = crs_label(points.crs)
             return Loaded(points, "vector", report)
         return Loaded(df, "table", report)
-    if ext in (".gpkg", ".sqlite"):
-        _check_sqlite(source, path)  # a writer holding the lock also leaves a journal: say "locked"
-        journal = _hot_journal(source)
-        if journal is not None:
-            with _recovered_copy(source, journal, path) as copy:
-                report.warnings.append(Msg.of("warn_gpkg_recovered"))
-                return _read_vector(copy, path, layer, report)
-    return _read_vector(source, path, layer, report)
+    with _readable_database(source, path, report.warnings) as readable:
+        return _read_vector(readable, path, layer, report)
 
 
 def _read_vector(source: Path, path: Path, layer: str | None, report: LoadReport) -> Loaded:
@@ -935,7 +944,6 @@ def _read_vector(source: Path, path: Path, layer: str | None, report: LoadReport
             kwargs["encoding"] = "ISO-8859-1" if cut else enc
     else:
         report.encoding = "UTF-8"
-    _check_sqlite(source, path)
     try:
         if layer is None and ext in (".gpkg", ".sqlite"):
             with warnings.catch_warnings():

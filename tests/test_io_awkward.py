@@ -248,3 +248,14 @@ def test_parse_crs_refuses_garbage_in_one_short_line(value):
     assert msg.startswith("projekt.toml: unknown coordinate system '") and msg.endswith("(try e.g. EPSG:3006)")
     assert len(msg) < 120 and "\n" not in msg
     assert err.value.text("sv").startswith("projekt.toml: okänt koordinatsystem '")
+
+
+def test_inspect_lists_and_reads_a_geopackage_left_mid_write(tmp_path):
+    gpkg = tmp_path / "avbruten.gpkg"
+    points_gdf(XY, namn=["Åre", "Västerås"]).to_file(gpkg, layer="p")
+    subprocess.run([sys.executable, "-c", CRASH_MID_WRITE, str(gpkg)], check=False)
+    before = {p.name: digest(p) for p in tmp_path.iterdir()}
+    assert list_layers(gpkg) == ["p"]
+    (lay,) = inspect_path(gpkg)["layers"]
+    assert lay["feature_count"] == 2 and any("interrupted write" in w for w in lay["warnings"])
+    assert {p.name: digest(p) for p in tmp_path.iterdir()} == before

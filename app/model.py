@@ -116,7 +116,7 @@ class AppModel(QObject):
         self.recompute()
 
     def _replace_project(self, project: Project) -> None:
-        self.worker.cancel()
+        self.worker.abandon()  # a late result of the old project's job must not be adopted
         self.worker.wait()
         self.ws = Workspace(project)
         self._running = None

@@ -124,6 +124,13 @@ class Worker(QObject):
         if self._job is not None:
             self._job.cancel_requested = True
 
+    def abandon(self) -> None:
+        """Cancel the current job and ignore whatever it still sends: its results belong to a
+        state that no longer exists (a project was replaced)."""
+        self.cancel()
+        if self._job is not None:
+            self._done()
+
     def wait(self, msecs: int = -1) -> bool:
         """Block until this worker's jobs have run (their signals are delivered later, by Qt)."""
         _, pending = wait_futures(self._futures, timeout=None if msecs < 0 else msecs / 1000)

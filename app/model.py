@@ -58,8 +58,8 @@ class AppModel(QObject):
         self.ws = Workspace(Project())
         self.undo = QUndoStack(self)
         self.undo.cleanChanged.connect(self._clean_changed)
-        # One thread for workspace jobs: a newer job queues behind the cancelled older one, so
-        # two jobs never touch the workspace at the same time.
+        # One thread for workspace jobs: a newer job queues behind the cancelled older one. Each
+        # job updates its own fork of the workspace; only the GUI thread changes ``self.ws``.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="skikt-compute")
         self.worker = Worker(self, self._executor)
         self.worker.finished.connect(self._on_computed)

@@ -234,9 +234,9 @@ def _overlapping_buffers(n: int, seed: int = 11):
 
 
 def bench_render(size=(1920, 1080), repeat: int = 5, dense: int = 50_000) -> dict:
-    """Full-extent draws at 1920×1080 through the app's draw_layer, outlines on: the 290
-    municipal boundaries over Sweden, 5,000 overlapping buffers, and ``dense`` buffers (drawn
-    as one rasterised image, the path the app takes above 20,000 polygons in view)."""
+    """Full-extent draws at 1920×1080 through the app's draw_layer: the 290 municipal
+    boundaries over Sweden, 5,000 overlapping buffers, and ``dense`` of them (more than the
+    20,000 polygons above which draw_layer considers rasterising; it says which way it drew)."""
     import geopandas as gpd
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -248,6 +248,8 @@ def bench_render(size=(1920, 1080), repeat: int = 5, dense: int = 50_000) -> dic
     kommuner["area"] = kommuner.geometry.area
     layers = {"kommuner": kommuner, "buffers": _overlapping_buffers(5000), "dense": _overlapping_buffers(dense)}
 
+    drawn_as = {}
+
     def draw(gdf, style):
         fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=100)
         canvas = FigureCanvasAgg(fig)
@@ -256,10 +258,11 @@ def bench_render(size=(1920, 1080), repeat: int = 5, dense: int = 50_000) -> dic
         x0, y0, x1, y1 = gdf.total_bounds
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
-        draw_layer(ax, gdf, style, "water", simplify=(x1 - x0) / size[0] / 2)
+        art, _ = draw_layer(ax, gdf, style, "water", simplify=(x1 - x0) / size[0] / 2)
+        drawn_as[len(gdf)] = "one image" if getattr(art, "skikt_dense", False) else "paths"
         canvas.draw()
 
-    out = {"size": f"{size[0]}x{size[1]}", "counts": {k: len(v) for k, v in layers.items()}}
+    out = {"size": f"{size[0]}x{size[1]}", "counts": {k: len(v) for k, v in layers.items()}, "drawn_as": drawn_as}
     for name, gdf in layers.items():
         column = "area" if name == "kommuner" else "v"
         out[name] = {
@@ -436,8 +439,9 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
     if want("render"):
         r = bench_render(repeat=3 if quick else 5, dense=25_000 if quick else 50_000)
         for name, label in (("kommuner", "municipal boundaries, Sweden"), ("buffers", "overlapping buffers"),
-                            ("dense", "overlapping buffers, rasterised")):
-            print(f"render     {r['counts'][name]:,} {label}, full extent {r['size']}: single symbol "
+                            ("dense", "overlapping buffers")):
+            how = r["drawn_as"][r["counts"][name]]
+            print(f"render     {r['counts'][name]:,} {label} (as {how}), full extent {r['size']}: single symbol "
                   f"{_spread(r[name]['single'])}, graduated (natural breaks) {_spread(r[name]['graduated'])}")
     if want("panzoom"):
         r = bench_pan_zoom()

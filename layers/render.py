@@ -166,6 +166,22 @@ def _draw_dense_polygons(ax, geoms, colours, alpha, zorder):
     return art
 
 
+RASTER_COVER_LIMIT = 2.0  # rasterise only while the polygons' summed area is at most this many screens
+
+
+def _small_on_screen(ax, geoms) -> bool:
+    """Whether the polygons are small on screen, which is when rasterising them pays: our filler
+    writes every covered pixel of every polygon, matplotlib fills paths in C. With 50,000
+    overlapping buffers (seven screens of summed area) the filler cost more processor time
+    than the paths; with 400,000 grid-sized squares (under one screen) far less."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    bbox = ax.get_window_extent()
+    px_area = ((x1 - x0) / max(bbox.width, 1)) * ((y1 - y0) / max(bbox.height, 1))
+    covered = float(shapely.area(geoms).sum()) / px_area if px_area > 0 else np.inf
+    return covered <= RASTER_COVER_LIMIT * bbox.width * bbox.height
+
+
 def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: str = "reference",
                *, alpha: float = 1.0, zorder: float = 2, simplify: float | None = None, lang: str = "sv"):
     """Draw one vector layer as a single collection. Returns (artist, legend entries)."""
@@ -183,7 +199,7 @@ def draw_layer(ax, gdf: gpd.GeoDataFrame, style: Style | None = None, sector: st
         y0, y1 = ax.get_ylim()
         b = shapely.bounds(geoms)
         in_view = np.flatnonzero((b[:, 0] < x1) & (b[:, 2] > x0) & (b[:, 1] < y1) & (b[:, 3] > y0))
-        if len(in_view) <= DENSE_POLYGONS:
+        if len(in_view) <= DENSE_POLYGONS or not _small_on_screen(ax, geoms[in_view]):
             dense = False
             geoms = geoms[in_view]
             if not isinstance(colours, str):

@@ -170,3 +170,15 @@ def test_scene_caches_compare_the_frame_itself_not_its_id(sample_ws):
         assert any(entry is lay.frame for entry in scene._layer_art["vard"])
     finally:
         lay.frame = original
+
+
+def test_many_large_overlapping_polygons_are_drawn_as_paths_not_rasterised():
+    """Rasterising pays only for polygons that are small on screen (grid cells); overlapping
+    buffers that together cover the view many times over are drawn as paths, with outlines."""
+    rng = np.random.default_rng(5)
+    n = DENSE_POLYGONS + 1000
+    circles = shapely.buffer(shapely.points(rng.uniform(0, 100, (n, 2))), rng.uniform(3, 8, n), quad_segs=2)
+    ax, canvas = axes(size=(2, 2))
+    art, _ = draw_layer(ax, gpd.GeoDataFrame(geometry=circles), Style(), "water")
+    assert isinstance(art, PolyCollection) and not getattr(art, "skikt_dense", False)
+    assert len(art.get_paths()) == n

@@ -30,7 +30,8 @@ _TEMP_NAME = re.compile(r"^\.skikt-tmp-(\d+)-")
 # Temporaries of Skikt versions before the PID was in the name: ".<stem>.<8 mkstemp chars><suffix>",
 # plus SQLite's journal files and GDAL's background R-tree database beside them.
 _LEGACY_TEMP = r"^\.{stem}\.[a-z0-9_]{{8}}{suffix}(-journal|-wal|-shm|\.tmp_rtree_.*\.db)?$"
-_LEGACY_MIN_AGE_S = 3600.0  # without a PID we only know a legacy temporary is stale once it is old
+_LEGACY_MIN_AGE_S = 3600.0
+_FULL_BELOW_BYTES = 1 << 20  # a write failing with less than this left is a full disk, whatever GDAL says  # without a PID we only know a legacy temporary is stale once it is old
 
 # Files a shapefile is made of, and the files SQLite keeps beside a GeoPackage: writing over any of
 # them damages the layer as surely as writing over the .shp.
@@ -293,8 +294,9 @@ def atomic_write(path, write, *, keep=()) -> Path:
 
 
 def _write_error(path: Path, exc: BaseException) -> SkiktError:
+    """Called while the temporary still exists: a disk it filled still shows as full."""
     code = getattr(exc, "errno", None)
-    if code == errno.ENOSPC or "disk is full" in str(exc).lower() or code == errno.EFBIG:
+    if code == errno.ENOSPC or "disk is full" in str(exc).lower() or _nearly_full(path.parent):
         return SkiktError.of("oerr_disk_full", _short(path))
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         return SkiktError.of("oerr_read_only", _short(path), folder=str(path.parent))
@@ -302,6 +304,15 @@ def _write_error(path: Path, exc: BaseException) -> SkiktError:
         return SkiktError.of("oerr_name_too_long", _short(path), n=len(os.fsencode(path.name)), max=255)
     reason = os.strerror(code) if code else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return SkiktError.of("oerr_write", _short(path), reason=reason)
+
+
+def _nearly_full(folder: Path) -> bool:
+    # GDAL reports a full disk inside SQLite as whatever failed next ("cannot rollback"), so ask
+    # the file system itself.
+    try:
+        return shutil.disk_usage(folder).free < _FULL_BELOW_BYTES
+    except OSError:
+        return False
 
 
 def _fsync(path: Path) -> None:

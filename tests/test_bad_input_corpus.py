@@ -160,6 +160,63 @@ def run_skikt(*args, cwd=None, preexec=None, timeout=300) -> subprocess.Complete
                           text=True, cwd=cwd, env=env, preexec_fn=before, timeout=timeout)
 
 
+# Each case runs several commands. Starting Python and importing GeoPandas and matplotlib for each
+# costs more than the command itself, so one driver process imports them once and forks a child per
+# command: the child runs the console script's main() with its own stdout, stderr and exit code.
+_DRIVER = r"""
+import json, os, sys, traceback
+import geopandas, pyogrio, matplotlib
+import skikt.layers.export, skikt.layers.inspect, skikt.layers.output, skikt.layers.workspace
+from skikt.app.cli import main
+
+for run in json.loads(sys.argv[1]):
+    pid = os.fork()
+    if pid == 0:
+        for fd, name in ((1, run["stdout"]), (2, run["stderr"])):
+            os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+        os.chdir(run["cwd"])
+        sys.argv = ["skikt", *run["args"]]
+        try:
+            code = main(run["args"])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    with open(run["code"], "w") as fh:
+        fh.write(str(code))
+"""
+
+
+def run_commands(commands: list[list], cwd: Path, preexec=None) -> list[subprocess.CompletedProcess]:
+    """Run each command line as ``skikt …`` in a fresh child process of one driver (see _DRIVER)."""
+    import json
+    import tempfile
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MPLBACKEND="Agg")
+    env.pop("SKIKT_DEBUG", None)
+    with tempfile.TemporaryDirectory(prefix="skikt-corpus-") as logs:
+        runs = [{"args": [str(a) for a in args], "cwd": str(cwd), "stdout": f"{logs}/{i}.out",
+                 "stderr": f"{logs}/{i}.err", "code": f"{logs}/{i}.code"} for i, args in enumerate(commands)]
+
+        def before():
+            _drop_root_file_override()
+            if preexec:
+                preexec()
+
+        driver = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(runs)], capture_output=True, text=True,
+                                env=env, preexec_fn=before, timeout=600)
+        assert driver.returncode == 0, driver.stderr[-3000:]
+        return [subprocess.CompletedProcess(r["args"], int(Path(r["code"]).read_text()),
+                                            Path(r["stdout"]).read_text(errors="replace"),
+                                            Path(r["stderr"]).read_text(errors="replace")) for r in runs]
+
+
 def assert_one_line_refusal(res: subprocess.CompletedProcess, *needles: str) -> None:
     lines = res.stderr.splitlines()
     shown = f"exit {res.returncode}; stderr: {res.stderr[-2000:]!r}; stdout: {res.stdout[-500:]!r}"
@@ -220,18 +277,18 @@ class Case:
 
 
 def project_case(name, old, new, needles=(), commands=("score", "compose")) -> Case:
-    """The base project with one text replacement."""
+    """The base project with one text replacement; the line must name the project file and the key."""
     return Case(name, lambda d: {"project": write_base(d, replace(BASE_PROJECT, old, new))}, commands,
-                needles=needles)
+                needles=("projekt.toml", *needles))
 
 
 WRONG_TYPES = [
-    ("k_text", "k = 4", 'k = "abc"', ("k",)),
-    ("k_inf", "k = 4", "k = inf", ("k",)),
-    ("k_fraction", "k = 4", "k = 2.9", ("k",)),
-    ("weight_bool", "weight = 1\n", "weight = true\n", ("weight",)),
-    ("weight_huge", "weight = 1\n", "weight = 1e39\n", ("weight",)),
-    ("weight_nan", "weight = 1\n", "weight = nan\n", ("weight",)),
+    ("k_text", "k = 4", 'k = "abc"', ("indicator.k",)),
+    ("k_inf", "k = 4", "k = inf", ("indicator.k",)),
+    ("k_fraction", "k = 4", "k = 2.9", ("indicator.k",)),
+    ("weight_bool", "weight = 1\n", "weight = true\n", ("indicator.weight",)),
+    ("weight_huge", "weight = 1\n", "weight = 1e39\n", ("indicator.weight",)),
+    ("weight_nan", "weight = 1\n", "weight = nan\n", ("indicator.weight",)),
     ("visible_text", 'title = "Skolor"', 'title = "Skolor"\nvisible = "false"', ("visible",)),
     ("opacity_5", 'title = "Skolor"', 'title = "Skolor"\nopacity = 5', ("opacity",)),
     ("sector_list", 'sector = "skills"', 'sector = ["skills"]', ("sector",)),
@@ -240,13 +297,14 @@ WRONG_TYPES = [
     ("style_size_text", 'title = "Skolor"', 'title = "Skolor"\nstyle = { size = "big" }', ("size",)),
     ("style_colour", 'title = "Skolor"', 'title = "Skolor"\nstyle = { colour = "notacolour" }', ("colour",)),
     ("meta_year_text", 'title = "Vård"', 'title = "Vård"\n[layers.meta]\nyear = "abc"', ("year",)),
-    ("int_400_digits", "k = 4", "k = " + "9" * 400, ("k",)),
-    ("weight_400_digits", "weight = 1\n", "weight = " + "9" * 400 + "\n", ("weight",)),
+    ("int_400_digits", "k = 4", "k = " + "9" * 400, ("indicator.k",)),
+    ("weight_400_digits", "weight = 1\n", "weight = " + "9" * 400 + "\n", ("indicator.weight",)),
     ("classes_200", "[units]", "[units]\nclasses = 200", ("classes",)),
     ("cell_size_inf", "cell_size = 1000", "cell_size = inf", ("cell_size",)),
     ("cell_size_text", "cell_size = 1000", 'cell_size = "stor"', ("cell_size",)),
-    ("memory_guard_tiny_cells", "cell_size = 1000", "cell_size = 0.01", ()),
-    ("deep_parentheses", 'title = "Skolor"', 'title = "Skolor"\nwhere = "' + "(" * 5000 + "n = 1" + ")" * 5000 + '"', ("where",)),
+    ("memory_guard_tiny_cells", "cell_size = 1000", "cell_size = 0.01", ("cell",)),
+    ("deep_parentheses", 'title = "Skolor"',
+     'title = "Skolor"\nwhere = "' + "(" * 5000 + "n = 1" + ")" * 5000 + '"', ("where",)),
     ("deep_not", 'title = "Skolor"', 'title = "Skolor"\nwhere = "' + "not " * 5000 + 'n = 1"', ("where",)),
     ("unknown_method", 'method = "count"', 'method = "summa"', ("method",)),
 ]
@@ -316,6 +374,26 @@ column = "andel"
 """))
     write_kommuner(d)
     (d / "andel.csv").write_text("kod;andel\n0114;1,5\n0115;inf\n0117;-inf\n0120;2,5\n", encoding="utf-8")
+    return {"project": project}
+
+
+def _inf_values_gpkg(d: Path) -> dict:
+    """±inf stored as real floats in a GeoPackage, one value per municipality."""
+    project = write_base(d, areas_project("""
+[[layers]]
+id = "andel"
+path = "andel.gpkg"
+sector = "socioeconomics"
+[layers.indicator]
+method = "attribute"
+column = "andel"
+aggregate = "mean"
+"""))
+    write_kommuner(d)
+    kommuner = gpd.read_file(d / "kommuner.gpkg")
+    points = kommuner.representative_point()
+    gpd.GeoDataFrame({"andel": [1.5, np.inf, -np.inf, 2.5]}, geometry=points.values, crs=3006).to_file(
+        d / "andel.gpkg")
     return {"project": project}
 
 
@@ -422,6 +500,11 @@ def _utf16_csv(d: Path) -> dict:
     return {"file": path}
 
 
+def _assert_warning(res, needle: str) -> None:
+    warnings = [line for line in res.stdout.splitlines() if "warning" in line.lower()]
+    assert any(needle.lower() in w.lower() for w in warnings), res.stdout
+
+
 def _check_utf16(res, folder: Path) -> None:
     assert "Väsby" in res.stdout and "andel" in res.stdout, res.stdout
 
@@ -486,6 +569,25 @@ def _locked_gpkg(d: Path) -> dict:
     return {"project": project, "file": d / "vard.gpkg", "lock": d / "vard.gpkg"}
 
 
+_CRASH_MID_WRITE = """
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size = 2")  # changed pages spill into the file before any commit
+con.execute("BEGIN")
+con.execute("CREATE TABLE half_written (x)")
+for _ in range(3000):
+    con.execute("INSERT INTO half_written VALUES (?)", ("x" * 200,))
+os._exit(1)  # killed mid-write: the rollback journal stays behind, hot
+"""
+
+
+def _hot_journal(d: Path) -> dict:
+    project = write_base(d)
+    subprocess.run([sys.executable, "-c", _CRASH_MID_WRITE, str(d / "vard.gpkg")], check=False)
+    assert (d / "vard.gpkg-journal").stat().st_size > 0
+    return {"project": project, "file": d / "vard.gpkg"}
+
+
 CASES: list[Case] = [
     *[project_case(name, old, new, needles) for name, old, new, needles in WRONG_TYPES],
     Case("sidecar_year_text", _sidecar_year, needles=("year",)),
@@ -495,7 +597,8 @@ CASES: list[Case] = [
     Case("kind_areas_on_points", _areas_on_points),
     Case("duplicate_unit_ids", _duplicate_unit_ids, needles=("01",)),
     Case("date_column_as_attribute", _date_attribute, needles=("byggd",)),
-    Case("inf_values_counted_missing", _inf_values, loads=True, check=_check_inf_counted_missing),
+    Case("inf_values_counted_missing", _inf_values_gpkg, loads=True, check=_check_inf_counted_missing),
+    Case("inf_values_in_csv_counted_missing", _inf_values, loads=True, check=_check_inf_counted_missing),
     Case("truncated_gpkg", _bad_layer_file(_truncated_gpkg), ("inspect", "score", "compose"), needles=("trasig.gpkg",)),
     Case("garbage_shp", _bad_layer_file(_garbage_shp), ("inspect", "score", "compose"), needles=("skrap",)),
     Case("text_as_geojson", _bad_layer_file(_text_as_geojson), ("inspect", "score", "compose"),
@@ -503,8 +606,13 @@ CASES: list[Case] = [
     Case("empty_csv", _bad_layer_file(_empty_csv), ("inspect", "score", "compose"), needles=("tom.csv",)),
     Case("truncated_zip", _bad_layer_file(_truncated_zip), ("inspect", "score", "compose"), needles=("avklippt.zip",)),
     Case("zip_bomb", _bad_layer_file(_zip_bomb), ("inspect", "score"), needles=("bomb.zip",)),
-    Case("local_cs_prj", _bad_layer_file(_local_cs), ("inspect", "score"), needles=("lokal",)),
-    Case("unknown_cpg_falls_back", _bad_layer_file(_unknown_cpg), ("inspect", "score"), loads=True),
+    Case("local_cs_prj", _bad_layer_file(_local_cs), ("score", "compose"), needles=("lokal", "LOCAL_CS")),
+    Case("local_cs_prj_inspect_warns", _bad_layer_file(_local_cs), ("inspect",), loads=True,
+         check=lambda res, folder: _assert_warning(res, "LOCAL_CS")),
+    Case("unknown_cpg_inspect_warns", _bad_layer_file(_unknown_cpg), ("inspect",), loads=True,
+         check=lambda res, folder: _assert_warning(res, "NOSUCHCODEPAGE")),
+    Case("unknown_cpg_falls_back", _bad_layer_file(_unknown_cpg), ("score", "compose"), loads=True,
+         check=_check_scores_written),
     Case("multi_sheet_xlsx_without_layer", _multi_sheet_xlsx, ("score",), needles=("2023", "2024")),
     Case("utf16_csv_is_read", _utf16_csv, ("inspect",), loads=True, check=_check_utf16),
     Case("join_itself", _join_self, needles=("sjalv",)),
@@ -512,6 +620,8 @@ CASES: list[Case] = [
     Case("empty_study_area", _empty_study_area, needles=("study",)),
     Case("or_chain_1000_terms", _long_or_chain, ("score",), loads=True, check=_check_scores_written),
     Case("locked_gpkg", _locked_gpkg, ("inspect", "score"), needles=("locked",)),
+    Case("gpkg_with_hot_journal_read_untouched", _hot_journal, ("inspect", "score", "compose"),
+         loads=True),
 ]
 
 
@@ -532,19 +642,20 @@ def test_bad_input(case: Case, tmp_path):
     before = tree_hashes(src)
     lock = hold_exclusive_lock(info["lock"]) if "lock" in info else None
     try:
-        for command in case.commands:
-            res = run_skikt(*_args_for(command, info, out_dir), cwd=tmp_path)
-            if case.loads:
-                assert res.returncode == 0, f"{command}: exit {res.returncode}; stderr {res.stderr[-2000:]!r}"
-                assert "Traceback" not in res.stderr
-                if case.check and command in ("inspect", "score"):
-                    case.check(res, tmp_path)
-            else:
-                assert_one_line_refusal(res, *case.needles)
-                assert not any(out_dir.iterdir()), f"{command} left {list(out_dir.iterdir())}"
+        results = run_commands([_args_for(command, info, out_dir) for command in case.commands], cwd=tmp_path)
     finally:
         if lock is not None:
             lock.close()  # closing rolls the open transaction back
+    for command, res in zip(case.commands, results):
+        if case.loads:
+            assert res.returncode == 0, f"{command}: exit {res.returncode}; stderr {res.stderr[-2000:]!r}"
+            assert "Traceback" not in res.stderr
+            if case.check and command in ("inspect", "score"):
+                case.check(res, tmp_path)
+        else:
+            assert_one_line_refusal(res, *case.needles)
+    if not case.loads:
+        assert not any(out_dir.iterdir()), f"left in the output folder: {list(out_dir.iterdir())}"
     assert tree_hashes(src) == before
 
 

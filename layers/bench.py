@@ -31,12 +31,16 @@ MISSING_SHARE = 0.05  # share of units without a value, per indicator
 REWEIGHT_SECTORS = ["transport"] * 3 + ["water"] * 3 + ["healthcare"] * 2
 
 
-def _times_ms(fn, repeat: int) -> list[float]:
+def _times_ms(fn, repeat: int, cpu: list | None = None) -> list[float]:
+    """Wall-clock times of ``repeat`` calls; with ``cpu``, this process's CPU times are appended
+    to it as well (what the work costs, whatever else the machine is doing)."""
     times = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c) * 1000)
     return times
 
 
@@ -195,12 +199,15 @@ def bench_score(cell: int = 250, repeat: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         proj = _vg_project(tmp, cell)
-        walls = []
+        walls, cpus = [], []
         for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             res = subprocess.run([sys.executable, "-m", "skikt.layers", "score", str(proj), "--out",
                                   str(tmp / "out.csv")], capture_output=True, text=True)
             walls.append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if res.returncode != 0:
                 raise RuntimeError((res.stderr.strip().splitlines() or ["score failed"])[-1])
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
@@ -212,7 +219,7 @@ def bench_score(cell: int = 250, repeat: int = 3) -> dict:
             last, t0 = msg, now
         missing = {lid: int(n) for lid, n in zip(ws.normalised.layer_ids, ws.normalised.missing) if n}
         rows = ws.units.n
-    return {"cell": cell, "units": rows, "indicators": 8, "wall_s": walls, "max_rss_mb": rss_mb,
+    return {"cell": cell, "units": rows, "indicators": 8, "wall_s": walls, "cpu_s": cpus, "max_rss_mb": rss_mb,
             "missing": missing, "phases_s": {k: round(v, 2) for k, v in phases.items() if v > 0.05}}
 
 
@@ -265,10 +272,13 @@ def bench_render(size=(1920, 1080), repeat: int = 5, dense: int = 50_000) -> dic
     out = {"size": f"{size[0]}x{size[1]}", "counts": {k: len(v) for k, v in layers.items()}, "drawn_as": drawn_as}
     for name, gdf in layers.items():
         column = "area" if name == "kommuner" else "v"
+        cpu_single, cpu_graduated = [], []
         out[name] = {
-            "single": _times_ms(lambda g=gdf: draw(g, Style()), repeat),
+            "single": _times_ms(lambda g=gdf: draw(g, Style()), repeat, cpu_single),
             "graduated": _times_ms(lambda g=gdf, c=column: draw(g, Style(mode="graduated", column=c,
-                                                                          scheme="natural_breaks")), repeat),
+                                                                          scheme="natural_breaks")),
+                                   repeat, cpu_graduated),
+            "single_cpu": cpu_single, "graduated_cpu": cpu_graduated,
         }
     return out
 
@@ -326,7 +336,8 @@ def bench_pan_zoom(repeat: int = 12) -> dict:
         scene.view_changed()
         draw()
 
-    zoom = _times_ms(step, repeat)
+    cpu = {"zoom": [], "pan": [], "reweight": []}
+    zoom = _times_ms(step, repeat, cpu["zoom"])
     px = (x1 - x0) / 1600
 
     def pan_step():
@@ -337,7 +348,7 @@ def bench_pan_zoom(repeat: int = 12) -> dict:
         scene.view_changed()
         draw()
 
-    pan = _times_ms(pan_step, repeat)
+    pan = _times_ms(pan_step, repeat, cpu["pan"])
     weights = [s.indicator.weight for s in ws.active_indicators()]
 
     def reweight_draw():
@@ -346,9 +357,9 @@ def bench_pan_zoom(repeat: int = 12) -> dict:
         scene.update_priority_fast()
         draw()
 
-    reweight = _times_ms(reweight_draw, repeat)
+    reweight = _times_ms(reweight_draw, repeat, cpu["reweight"])
     return {"first_draw_ms": first, "pan_ms": pan, "zoom_ms": zoom, "reweight_redraw_ms": reweight,
-            "units": ws.units.n, "size": "1600x1000"}
+            "cpu": cpu, "units": ws.units.n, "size": "1600x1000"}
 
 
 def bench_startup(repeat: int = 3) -> dict | None:
@@ -434,7 +445,8 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
     if want("score"):
         r = bench_score(1000 if quick else 250, repeat=1 if quick else 3)
         print(f"score      Västra Götaland {r['cell']} m grid, {r['units']:,} cells, {r['indicators']} indicators: "
-              f"whole `skikt score` run {_spread(r['wall_s'], 's', 1)}, peak memory {r['max_rss_mb']:.0f} MB")
+              f"whole `skikt score` run {_spread(r['wall_s'], 's', 1)} [CPU {_spread(r['cpu_s'], 's', 1)}], "
+              f"peak memory {r['max_rss_mb']:.0f} MB")
         print(f"           units missing a value: {r['missing']}; phases (s): {r['phases_s']}")
     if want("render"):
         r = bench_render(repeat=3 if quick else 5, dense=25_000 if quick else 50_000)
@@ -442,12 +454,14 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
                             ("dense", "overlapping buffers")):
             how = r["drawn_as"][r["counts"][name]]
             print(f"render     {r['counts'][name]:,} {label} (as {how}), full extent {r['size']}: single symbol "
-                  f"{_spread(r[name]['single'])}, graduated (natural breaks) {_spread(r[name]['graduated'])}")
+                  f"{_spread(r[name]['single'])} [CPU {_spread(r[name]['single_cpu'])}], graduated (natural "
+                  f"breaks) {_spread(r[name]['graduated'])} [CPU {_spread(r[name]['graduated_cpu'])}]")
     if want("panzoom"):
         r = bench_pan_zoom()
         print(f"pan/zoom   sample county ({r['units']:,} cells, {r['size']}): first draw {r['first_draw_ms']:.0f} ms, "
-              f"pan redraw {_spread(r['pan_ms'])}, zoom redraw {_spread(r['zoom_ms'])}, "
-              f"re-weighted redraw {_spread(r['reweight_redraw_ms'])}")
+              f"pan redraw {_spread(r['pan_ms'])} [CPU {_spread(r['cpu']['pan'])}], zoom redraw "
+              f"{_spread(r['zoom_ms'])} [CPU {_spread(r['cpu']['zoom'])}], re-weighted redraw "
+              f"{_spread(r['reweight_redraw_ms'])} [CPU {_spread(r['cpu']['reweight'])}]")
     if want("slider"):
         r = bench_slider(1000 if quick else 250)
         if r is None:
@@ -459,8 +473,9 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
                                 ("vg_priority", "Västra Götaland, priority map only")):
                 s = r[name]
                 print(f"slider     {label} ({s['units']:,} cells), weight change in the window → scores, classes, "
-                      f"overlap, redraw (1600×1000): {_spread(s['steps_ms'])}; pan step {_spread(s['pans_ms'])}, "
-                      f"wheel-zoom step {_spread(s['zooms_ms'])}")
+                      f"overlap, redraw (1600×1000): {_spread(s['steps_ms'])} [CPU {_spread(s['steps_cpu_ms'])}]; "
+                      f"pan step {_spread(s['pans_ms'])} [CPU {_spread(s['pans_cpu_ms'])}], "
+                      f"wheel-zoom step {_spread(s['zooms_ms'])} [CPU {_spread(s['zooms_cpu_ms'])}]")
     if want("startup"):
         r = bench_startup()
         if r is None:

@@ -31,6 +31,8 @@ _TEMP_NAME = re.compile(r"^\.skikt-tmp-(\d+)-")
 # plus SQLite's journal files and GDAL's background R-tree database beside them.
 _LEGACY_TEMP = r"^\.{stem}\.[a-z0-9_]{{8}}{suffix}(-journal|-wal|-shm|\.tmp_rtree_.*\.db)?$"
 _LEGACY_MIN_AGE_S = 3600.0
+# After a reboot the dead writer's PID may belong to another process; no write takes a day.
+_PID_REUSED_AFTER_S = 86_400.0
 _FULL_BELOW_BYTES = 1 << 20  # a write failing with less than this left is a full disk, whatever GDAL says  # without a PID we only know a legacy temporary is stale once it is old
 
 # Files a shapefile is made of, and the files SQLite keeps beside a GeoPackage: writing over any of
@@ -155,8 +157,9 @@ def _existing_ancestor(folder: Path) -> Path:
 
 
 def clean_stale_temporaries(folder, *, keep=(), now: float | None = None) -> list[Path]:
-    """Remove what killed runs left in ``folder``: Skikt temporaries whose writer process is gone and
-    that are older than this run. Returns what was removed. Never touches ``keep`` (the inputs)."""
+    """Remove what killed runs left in ``folder``: Skikt temporaries older than this run whose writer
+    process is gone, or that are a day old (the PID may be another process's by then). Returns what
+    was removed. Never touches ``keep`` (the inputs)."""
     folder = Path(folder)
     now = time.time() if now is None else now
     keep_real = {os.path.realpath(p) for p in keep}
@@ -169,7 +172,8 @@ def clean_stale_temporaries(folder, *, keep=(), now: float | None = None) -> lis
         match = _TEMP_NAME.match(entry.name)
         if not match or os.path.realpath(entry) in keep_real:
             continue
-        if _process_alive(int(match.group(1))) or _mtime(entry) >= now:
+        age = now - _mtime(entry)
+        if age <= 0 or (age < _PID_REUSED_AFTER_S and _process_alive(int(match.group(1)))):
             continue
         if _remove(entry):
             removed.append(entry)
@@ -198,6 +202,8 @@ def clean_legacy_temporaries(out, *, keep=(), now: float | None = None) -> list[
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
+    if os.name == "nt":  # os.kill would terminate the process there, not probe it
+        return _windows_process_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -205,6 +211,21 @@ def _process_alive(pid: int) -> bool:
     except (PermissionError, OverflowError, OSError):
         return True  # someone else's process, or we cannot tell: leave it
     return True
+
+
+def _windows_process_alive(pid: int) -> bool:
+    import ctypes
+
+    query_limited_information, still_active = 0x1000, 259
+    kernel32 = ctypes.windll.kernel32
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return ctypes.GetLastError() == 5  # access denied: it exists, it is someone else's
+    try:
+        code = ctypes.c_ulong()
+        return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def _mtime(path: Path) -> float:

@@ -428,10 +428,14 @@ def test_stale_temporaries_removed_and_live_ones_kept(capsys, tiny, tmp_path):
     live_ours = out_dir / f".skikt-tmp-{alive}-ghi789"
     live_ours.mkdir()
     _age(live_ours, 60)
+    # a day old: its PID is taken for reused (after a reboot), even though a process has it now
+    reused = out_dir / f".skikt-tmp-{alive}-jkl012"
+    reused.mkdir()
+    _age(reused, 2 * 86_400)
     code, _, err = run_main(capsys, "score", tiny, "--out", out_dir / "scores.gpkg")
     assert code == 0, err
     names = {p.name for p in out_dir.iterdir()}
-    assert stale.name not in names
+    assert stale.name not in names and reused.name not in names
     assert not any(p.name in names for p in legacy_old)
     assert {legacy_new.name, live_ours.name, "scores.gpkg"} | {p.name for p in unrelated} <= names
 

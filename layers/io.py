@@ -701,6 +701,9 @@ def _sniff_delimiter(text: str, ext: str) -> str:
 _SWEDISH_NUMBER = re.compile(r"^[+-]?\d{1,3}(?:[ \u00a0]\d{3})*(?:,\d+)?$|^[+-]?\d+(?:,\d+)?$")
 _DOT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _CODE_NAME = re.compile(r"(kod|code|^id$|_id$|nr$|nummer)", re.IGNORECASE)
+# Spreadsheets and scripts write these into number columns; they stay numbers (the indicator
+# step counts ±inf as missing) instead of turning the whole column into text.
+_NON_FINITE = re.compile(r"^[+-]?(inf|infinity|nan)$", re.IGNORECASE)
 
 
 def _convert_column(name: str, s: pd.Series) -> pd.Series:
@@ -717,6 +720,10 @@ def _convert_column(name: str, s: pd.Series) -> pd.Series:
         return s.astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
     if vals.str.fullmatch(r"0\d+").any():
         return s.astype("string").str.strip()
+    special = vals.str.match(_NON_FINITE)
+    if special.all():
+        return s
+    vals = vals[~special]
     if vals.str.match(_DOT_NUMBER).all():
         return pd.to_numeric(s.astype(str).str.strip().replace("", np.nan), errors="coerce")
     if vals.str.match(_SWEDISH_NUMBER).all():

@@ -226,3 +226,14 @@ def test_sample_generator_reproduces_the_committed_layers(tmp_path):
                                       check_dtype=False, obj=name)
         assert (tmp_path / f"{name}.meta.toml").read_text(encoding="utf-8") == \
             (SAMPLE / f"{name}.meta.toml").read_text(encoding="utf-8")
+
+
+def test_inf_and_nan_in_a_swedish_number_column_keep_it_numeric(tmp_path):
+    path = tmp_path / "andel.csv"
+    path.write_text("kod;andel;namn\n0114;1,5;a\n0115;inf;b\n0117;-inf;c\n0120;2,5;d\n0121;NaN;e\n", encoding="utf-8")
+    got = read_raw(path).frame
+    assert got["andel"].iloc[[0, 3]].tolist() == [1.5, 2.5]
+    assert np.isposinf(got["andel"].iloc[1]) and np.isneginf(got["andel"].iloc[2]) and np.isnan(got["andel"].iloc[4])
+    assert list(got["kod"]) == ["0114", "0115", "0117", "0120", "0121"]
+    (tmp_path / "text.csv").write_text("a;b\nx;inf\ny;nan\n", encoding="utf-8")
+    assert read_raw(tmp_path / "text.csv").frame["b"].tolist() == ["inf", "nan"]  # no number at all: text

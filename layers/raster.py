@@ -82,7 +82,7 @@ def _ring_edges(geoms):
         ring = idx[:-1][same]
         edges = np.column_stack([coords[:-1][same], coords[1:][same]])
         return edges, keep[ring], ring, ring, np.ones(len(keep), bool)
-    _, coords, offsets = shapely.to_ragged_array(geoms[keep])
+    _, coords, offsets = shapely.to_ragged_array(geoms[keep], include_z=False)  # PolygonZ files too
     ring_off = offsets[0]
     if len(offsets) == 3:  # MultiPolygon: rings per part, parts per feature
         part_ring_off = offsets[1]

@@ -115,3 +115,16 @@ def test_area_unit_coverage_of_overlapping_polygons_against_shapely():
     union = shapely.union_all(polys)
     expect = shapely.area(shapely.intersection(units.geometry, union)) / shapely.area(units.geometry)
     np.testing.assert_allclose(got, expect, rtol=1e-9, atol=1e-12)
+
+
+def test_polygons_with_z_and_holes_are_rasterised_in_plan():
+    """3-D polygons (PolygonZ shapefiles) used to crash the ragged-array path."""
+    outer = [(3, 3, 5.0), (97.5, 3, 5.0), (97.5, 96, 7.0), (3, 96, 7.0)]
+    hole = [(21, 21, 1.0), (49, 21, 1.0), (49, 63, 1.0), (21, 63, 1.0)]
+    p = shapely.Polygon(outer, holes=[hole])
+    g = GridSpec(0.0, 0.0, 10.0, 10, 10)
+    flat = shapely.force_2d(p)
+    expect = shapely.area(shapely.intersection(all_cells(g), flat)) / 100
+    np.testing.assert_allclose(coverage_per_cell([p], g), expect, atol=1e-12)
+    centres = shapely.points(g.centres(np.arange(100)))
+    np.testing.assert_array_equal(fill_polygons([p], g).ravel(), shapely.contains(flat, centres))

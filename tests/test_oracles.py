@@ -56,13 +56,16 @@ def test_coverage_is_exact_against_shapely_on_random_polygons(seed):
     assert ((got > 0) & (got < 1)).sum() > 100  # many partly covered cells were checked
 
 
-def test_coverage_of_a_cell_clipped_only_at_a_corner():
-    g = GridSpec(0.0, 0.0, CELL, 3, 3)
-    corner = shapely.Polygon([(0, 0), (100.5, 0), (0, 100.5)])  # clips the corner of cells (1,0) and (0,1)
-    got = coverage_per_cell([corner], g)
-    expect = shapely.area(shapely.intersection(all_cells(g), corner)) / CELL**2
-    np.testing.assert_allclose(got, expect, atol=1e-12)
-    assert 0 < got[1] < 1e-4
+def test_coverage_of_cells_clipped_only_at_a_corner():
+    """A long edge that cuts 3 m triangles off cell corners: sampling the ring every quarter cell
+    missed such cells and judged them by their centre."""
+    g = GridSpec(0.0, 0.0, CELL, 4, 4)
+    big = shapely.Polygon([(-517.3, 720.3), (720.3, -517.3), (-517.3, -517.3)])  # x + y < 203
+    corner = shapely.Polygon([(0, 0), (100.5, 0), (0, 100.5)])
+    for poly in (big, corner):
+        expect = shapely.area(shapely.intersection(all_cells(g), poly)) / CELL**2
+        np.testing.assert_allclose(coverage_per_cell([poly], g), expect, rtol=0, atol=1e-12)
+    assert 0 < expect[1] < 1e-4
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -11,7 +11,7 @@ import shapely
 
 from .crs import crs_label, describe, is_local_crs, suggest_crs
 from .i18n import Msg, tr
-from .io import geometry_types, list_layers, read_raw
+from .io import geometry_types, library_errors_as_one_line, list_layers, read_raw
 
 
 def _jsonable(v):
@@ -34,6 +34,11 @@ def _jsonable(v):
 
 def inspect_layer(path: Path, layer: str | None) -> dict:
     raw = read_raw(path, layer)
+    with library_errors_as_one_line(path):  # odd geometries can make shapely raise here too
+        return _describe(raw, path)
+
+
+def _describe(raw, path: Path) -> dict:
     frame, report = raw.frame, raw.report
     warnings = list(report.warnings)
     info = {

@@ -11,6 +11,7 @@ import codecs
 import csv
 import errno
 import io as _io
+import os
 import re
 import shutil
 import sqlite3
@@ -110,8 +111,6 @@ def available_memory() -> int | None:
         pass
     if avail is None:
         try:
-            import os
-
             avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (AttributeError, ValueError, OSError):
             return None
@@ -239,7 +238,7 @@ def list_layers(path) -> list[str]:
     """Layer names in a file: GeoPackage layers, zip members, Excel sheets, or the file stem."""
     path = Path(path)
     ext = path.suffix.lower()
-    with _library_errors_as_one_line(path):
+    with library_errors_as_one_line(path):
         _check_file(path)
         if ext == ".zip":
             return _zip_members(path)
@@ -298,7 +297,7 @@ def _raised_by_library(exc: BaseException) -> bool:
 
 
 @contextmanager
-def _library_errors_as_one_line(path) -> Iterator[None]:
+def library_errors_as_one_line(path) -> Iterator[None]:
     """Any error a reading library raises inside the block becomes one LoadError naming ``path``."""
     try:
         yield
@@ -909,7 +908,7 @@ def read_raw(path, layer: str | None = None) -> Loaded:
     it; errors from Skikt's own code are not disguised as a bad file.
     """
     path = Path(path)
-    with _library_errors_as_one_line(path):
+    with library_errors_as_one_line(path):
         _check_file(path)
         member, layer = resolve_member(path, layer)
         report = LoadReport(path=str(path), layer=layer or (Path(member).stem if member else None))
@@ -999,7 +998,7 @@ def load(path, layer: str | None = None, *, crs=None, target_crs=DEFAULT_CRS,
         report.warnings.append(Msg.of("warn_filter", where=where, kept=len(frame), total=report.feature_count))
     if raw.kind == "table":
         return Loaded(frame.reset_index(drop=True), "table", report)
-    with _library_errors_as_one_line(path):
+    with library_errors_as_one_line(path):
         return _clean_and_project(frame, report, path, crs, target_crs, geometry)
 
 

@@ -70,7 +70,7 @@ def test_zip_member_that_declares_less_than_it_holds_is_refused(tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert str(err.value).startswith("liar.zip: ") and "\n" not in str(err.value)
+    assert str(err.value) == "liar.zip: not a valid zip file (truncated or damaged)"
     assert peak < 32 * MiB
 
 

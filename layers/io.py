@@ -174,6 +174,31 @@ def _member_files(z: zipfile.ZipFile, member: str) -> list[zipfile.ZipInfo]:
             (i.filename == member or i.filename[: -len(Path(i.filename).suffix) or None].lower() == stem)]
 
 
+# Private temporary folders (unpacked zip members, recovered GeoPackage copies). A run that is
+# killed leaves its folder behind; the next run removes those older than a day, which no live
+# read can still be using.
+_TEMP_PREFIXES = ("skikt-zip-", "skikt-recover-")
+_STALE_SECONDS = 24 * 3600
+
+
+def _private_temp_dir(prefix: str) -> tempfile.TemporaryDirectory:
+    _remove_stale_temp_dirs()
+    return tempfile.TemporaryDirectory(prefix=prefix)
+
+
+def _remove_stale_temp_dirs() -> None:
+    import time
+
+    cutoff = time.time() - _STALE_SECONDS
+    for prefix in _TEMP_PREFIXES:
+        for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
+            try:
+                if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                pass
+
+
 def _declared_size(infos: list[zipfile.ZipInfo]) -> int:
     return sum(i.file_size for i in infos)
 
@@ -191,7 +216,7 @@ def _zip_extracted(path: Path, member: str) -> Iterator[Path]:
         if declared > ZIP_UNPACKED_LIMIT:
             raise LoadError.of("err_zip_too_big", path, member=member, size=human_size(declared),
                                limit=human_size(ZIP_UNPACKED_LIMIT))
-        with tempfile.TemporaryDirectory(prefix="skikt-zip-") as tmp:
+        with _private_temp_dir("skikt-zip-") as tmp:
             total = 0
             for info in infos:
                 target = Path(tmp) / Path(info.filename).name
@@ -392,7 +417,7 @@ def _recovered_copy(source: Path, journal: Path, path: Path) -> Iterator[Path]:
     SQLite recovers a hot journal when it opens the file for writing, and refuses to read it
     read-only; Skikt never writes to a source file, so it lets SQLite recover a private copy.
     """
-    with tempfile.TemporaryDirectory(prefix="skikt-recover-") as tmp:
+    with _private_temp_dir("skikt-recover-") as tmp:
         copy = Path(tmp) / source.name
         shutil.copyfile(source, copy)
         shutil.copyfile(journal, Path(f"{copy}-journal"))

@@ -127,3 +127,25 @@ def test_xlsx_bomb_is_refused_by_declared_sizes(tmp_path):
     raw_zip(tmp_path / "bomb.xlsx", "xl/worksheets/sheet1.xml", deflated_zeros(3 * 1024), 3 * 1024 * MiB)
     with pytest.raises(LoadError, match="unpacks to 3.0 GB, over the 2.0 GB limit"):
         load(tmp_path / "bomb.xlsx")
+
+
+def test_temporary_folders_of_a_killed_run_are_removed_by_the_next(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    stale = tmp_path / "tmp" / "skikt-zip-dead1234"
+    fresh = tmp_path / "tmp" / "skikt-zip-live5678"
+    other = tmp_path / "tmp" / "someone-elses"
+    for folder in (stale, fresh, other):
+        folder.mkdir()
+        (folder / "member.shp").write_bytes(b"x" * 100)
+    two_days_ago = stale.stat().st_mtime - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    os.utime(other, (two_days_ago, two_days_ago))
+    with zipfile.ZipFile(tmp_path / "t.zip", "w") as z:
+        z.writestr("t.csv", "Kommunkod;v\n0114;1,5\n")
+    assert list(load(tmp_path / "t.zip").frame["Kommunkod"]) == ["0114"]
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == ["skikt-zip-live5678", "someone-elses"]

@@ -396,6 +396,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unpack_too_big": ("uppackat blir arkivet större än gränsen {limit}; packar inte upp något",
                        "unpacked, the archive would pass the limit of {limit}; nothing unpacked"),
     "unpack_cannot_write": ("kan inte skriva här ({detail})", "cannot write here ({detail})"),
+    # --- QGIS export (helper Q) ---
+    "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),
+    "qgis_scenario_layer": ("Prioritering: {name}", "Priority: {name}"),
 }
 
 

@@ -344,6 +344,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "save_sample_as": ("Exempelprojektet är en mall – spara en egen kopia",
                        "The sample project is a template – save your own copy"),
     # --- scenarios and packing (helper S) ---
+    # --- QGIS export (helper Q) ---
+    "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),
+    "qgis_scenario_layer": ("Prioritering: {name}", "Priority: {name}"),
     "serr_not_tables": ("{loc}: skriv scenarier som [[scenarios]]-tabeller", "{loc}: write scenarios as [[scenarios]] tables"),
     "serr_entry": ("{loc}: ett scenario måste vara en tabell", "{loc}: a scenario must be a table"),
     "serr_name": ("{loc}: förväntade ett namn (text som inte är tom), fick {value}",
@@ -396,9 +399,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unpack_too_big": ("uppackat blir arkivet större än gränsen {limit}; packar inte upp något",
                        "unpacked, the archive would pass the limit of {limit}; nothing unpacked"),
     "unpack_cannot_write": ("kan inte skriva här ({detail})", "cannot write here ({detail})"),
-    # --- QGIS export (helper Q) ---
-    "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),
-    "qgis_scenario_layer": ("Prioritering: {name}", "Priority: {name}"),
 }
 
 

@@ -180,9 +180,11 @@ def export_layers(ws) -> list[ExportLayer]:
 def _write_tables(path: Path, layers: list[ExportLayer], scores) -> None:
     import pyogrio
 
-    for lay in layers:
-        pyogrio.write_dataframe(lay.frame, path, layer=lay.table, driver="GPKG")
-    pyogrio.write_dataframe(_writable(scores), path, layer=SCORES_TABLE, driver="GPKG")
+    tables = [(lay.table, lay.frame) for lay in layers] + [(SCORES_TABLE, _writable(scores))]
+    for i, (table, frame) in enumerate(tables):
+        # GeoPackage 1.2: the GDAL of QGIS 3.22 (Debian 12) warns that 1.4 is "partially supported".
+        options = {"dataset_options": {"VERSION": "1.2"}} if i == 0 else {}
+        pyogrio.write_dataframe(frame, path, layer=table, driver="GPKG", **options)
 
 
 def export_gpkg(project_path_or_ws, out_gpkg) -> Path:
@@ -424,6 +426,12 @@ def _maplayer(lay: QgsLayer, gpkg_name: str, crs) -> ET.Element:
     return ml
 
 
+def _layer_id(name: str) -> str:
+    """A QGIS layer id. QGIS 3.22 drops ids of 10 characters or fewer (it expects a timestamp) and
+    makes up a new one, which the layer tree then no longer finds."""
+    return f"skikt_layer_{name}"
+
+
 def qgs_layers(ws, layers: list[ExportLayer], lang: str = "sv") -> list[QgsLayer]:
     """The QGIS layers top to bottom: Skikt's layers in its order (the first draws on top), then
     the priority map (Skikt draws it beneath everything) and one hidden layer per scenario."""
@@ -436,14 +444,14 @@ def qgs_layers(ws, layers: list[ExportLayer], lang: str = "sv") -> list[QgsLayer
     for lay in layers:
         geo = ws.layers[lay.spec.id].geo
         base = "counties" if geo is counties else "municipalities" if geo is municipalities else None
-        out.append(QgsLayer(f"skikt_{lay.table}", layer_title(lay.spec, ws.layers[lay.spec.id].meta, lang),
+        out.append(QgsLayer(_layer_id(lay.table), layer_title(lay.spec, ws.layers[lay.spec.id].meta, lang),
                             lay.table, _family(lay.frame), bool(lay.spec.visible), float(lay.spec.opacity),
                             layer_renderer(lay, base, lang)))
     k, kind = ws.project.units.classes, ws.project.units.kind
-    out.append(QgsLayer("skikt_scores", tr("priority_map", lang), SCORES_TABLE, "polygon", True, 1.0,
+    out.append(QgsLayer(_layer_id(SCORES_TABLE), tr("priority_map", lang), SCORES_TABLE, "polygon", True, 1.0,
                         priority_renderer("priority_class", k, kind, lang)))
     for name, s in scenario_slugs(scenario_names(ws.project)).items():
-        out.append(QgsLayer(f"skikt_scores_{s}", tr("qgis_scenario_layer", lang).format(name=name), SCORES_TABLE,
+        out.append(QgsLayer(_layer_id(f"{SCORES_TABLE}_{s}"), tr("qgis_scenario_layer", lang).format(name=name), SCORES_TABLE,
                             "polygon", False, 1.0, priority_renderer(f"class_{s}", k, kind, lang)))
     return out
 
@@ -463,6 +471,8 @@ def qgs_document(ws, layers: list[QgsLayer], gpkg_name: str) -> ET.ElementTree:
         project_layers.append(_maplayer(lay, gpkg_name, crs))
     props = ET.SubElement(root, "properties")
     ET.SubElement(ET.SubElement(props, "Paths"), "Absolute", type="bool").text = "false"
+    # Without this flag QGIS ignores <projectCrs> and takes the first layer's.
+    ET.SubElement(ET.SubElement(props, "SpatialRefSys"), "ProjectionsEnabled", type="int").text = "1"
     ET.indent(root, "  ")
     return ET.ElementTree(root)
 

@@ -384,10 +384,14 @@ def priority_renderer(column: str, k: int, units_kind: str, lang: str = "sv") ->
         label = tr("class_highest", lang) if c == 1 else tr("class_lowest", lang) if c == k else \
             tr("class_n", lang).format(n=c)
         cats.append(Category(str(c), label, colour))
-    # Grid cells touch: outlines would hide them at county scale; areas get white borders as in Skikt.
-    edge, width = ("#ffffff", 0.4) if units_kind == "areas" else (None, 0.0)
-    return _renderer_categorized(column, cats, lambda name, colour: _symbol(
-        name, "polygon", colour, alpha=PRIORITY_ALPHA, edge=edge, edge_width=width))
+    # Areas get white borders as in Skikt. Grid cells get a thin border in their own colour: without
+    # it QGIS's antialiasing leaves pale seams between touching cells.
+    def symbol(name: str, colour: str) -> ET.Element:
+        if units_kind == "areas":
+            return _symbol(name, "polygon", colour, edge="#ffffff", edge_width=0.4)
+        return _symbol(name, "polygon", colour, edge=colour, edge_width=0.2)
+
+    return _renderer_categorized(column, cats, symbol)
 
 
 def _spatialrefsys(crs) -> ET.Element:
@@ -448,11 +452,14 @@ def qgs_layers(ws, layers: list[ExportLayer], lang: str = "sv") -> list[QgsLayer
                             lay.table, _family(lay.frame), bool(lay.spec.visible), float(lay.spec.opacity),
                             layer_renderer(lay, base, lang)))
     k, kind = ws.project.units.classes, ws.project.units.kind
-    out.append(QgsLayer(_layer_id(SCORES_TABLE), tr("priority_map", lang), SCORES_TABLE, "polygon", True, 1.0,
+    # Skikt's 0.9 alpha as the layer's opacity, not the symbols': QGIS then blends the grid once
+    # instead of cell by cell, which would leave pale seams between cells.
+    out.append(QgsLayer(_layer_id(SCORES_TABLE), tr("priority_map", lang), SCORES_TABLE, "polygon", True,
+                        PRIORITY_ALPHA,
                         priority_renderer("priority_class", k, kind, lang)))
     for name, s in scenario_slugs(scenario_names(ws.project)).items():
         out.append(QgsLayer(_layer_id(f"{SCORES_TABLE}_{s}"), tr("qgis_scenario_layer", lang).format(name=name), SCORES_TABLE,
-                            "polygon", False, 1.0, priority_renderer(f"class_{s}", k, kind, lang)))
+                            "polygon", False, PRIORITY_ALPHA, priority_renderer(f"class_{s}", k, kind, lang)))
     return out
 
 

@@ -209,17 +209,24 @@ def test_first_ctrl_s_of_the_sample_asks_where_and_leaves_it_untouched(qtbot, sa
     own = tmp_path / "mina" / "projekt.toml"
     own.parent.mkdir()
     asked = []
+    # First the user picks a name inside the sample folder (refused), then a folder of their own.
+    answers = [sample_copy.parent / "kopia.toml", own]
 
     def save_dialog(parent, caption, suggestion, filters):
         asked.append(caption)
-        return str(own), filters
+        return str(answers.pop(0)), filters
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
     activate(qtbot, win)
     # Through the window, so Qt's shortcut map sees the key as it does a real key press.
     QTest.keyClick(win.windowHandle(), Qt.Key_S, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)
+    assert win.last_error == "Exempelprojektet är en mall – spara en egen kopia"
+    assert not (sample_copy.parent / "kopia.toml").exists()
+    activate(qtbot, win)  # the message box took the focus
+    QTest.keyClick(win.windowHandle(), Qt.Key_S, Qt.ControlModifier)
     qtbot.waitUntil(lambda: own.exists(), timeout=5000)
-    assert asked == ["Exempelprojektet är en mall – spara en egen kopia"]
+    assert asked == ["Exempelprojektet är en mall – spara en egen kopia"] * 2
     assert sample_copy.read_bytes() == before
     saved = read_project(own)
     assert saved.path == own.resolve()
@@ -229,7 +236,7 @@ def test_first_ctrl_s_of_the_sample_asks_where_and_leaves_it_untouched(qtbot, sa
     own.write_bytes(b"")
     QTest.keyClick(win.windowHandle(), Qt.Key_S, Qt.ControlModifier)
     qtbot.waitUntil(lambda: own.stat().st_size > 0, timeout=5000)
-    assert len(asked) == 1 and sample_copy.read_bytes() == before
+    assert len(asked) == 2 and sample_copy.read_bytes() == before
 
 
 # ------------------------------------------------------------------------------------------------

@@ -189,6 +189,14 @@ def test_slugs_drop_accents_and_number_collisions():
         "Vård först": "vard_forst", "Vard forst": "vard_forst_2", "vard-forst": "vard_forst_3"}
 
 
+def test_table_names_keep_ids_except_scores_and_reserved_prefixes():
+    from skikt.layers.qgis_export import table_names
+
+    assert table_names(["vard", "scores", "gpkg_x", "rtree_y", "sqlite_z", "layer_scores"]) == {
+        "vard": "vard", "scores": "layer_scores_", "gpkg_x": "layer_gpkg_x", "rtree_y": "layer_rtree_y",
+        "sqlite_z": "layer_sqlite_z", "layer_scores": "layer_scores"}
+
+
 # ------------------------------------------------------------------------------------------------
 # The GeoPackage
 

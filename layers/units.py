@@ -99,26 +99,26 @@ def make_grid_units(study_area: np.ndarray, cell: float, crs) -> Units:
     return Units("grid", ids, centres, area, crs, grid=grid, flat=flat)
 
 
-def _check_area_layer(areas: gpd.GeoDataFrame, id_column: str, layer_id: str) -> None:
+def _check_area_layer(areas: gpd.GeoDataFrame, id_column: str, layer_id: str, path=None) -> None:
     """Area units need polygons and one unit per id: a point layer has no area to score, and
     two units with one id could not be told apart in the output or in a join."""
     kinds = shapely.get_type_id(areas.geometry.to_numpy())
     other = ~np.isin(kinds, (3, 6))
     if other.any():
         family = {0: "point", 4: "point", 1: "line", 2: "line", 5: "line"}.get(int(kinds[other][0]), "other")
-        raise SkiktError.of("err_areas_need_polygons", layer=layer_id, family=family)
+        raise SkiktError.of("err_areas_need_polygons", path, layer=layer_id, family=family)
     ids = areas[id_column].astype(str)
     dup = sorted(set(ids[ids.duplicated()]))
     if dup:
         shown = ", ".join(f"'{d}'" for d in dup[:8]) + (" …" if len(dup) > 8 else "")
-        raise SkiktError.of("err_duplicate_unit_ids", layer=layer_id, column=id_column, n=len(dup), ids=shown)
+        raise SkiktError.of("err_duplicate_unit_ids", path, layer=layer_id, column=id_column, n=len(dup), ids=shown)
 
 
 def make_area_units(areas: gpd.GeoDataFrame, id_column: str, study_area: np.ndarray | None = None,
-                    name_column: str | None = None, layer_id: str = "") -> Units:
+                    name_column: str | None = None, layer_id: str = "", path=None) -> Units:
     """Areas as units. Their 'centre' is the point on surface (always inside, unlike a centroid,
     which for a coastal municipality with islands can fall in the sea)."""
-    _check_area_layer(areas, id_column, layer_id or id_column)
+    _check_area_layer(areas, id_column, layer_id or id_column, path)
     if study_area is not None and len(study_area):
         sa = shapely.union_all(np.asarray(study_area, dtype=object))
         pos = shapely.point_on_surface(areas.geometry.to_numpy())
@@ -200,7 +200,8 @@ def _nice_at_least(x: float) -> float:
     return 10 * exp
 
 
-def check_grid_fits(study_area: np.ndarray, cell: float, indicators: int, available: int | None = None) -> None:
+def check_grid_fits(study_area: np.ndarray, cell: float, indicators: int, available: int | None = None,
+                    path=None) -> None:
     """Refuse, before anything is allocated, a grid whose estimated memory exceeds what is available,
     naming a cell size that would fit (memory falls with the square of the cell size)."""
     available = available_memory() if available is None else available
@@ -213,5 +214,5 @@ def check_grid_fits(study_area: np.ndarray, cell: float, indicators: int, availa
     suggest = _nice_at_least(cell * math.sqrt(need / available) * 1.05)
     while grid_memory(study_area, suggest, indicators)[0] > available:
         suggest = _nice_at_least(suggest * 1.01)
-    raise SkiktError.of("err_grid_memory", cell=f"{cell:g}", cells=f"{box_cells:,.0f}", need=f"{need / 1e9:.1f}",
+    raise SkiktError.of("err_grid_memory", path, cell=f"{cell:g}", cells=f"{box_cells:,.0f}", need=f"{need / 1e9:.1f}",
                         avail=f"{available / 1e9:.1f}", suggest=f"{suggest:g}")

@@ -156,13 +156,14 @@ class Workspace:
                     raise SkiktError("grid units need a study_area or at least one loaded layer")
                 b = np.array([f.total_bounds for f in frames])
                 study = np.array([shapely.box(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())])
-            check_grid_fits(study, u.cell_size, len(self.project.indicator_layers()))
+            check_grid_fits(study, u.cell_size, len(self.project.indicator_layers()), path=self.project.path)
             units = make_grid_units(study, u.cell_size, self.project.crs)
         else:
             areas = self.load_layer(self.project.layer(u.layer)).geo
             if u.id not in areas.columns:
                 raise SkiktError(f"units id column '{u.id}' not in layer '{u.layer}'")
-            units = make_area_units(areas, u.id, study, layer_id=u.layer)
+            units = make_area_units(areas, u.id, study, layer_id=u.layer,
+                                    path=self.project.resolve(self.project.layer(u.layer).path))
         if units.n == 0:
             raise SkiktError("the study area contains no units (check the filter and cell size)")
         self.units, self._units_key = units, key

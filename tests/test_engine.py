@@ -82,7 +82,7 @@ def test_coverage_matches_exact_intersection(grid):
     got = compute(IndicatorSpec("coverage"), zones, grid).values
     union = shapely.union_all(zones.geometry.to_numpy())
     expect = shapely.area(shapely.intersection(grid.geometry, union)) / 1e6
-    np.testing.assert_allclose(got, expect, atol=0.002)
+    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9)  # exact, not sampled
     assert got.max() == pytest.approx(1.0)
 
 

@@ -55,7 +55,8 @@ def _points_wgs84() -> gpd.GeoDataFrame:
     # Floats that are whole (3.0 is written "3" by QGIS), a missing value, and a value on a boundary.
     kind = [1.0, 2.0, 3.0, 1.0, np.nan, 2.0, 3.0, 3.0, 1.0, 2.5, 2.5, 1.0, 2.0, np.nan]
     size = [0, 0, 1, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
-    return gpd.GeoDataFrame({"kind": kind, "size": size, "typ": ["a", "b"] * 7}, geometry=pts, crs=4326)
+    return gpd.GeoDataFrame({"kind": kind, "size": size, "typ": ["a", "b"] * 7, "nr": list(range(14))},
+                            geometry=pts, crs=4326)
 
 
 def _lines() -> gpd.GeoDataFrame:
@@ -119,6 +120,13 @@ sector = "reference"
 title = "Ytor"
 where = "code <> '0999'"
 
+[[layers]]
+id = "nummer"
+path = "punkter.geojson"
+sector = "culture"
+title = "Nummer"
+style = {{ mode = "categorized", column = "nr" }}  # 14 values: 11 and "Övrigt"
+
 [units]
 {units}
 
@@ -174,6 +182,7 @@ def _expected_layers(folder: Path) -> dict[str, gpd.GeoDataFrame]:
         "vagar": gpd.read_file(folder / "vagar.gpkg", layer="vagar"),
         "tabell": joined,
         "ytor": areas[areas["code"] != "0999"],
+        "nummer": gpd.read_file(folder / "punkter.geojson").to_crs(3006),
     }
 
 
@@ -295,7 +304,7 @@ def _layer_tree(qgs: Path):
     return root, tree, maplayers
 
 
-EXPECTED_ORDER = ['Punkter "vård"', "Ytor graderade", "Vägar", "Kompetens", "Ytor", "Prioriteringskarta",
+EXPECTED_ORDER = ['Punkter "vård"', "Ytor graderade", "Vägar", "Kompetens", "Ytor", "Nummer", "Prioriteringskarta",
                   "Prioritering: Vård först", "Prioritering: Vard forst"]
 
 
@@ -305,7 +314,7 @@ def test_qgs_is_xml_with_relative_sources_in_skikt_order(area_project, tmp_path)
     root, tree, maplayers = _layer_tree(out)
     assert root.tag == "qgis"
     assert [name for name, _, _ in tree] == EXPECTED_ORDER
-    assert [checked for _, checked, _ in tree] == ["Qt::Checked"] * 2 + ["Qt::Unchecked"] + ["Qt::Checked"] * 3 + \
+    assert [checked for _, checked, _ in tree] == ["Qt::Checked"] * 2 + ["Qt::Unchecked"] + ["Qt::Checked"] * 4 + \
         ["Qt::Unchecked"] * 2
     for name, _, source in tree:
         path, _, table = source.partition("|layername=")
@@ -315,7 +324,7 @@ def test_qgs_is_xml_with_relative_sources_in_skikt_order(area_project, tmp_path)
     assert root.findtext("projectCrs/spatialrefsys/authid") == "EPSG:3006"
     types = {name: m.find("renderer-v2").get("type") for name, m in maplayers.items()}
     assert types == {'Punkter "vård"': "categorizedSymbol", "Ytor graderade": "graduatedSymbol",
-                     "Vägar": "singleSymbol", "Kompetens": "singleSymbol", "Ytor": "singleSymbol",
+                     "Vägar": "singleSymbol", "Kompetens": "singleSymbol", "Ytor": "singleSymbol", "Nummer": "categorizedSymbol",
                      "Prioriteringskarta": "categorizedSymbol", "Prioritering: Vård först": "categorizedSymbol",
                      "Prioritering: Vard forst": "categorizedSymbol"}
     assert maplayers["Ytor graderade"].findtext("layerOpacity") == "0.6"
@@ -332,6 +341,10 @@ def test_qgs_is_xml_with_relative_sources_in_skikt_order(area_project, tmp_path)
         ("1", "1.0"), ("2", "2.0"), ("2.5", "2.5"), ("3", "3.0"), ("", "–")]
     colours = [p.get("v") for p in maplayers['Punkter "vård"'].iter("prop") if p.get("k") == "color"]
     assert colours == [",".join(str(int(OKABE_ITO[i][j:j + 2], 16)) for j in (1, 3, 5)) + ",255" for i in range(5)]
+    # More than twelve values: the eleven most common and "Övrigt", QGIS's catch-all category.
+    many = maplayers["Nummer"].findall("renderer-v2/categories/category")
+    assert len(many) == 12 and (many[-1].get("value"), many[-1].get("label")) == ("", "Övrigt")
+    assert all(c.get("value") for c in many[:-1])
     # Priority classes: 1 … k with the Swedish legend texts.
     prio = maplayers["Prioriteringskarta"].find("renderer-v2")
     assert prio.get("attr") == "priority_class"
@@ -435,17 +448,17 @@ def test_qgis_opens_the_project_with_every_layer_valid(which, request, tmp_path)
     assert all(lay["crs"] == "EPSG:3006" for lay in layers)
     assert all(str(tmp_path / "flyttad" / "karta.gpkg") in lay["source"] for lay in layers)
     assert [lay["renderer"] for lay in layers] == ["categorizedSymbol", "graduatedSymbol"] + \
-        ["singleSymbol"] * 3 + ["categorizedSymbol"] * 3
-    assert [lay["visible"] for lay in layers] == [True, True, False, True, True, True, False, False]
+        ["singleSymbol"] * 3 + ["categorizedSymbol"] * 4
+    assert [lay["visible"] for lay in layers] == [True, True, False, True, True, True, True, False, False]
     assert layers[1]["opacity"] == pytest.approx(0.6)
     expected = _expected_layers(project.parent)
-    for lay, lid in zip(layers, ["punkter", "scores", "vagar", "tabell", "ytor"]):
+    for lay, lid in zip(layers, ["punkter", "scores", "vagar", "tabell", "ytor", "nummer"]):
         assert lay["features"] == len(expected[lid]), lid
     # QGIS gives each feature the colour Skikt draws it with (categories and class ranges as QGIS
     # reads them from the XML, whole floats and missing values included).
     gpkg = tmp_path / "flyttad" / "karta.gpkg"
     spec = read_project(project)
-    for lay, lid in zip(layers[:2], ["punkter", "scores"]):
+    for lay, lid in [(layers[0], "punkter"), (layers[1], "scores"), (layers[5], "nummer")]:
         frame = gpd.read_file(gpkg, layer=_table_of(lid))
         skikt = _skikt_colours(frame, spec.layer(lid))
         if lid == "scores":  # Skikt greys areas without a value; QGIS leaves them undrawn
@@ -457,5 +470,20 @@ def test_qgis_opens_the_project_with_every_layer_valid(which, request, tmp_path)
 
     k = read_project(project).units.classes
     want = [priority_colours(k)[c - 1].lower() if c > 0 else None for c in scores["priority_class"]]
-    assert layers[5]["colours"] == want
-    assert layers[5]["features"] == len(scores)
+    assert layers[6]["colours"] == want
+    assert layers[6]["features"] == len(scores)
+
+
+def test_export_from_the_app_takes_the_weights_on_screen_and_touches_nothing(area_project, tmp_path):
+    sources = {p: p.read_bytes() for p in area_project.parent.iterdir()}
+    ws = Workspace(read_project(area_project))
+    ws.update()
+    ws.set_weight("vagar", 7.0)  # a slider moved, not saved
+    shown = ws.composite
+    export_qgs(ws, tmp_path / "app.qgs")
+    assert ws.composite is shown  # the scenarios were scored beside it, the map on screen is unchanged
+    scores = gpd.read_file(tmp_path / "app.gpkg", layer="scores").set_index("unit_id")
+    expected = _scored_with(area_project, {"vagar": 7.0})
+    np.testing.assert_allclose(scores["score"], expected["score"], atol=1e-6)
+    assert scores["priority_class"].tolist() == expected["priority_class"].tolist()
+    assert {p: p.read_bytes() for p in area_project.parent.iterdir()} == sources

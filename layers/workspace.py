@@ -8,7 +8,7 @@ normalisation change renormalises one layer, a path or filter change reloads one
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -178,11 +178,19 @@ class Workspace:
         if hit is not None and hit[0] == key:
             return hit[1]
         raw = ind.compute(spec.indicator, self.layers[spec.id].geo, self.units, spec.id, self._unit_key(spec))
-        report = self.layers[spec.id].report.warnings
-        report.extend(w for w in raw.warnings if w not in report)
+        self._add_warnings(spec.id, raw.warnings)
         self._raw[spec.id] = (key, raw)
         self._norm.pop(spec.id, None)
         return raw
+
+    def _add_warnings(self, layer_id: str, warnings: list[str]) -> None:
+        """Append to a layer's report without changing the report in place: a fork's layers
+        share their objects with the workspace the GUI thread is drawing from."""
+        layer = self.layers[layer_id]
+        new = [w for w in warnings if w not in layer.report.warnings]
+        if new:
+            report = replace(layer.report, warnings=[*layer.report.warnings, *new])
+            self.layers[layer_id] = replace(layer, report=report)
 
     def _unit_key(self, spec: LayerSpec) -> str | None:
         """The unit id column when this layer's features ARE the area units: the unit layer itself,

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import SkiktError
 from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
 EXPORT_FORMATS = (".gpkg", ".qgs")
@@ -455,11 +454,11 @@ def qgs_layers(ws, layers: list[ExportLayer], lang: str = "sv") -> list[QgsLayer
     # Skikt's 0.9 alpha as the layer's opacity, not the symbols': QGIS then blends the grid once
     # instead of cell by cell, which would leave pale seams between cells.
     out.append(QgsLayer(_layer_id(SCORES_TABLE), tr("priority_map", lang), SCORES_TABLE, "polygon", True,
-                        PRIORITY_ALPHA,
-                        priority_renderer("priority_class", k, kind, lang)))
+                        PRIORITY_ALPHA, priority_renderer("priority_class", k, kind, lang)))
     for name, s in scenario_slugs(scenario_names(ws.project)).items():
-        out.append(QgsLayer(_layer_id(f"{SCORES_TABLE}_{s}"), tr("qgis_scenario_layer", lang).format(name=name), SCORES_TABLE,
-                            "polygon", False, PRIORITY_ALPHA, priority_renderer(f"class_{s}", k, kind, lang)))
+        title = tr("qgis_scenario_layer", lang).format(name=name)
+        out.append(QgsLayer(_layer_id(f"{SCORES_TABLE}_{s}"), title, SCORES_TABLE, "polygon", False, PRIORITY_ALPHA,
+                            priority_renderer(f"class_{s}", k, kind, lang)))
     return out
 
 
@@ -507,7 +506,8 @@ def export_qgs(project_path_or_ws, out_qgs, lang: str = "sv") -> Path:
 
 def run_export(project_path, out_path) -> Path:
     """``skikt export PROJECT --out FILE.gpkg|FILE.qgs``: the format by the suffix. The output is
-    checked before anything is computed."""
+    checked before anything is computed; any other suffix, an output that is one of the project's
+    inputs, or a project with nothing to score raises :class:`SkiktError` (one line)."""
     from .project import check_scorable, read_project
 
     project = read_project(project_path)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -324,7 +323,8 @@ def test_qgs_is_xml_with_relative_sources_in_skikt_order(area_project, tmp_path)
     assert root.findtext("projectCrs/spatialrefsys/authid") == "EPSG:3006"
     types = {name: m.find("renderer-v2").get("type") for name, m in maplayers.items()}
     assert types == {'Punkter "vård"': "categorizedSymbol", "Ytor graderade": "graduatedSymbol",
-                     "Vägar": "singleSymbol", "Kompetens": "singleSymbol", "Ytor": "singleSymbol", "Nummer": "categorizedSymbol",
+                     "Vägar": "singleSymbol", "Kompetens": "singleSymbol", "Ytor": "singleSymbol",
+                     "Nummer": "categorizedSymbol",
                      "Prioriteringskarta": "categorizedSymbol", "Prioritering: Vård först": "categorizedSymbol",
                      "Prioritering: Vard forst": "categorizedSymbol"}
     assert maplayers["Ytor graderade"].findtext("layerOpacity") == "0.6"

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import tomlkit
 from scipy.stats import rankdata
 
 from skikt.layers.composite import Normalised
@@ -173,7 +174,10 @@ weights = { kompetens = 50, socio = 50 }
 
 
 def _project_with(sample_copy, text: str):
-    sample_copy.write_text(sample_copy.read_text(encoding="utf-8") + text, encoding="utf-8")
+    """The sample with its own [[groups]] (if any) replaced by ``text``."""
+    doc = tomlkit.parse(sample_copy.read_text(encoding="utf-8"))
+    doc.pop("groups", None)
+    sample_copy.write_text(tomlkit.dumps(doc) + text, encoding="utf-8")
     return read_project(sample_copy)
 
 

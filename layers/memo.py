@@ -1,0 +1,389 @@
+"""The prioritisation memo ("Prioriteringsunderlag"): what the workshop decided, as a PDF for the board.
+
+Pages (A4 landscape): 1. date, the groups and each group's weights beside the consensus and the
+final weights, the short list; 2. the consensus map and the disagreement map; 3. the vote tally
+and the comments; then the saved views as they stand, four small maps a page. Swedish by default.
+
+Everything comes from the engine (group scores, composites) and the workshop GeoPackage, read
+only; nothing a user wrote is typeset as mathematics (parse_math=False on every text).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from .composite import combine
+from .errors import SkiktError
+from .export import base_layers, fit_aspect, plain_text, study_extent
+from .groups import group_scores, read_groups
+from .i18n import tr
+from .output import _atomic
+from .render import add_scalebar, draw_basemap, draw_priority, draw_unit_values, priority_legend
+from .safe_write import check_output_path, refuse_input_overwrite
+
+PAGE = (11.69, 8.27)  # A4 landscape, inches
+SPREAD_CMAP = "PuRd"  # light where the groups agree, dark purple where they do not
+TOP_VOTES = 15
+MAX_COMMENTS = 18
+VIEWS_PER_PAGE = 4
+
+
+# ------------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _workspace(project_or_ws):
+    from .project import Project
+    from .workspace import Workspace
+
+    ws = Workspace(project_or_ws) if isinstance(project_or_ws, Project) else project_or_ws
+    if ws.normalised is None:
+        ws.update(strict=True)
+    return ws
+
+
+def _store(project, store):
+    """The workshop captures, if there are any: the given store, else the file beside the project
+    (opened only when it exists, so writing a memo never creates one)."""
+    if store is not None:
+        return store, False
+    from .captures import WorkshopStore, workshop_path
+
+    try:
+        path = workshop_path(project)
+    except SkiktError:
+        return None, False
+    if not path.exists():
+        return None, False
+    return WorkshopStore(path, project.crs), True
+
+
+def _views(project) -> list[dict]:
+    typed = getattr(project, "views", None)
+    raw = typed if typed is not None else project.extra.get("views", [])
+    out = []
+    for v in raw or []:
+        get = v.get if isinstance(v, dict) else (lambda name, default=None, _v=v: getattr(_v, name, default))
+        out.append({"name": get("name", ""), "title": get("title", "") or get("name", ""),
+                    "extent": get("extent"), "scenario": get("scenario")})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Drawing helpers
+
+
+def _text(fig_or_ax, x, y, s, **kw):
+    kw.setdefault("parse_math", False)
+    return fig_or_ax.text(x, y, s, **kw)
+
+
+def _page(title: str, lang: str, project_title: str, day: str) -> Figure:
+    fig = Figure(figsize=PAGE, facecolor="white")
+    _text(fig, 0.04, 0.955, title, fontsize=18, fontweight="bold", va="center")
+    _text(fig, 0.96, 0.955, f"{project_title} · {tr('memo_date', lang)} {day}", fontsize=9, color="#444444",
+          ha="right", va="center")
+    return fig
+
+
+def _map_axes(fig, rect, ws):
+    ax = fig.add_axes(rect)
+    w_in, h_in = rect[2] * PAGE[0], rect[3] * PAGE[1]
+    return ax, w_in / h_in
+
+
+def _frame_map(ax, aspect: float, ws, extent=None):
+    if extent is None:
+        ext = study_extent(ws)
+    else:
+        ext = (extent[0], extent[2], extent[1], extent[3])  # [xmin, ymin, xmax, ymax] → (x0, x1, y0, y1)
+    ext = fit_aspect(ext, aspect)
+    ax.set_xlim(ext[0], ext[1])
+    ax.set_ylim(ext[2], ext[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for sp in ax.spines.values():
+        sp.set_color("#888888")
+    return ext
+
+
+def _basemap(ax, ws, ext, width_in: float, labels: bool = True):
+    counties, municipalities = base_layers(ws)
+    px = (ext[1] - ext[0]) / (width_in * 100)
+    draw_basemap(ax, counties, municipalities, view=ext, labels=labels, simplify=px,
+                 min_label_area=(60 * px) ** 2, halo=True)
+    ax.set_xlim(ext[0], ext[1])
+    ax.set_ylim(ext[2], ext[3])
+
+
+def _priority_map(fig, rect, ws, composite, title: str, lang: str, extent=None, legend: bool = True):
+    ax, aspect = _map_axes(fig, rect, ws)
+    ext = _frame_map(ax, aspect, ws, extent)
+    draw_priority(ax, ws.units, composite.cls, composite.k)
+    _basemap(ax, ws, ext, rect[2] * PAGE[0])
+    add_scalebar(ax, fontsize=7)
+    ax.set_title(title, fontsize=11, loc="left", fontweight="bold")
+    if legend:
+        handles = [Patch(facecolor=e.colour, edgecolor="#444444", linewidth=0.5, label=e.label)
+                   for e in priority_legend(composite.k, lang)]
+        ax.legend(handles=handles, loc="lower right", fontsize=7.5, framealpha=0.9)
+    return ax
+
+
+def _spread_map(fig, rect, ws, spread, title: str, lang: str):
+    ax, aspect = _map_axes(fig, rect, ws)
+    ext = _frame_map(ax, aspect, ws)
+    art = draw_unit_values(ax, ws.units, spread.astype(np.float32), SPREAD_CMAP, Normalize(0, 1))
+    _basemap(ax, ws, ext, rect[2] * PAGE[0])
+    add_scalebar(ax, fontsize=7)
+    ax.set_title(title, fontsize=11, loc="left", fontweight="bold")
+    cax = fig.add_axes([rect[0] + rect[2] * 0.55, rect[1] - 0.045, rect[2] * 0.42, 0.015])
+    bar = fig.colorbar(art, cax=cax, orientation="horizontal")
+    bar.set_ticks([0, 0.5, 1])
+    bar.set_ticklabels([f"0 ({tr('memo_agree', lang)})", "0,5" if lang == "sv" else "0.5",
+                        f"1 ({tr('memo_disagree', lang)})"])
+    bar.ax.tick_params(labelsize=7.5)
+    return ax
+
+
+def _pct(share: float, lang: str) -> str:
+    text = f"{share * 100:.0f} %"
+    return text if share == 0 or share * 100 >= 0.5 else "<1 %"
+
+
+def _weights_table(fig, top: float, ws, gs, lang: str) -> float:
+    """Indicators down, groups across (points and share), then consensus and final weights."""
+    ids = ws.normalised.layer_ids
+    final = np.asarray(ws.composite.shares, float)
+    groups = gs.groups if gs is not None else []
+    columns = [g.name for g in groups]
+    if gs is not None:
+        columns.append(tr("memo_consensus", lang).split(":")[0])
+    columns.append(tr("memo_final_weights", lang))
+    x_label, x_first = 0.04, 0.30
+    col_w = min(0.13, (0.96 - x_first) / max(len(columns), 1))
+    row_h = 0.036
+    y = top
+    _text(fig, x_label, y, tr("memo_indicator", lang), fontsize=9.5, fontweight="bold", va="center")
+    for j, name in enumerate(columns):
+        x = x_first + j * col_w
+        if j < len(groups):
+            fig.add_artist(Rectangle((x, y + 0.018), col_w * 0.9, 0.008, transform=fig.transFigure,
+                                     facecolor=groups[j].colour, edgecolor="none"))
+        _text(fig, x, y, "\n".join(textwrap.wrap(name, 16)[:2]), fontsize=9.5, fontweight="bold", va="center")
+    y -= row_h * 1.3
+    for i, lid in enumerate(ids):
+        if i % 2 == 0:
+            fig.add_artist(Rectangle((x_label - 0.005, y - row_h / 2), 0.925, row_h, transform=fig.transFigure,
+                                     facecolor="#f1f1f1", edgecolor="none"))
+        _text(fig, x_label, y, textwrap.shorten(ws.project.layer(lid).title, 42, placeholder="…"), fontsize=9,
+              va="center")
+        cells = []
+        for g, vec in zip(groups, gs.vectors if gs is not None else []):
+            points = g.weights.get(lid, 0.0)
+            cells.append(f"{points:g} p · {_pct(vec[i], lang)}")
+        if gs is not None:
+            cells.append(_pct(gs.consensus_weights[i], lang))
+        cells.append(_pct(final[i], lang))
+        for j, cell in enumerate(cells):
+            _text(fig, x_first + j * col_w, y, cell, fontsize=9, va="center")
+        y -= row_h
+    return y
+
+
+def _footer(fig, n: int, total: int, lang: str):
+    _text(fig, 0.96, 0.025, tr("memo_page", lang).format(n=n, total=total), fontsize=8, color="#666666", ha="right")
+
+
+# ------------------------------------------------------------------------------------------------
+# Pages
+
+
+def _page_weights(ws, gs, short_ids, lang, day) -> Figure:
+    fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
+    _text(fig, 0.04, 0.885, tr("memo_groups", lang), fontsize=13, fontweight="bold", va="center")
+    if gs is None:
+        _text(fig, 0.04, 0.84, f"{tr('memo_group', lang)}: {tr('memo_none', lang)}", fontsize=10, va="center")
+    y = _weights_table(fig, 0.83, ws, gs, lang)
+    if gs is not None:
+        y -= 0.03
+        n, total = int(gs.short_list.sum()), int(len(gs.short_list))
+        _text(fig, 0.04, y, tr("memo_short_list", lang).format(n=n, total=total), fontsize=11, fontweight="bold",
+              va="top")
+        _text(fig, 0.04, y - 0.04, textwrap.fill(_short_list_text(ws, gs, lang), 150), fontsize=9, va="top",
+              color="#333333")
+    return fig
+
+
+def _short_list_text(ws, gs, lang: str) -> str:
+    """Area units by name; grid cells counted per municipality (a board reads places, not cell ids)."""
+    from .scenarios import unit_municipalities
+
+    if not gs.short_list.any():
+        return tr("memo_none", lang)
+    _, names = unit_municipalities(ws)
+    picked = np.asarray(names, dtype=object)[gs.short_list]
+    if ws.units.kind == "areas":
+        return ", ".join(str(x) for x in picked[:60]) + (" …" if len(picked) > 60 else "")
+    picked = np.array([str(x) or "–" for x in picked])
+    places, counts = np.unique(picked, return_counts=True)
+    order = np.lexsort((places, -counts))[:12]
+    return f"{tr('memo_short_where', lang)}: " + ", ".join(f"{places[i]} {counts[i]}" for i in order)
+
+
+    return fig
+
+
+def _page_maps(ws, gs, lang, day) -> Figure:
+    fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
+    _priority_map(fig, [0.03, 0.12, 0.455, 0.74], ws, gs.consensus, tr("memo_consensus", lang), lang)
+    _spread_map(fig, [0.515, 0.12, 0.455, 0.74], ws, gs.spread, tr("memo_disagreement", lang), lang)
+    return fig
+
+
+def _unit_labels(ws) -> dict[str, str]:
+    """Unit id → "id (municipality)" for grids, "name (id)" for named areas."""
+    from .scenarios import unit_municipalities
+
+    ids = np.asarray(ws.units.ids).astype(str)
+    if ws.units.kind == "areas":
+        names = ws.units.names if ws.units.names is not None else ids
+        return {i: (f"{n} ({i})" if str(n) != i else i) for i, n in zip(ids, np.asarray(names).astype(str))}
+    _, names = unit_municipalities(ws)
+    return {i: (f"{i} ({n})" if n else i) for i, n in zip(ids, names)}
+
+
+def _local_time(created: str) -> str:
+    """HH:MM in Swedish time: captures are stored in UTC, the room remembers the wall clock."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        return moment.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%H:%M")
+    except (ValueError, KeyError, OSError):
+        return str(created)[11:16]
+
+
+def _page_captures(ws, gs, store, lang, day) -> Figure:
+    fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
+    names = {g.id: g.name for g in (gs.groups if gs is not None else [])}
+    _text(fig, 0.04, 0.885, tr("memo_votes", lang), fontsize=13, fontweight="bold", va="center")
+    tally = store.tally(by_group=True) if store is not None else None
+    y = 0.84
+    if tally is None or tally.empty:
+        _text(fig, 0.04, y, tr("memo_none", lang), fontsize=10, va="center")
+    else:
+        group_cols = [c for c in tally.columns if c not in ("unit_id", "dots")]
+        heads = [tr("memo_unit", lang), tr("memo_total", lang)] + [names.get(c, c) for c in group_cols]
+        col_w = min(0.1, 0.22 / max(len(group_cols), 1))
+        xs = [0.04, 0.30] + [0.35 + col_w * j for j in range(len(group_cols))]
+        for x, h in zip(xs, heads):
+            _text(fig, x, y, "\n".join(textwrap.wrap(h, 11)[:2]), fontsize=9, fontweight="bold", va="center")
+        labels = _unit_labels(ws)
+        for _, row in tally.head(TOP_VOTES).iterrows():
+            y -= 0.034
+            cells = [textwrap.shorten(labels.get(str(row.unit_id), str(row.unit_id)), 46, placeholder="…"), str(int(row.dots))]
+            cells += [str(int(row[c])) for c in group_cols]
+            for x, c in zip(xs, cells):
+                _text(fig, x, y, c, fontsize=9, va="center")
+    _comments(fig, store, names, lang)
+    return fig
+
+
+def _comments(fig, store, names, lang):
+    x = 0.62
+    _text(fig, x, 0.885, tr("memo_comments", lang), fontsize=13, fontweight="bold", va="center")
+    rows = []
+    if store is not None:
+        for kind, frame in ((tr("memo_pin", lang), store.pins()), (tr("memo_area", lang), store.areas())):
+            for _, r in frame.iterrows():
+                rows.append((r.created, kind, names.get(r.group_id, r.group_id or ""), r.comment or ""))
+    rows.sort()
+    if not rows:
+        _text(fig, x, 0.84, tr("memo_none", lang), fontsize=10, va="center")
+        return
+    y = 0.85
+    for created, kind, group, comment in rows[:MAX_COMMENTS]:
+        head = f"{_local_time(created)} · {kind} · {group}"
+        _text(fig, x, y, head, fontsize=8, color="#555555", va="top")
+        body = textwrap.wrap(str(comment), 60)[:3]
+        _text(fig, x, y - 0.022, "\n".join(body), fontsize=9, va="top", linespacing=1.25)
+        y -= 0.022 + 0.026 * max(len(body), 1) + 0.012
+        if y < 0.08:
+            break
+
+
+def _view_composite(ws, view):
+    from .scenarios import scenario_weights
+
+    try:
+        weights = scenario_weights(ws.project, view["scenario"])
+    except SkiktError:
+        weights = scenario_weights(ws.project, None)
+    return combine(ws.normalised, [weights.get(lid, 0.0) for lid in ws.normalised.layer_ids],
+                   ws.project.units.classes)
+
+
+def _pages_views(ws, views, lang, day) -> list[Figure]:
+    pages = []
+    slots = [[0.03, 0.50, 0.455, 0.37], [0.515, 0.50, 0.455, 0.37], [0.03, 0.07, 0.455, 0.37],
+             [0.515, 0.07, 0.455, 0.37]]
+    for start in range(0, len(views), VIEWS_PER_PAGE):
+        fig = _page(tr("memo_views", lang), lang, ws.project.title, day)
+        for rect, view in zip(slots, views[start:start + VIEWS_PER_PAGE]):
+            title = textwrap.shorten(view["title"], 60, placeholder="…")
+            _priority_map(fig, rect, ws, _view_composite(ws, view), title, lang, view["extent"], legend=False)
+        pages.append(fig)
+    return pages
+
+
+# ------------------------------------------------------------------------------------------------
+# The memo
+
+
+def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = None) -> list[Figure]:
+    """The memo's pages as matplotlib figures (what :func:`write_memo` saves)."""
+    ws = _workspace(project_or_ws)
+    day = day or date.today().isoformat()
+    groups = read_groups(ws.project)
+    gs = group_scores(ws.normalised, groups, ws.project.units.classes, ws.project.path) if groups else None
+    short_ids = [str(u) for u in np.asarray(ws.units.ids)[gs.short_list]] if gs is not None else []
+    store, opened = _store(ws.project, store)
+    try:
+        pages = [_page_weights(ws, gs, short_ids, lang, day)]
+        if gs is not None:
+            pages.append(_page_maps(ws, gs, lang, day))
+        pages.append(_page_captures(ws, gs, store, lang, day))
+    finally:
+        if opened:
+            store.close()
+    pages += _pages_views(ws, _views(ws.project), lang, day)
+    for n, fig in enumerate(pages, 1):
+        _footer(fig, n, len(pages), lang)
+        plain_text(fig)
+    return pages
+
+
+def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str | None = None) -> Path:
+    """Write the prioritisation memo as a multi-page PDF; returns its path. Never over an input."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    project = getattr(project_or_ws, "project", project_or_ws)
+    refuse_input_overwrite(project, out_pdf)
+    out = check_output_path(out_pdf, (".pdf",), "memo_out_format")
+    pages = memo_figures(project_or_ws, lang, store, day)
+
+    def save(path):
+        with PdfPages(path, metadata={"Title": tr("memo_title", lang), "Creator": "Skikt"}) as pdf:
+            for fig in pages:
+                pdf.savefig(fig)
+    return _atomic(out, save, project)

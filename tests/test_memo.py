@@ -1,0 +1,188 @@
+"""The prioritisation memo (issue 11, item 6): a mock workshop on the sample — three groups, votes
+from two of them, a pin and an area, two saved views — exported as a PDF whose text (read back
+with poppler's pdftotext, or from matplotlib's text artists where poppler is missing) holds the
+groups, the tallies and the comments.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+import tomlkit
+from matplotlib.text import Text
+
+from skikt.layers.captures import WorkshopStore
+from skikt.layers.errors import SkiktError
+from skikt.layers.groups import workspace_group_scores
+from skikt.layers.memo import memo_figures, write_memo
+from skikt.layers.project import read_project
+from skikt.layers.workspace import Workspace
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+WORKSHOP = """
+[[groups]]
+id = "kommunerna"
+name = "Kommunerna"
+colour = "#1f78b4"
+weights = { vard = 30, transport = 40, kompetens = 20, kultur = 10 }
+
+[[groups]]
+id = "regionen"
+name = "Region Stockholm"
+colour = "#33a02c"
+weights = { vard = 50, socio = 30, skyddsrum = 20 }
+
+[[groups]]
+id = "lansstyrelsen"
+name = "Länsstyrelsen"
+colour = "#e31a1c"
+weights = { vattenskydd = 40, skyddsrum = 30, transport = 30 }
+
+[[views]]
+name = "region"
+title = "Hela länet"
+
+[[views]]
+name = "sodertalje"
+title = "Södertälje närmare"
+extent = [640000, 6545000, 680000, 6580000]
+"""
+
+PIN_TEXT = "Vårdcentralen behöver bättre kollektivtrafik – 50 % saknar bil"
+AREA_TEXT = "Här sammanfaller vård och transport ($-tecken ska stå kvar)"
+
+
+@pytest.fixture(scope="module")
+def workshop(tmp_path_factory):
+    """The sample with three groups, votes for two groups, comments; the memo in sv and en."""
+    root = tmp_path_factory.mktemp("workshop")
+    folder = root / "sample"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "sample_project.toml"
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for key in ("groups", "views"):  # the sample's own, if it has any: this test knows its numbers
+        doc.pop(key, None)
+    path.write_text(tomlkit.dumps(doc) + WORKSHOP, encoding="utf-8")
+    project = read_project(path)
+    ws = Workspace(project)
+    ws.update()
+    gs = workspace_group_scores(ws)
+    order = np.argsort(-np.nan_to_num(gs.consensus.score, nan=-1), kind="stable")
+    top = [str(ws.units.ids[i]) for i in order[:4]]
+    with WorkshopStore.for_project(project, dots=5, units=ws.units.ids) as store:
+        store.add_vote(top[0], "kommunerna", 3)
+        store.add_vote(top[1], "kommunerna", 2)
+        store.add_vote(top[0], "regionen", 2)
+        store.add_vote(top[2], "regionen", 2)
+        store.add_vote(top[3], "regionen", 1)
+        x, y = ws.units.centres[order[0]]
+        store.add_pin((x, y), PIN_TEXT, "kommunerna")
+        store.add_area(shapely.box(x - 3000, y - 2000, x + 3000, y + 2000), AREA_TEXT, "regionen")
+        tally = store.tally(by_group=True)
+    sv = write_memo(ws, root / "memo.pdf", day="2026-11-27")
+    en = write_memo(project, root / "memo_en.pdf", lang="en", day="2026-11-27")
+    return {"ws": ws, "project": project, "sv": sv, "en": en, "tally": tally, "root": root}
+
+
+def _pdf_text(pdf: Path, ws, lang: str) -> str:
+    if shutil.which("pdftotext"):
+        return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    # No poppler: the same pages' text artists before saving (never skipped silently), one line per
+    # height on the page, left to right, as pdftotext -layout would give them.
+    lines = []
+    for fig in memo_figures(ws, lang, day="2026-11-27"):
+        rows: dict = {}
+        for t in fig.findobj(Text):
+            x, y = t.get_transform().transform(t.get_position())
+            rows.setdefault(round(y), []).append((x, t.get_text()))
+        lines += ["   ".join(s for _, s in sorted(row)) for _, row in sorted(rows.items(), reverse=True)]
+    return "\n".join(lines)
+
+
+def _votes_half(pdf: Path, text: str) -> str:
+    """The left half of page 3 (the tally; the comments are on the right), where poppler can crop."""
+    if not shutil.which("pdftotext"):
+        return text
+    return subprocess.run(["pdftotext", "-layout", "-f", "3", "-l", "3", "-x", "0", "-y", "0", "-W", "480", "-H", "595",
+                           str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_memo_text_holds_the_groups_weights_and_tallies(workshop):
+    text = _pdf_text(workshop["sv"], workshop["ws"], "sv")
+    assert "Prioriteringsunderlag" in text and "2026-11-27" in text
+    for name in ("Kommunerna", "Region", "Länsstyrelsen"):
+        assert name in text
+    # Kommunerna's points and shares on healthcare: 30 points of 100 = 30 %.
+    # (pdftotext drops some spaces between narrow glyphs: compare without them)
+    squeezed = {"".join(ln.split()) for ln in text.splitlines()}
+    assert "Vårdcentraler,läkareochsjukhus30p·30%50p·50%0p·0%27%21%" in squeezed  # consensus (30+50+0)/3 %
+    tally = workshop["tally"]
+    assert tally.dots.tolist() == [5, 2, 2, 1]
+    votes = _votes_half(workshop["sv"], text)
+    for _, row in tally.iterrows():
+        line = next(ln for ln in votes.splitlines() if row.unit_id in ln)
+        numbers = re.findall(r"(?<![\w.])\d+(?![\w.])", line.split(")")[-1])
+        assert numbers == [str(row.dots), str(row.kommunerna), str(row.regionen)], line
+    assert "Röster" in text and "Kommentarer" in text
+    flat = " ".join(text.split())
+    assert "Vårdcentralen behöver bättre kollektivtrafik" in flat and "($-tecken ska stå kvar)" in flat
+    assert "Samsyn" in text and "Oenighet" in text and "Slutliga vikter" in text
+
+
+def test_memo_in_english(workshop):
+    text = _pdf_text(workshop["en"], workshop["ws"], "en")
+    assert "Prioritisation memo" in text and "Final weights" in text and "Votes (dots) per unit" in text
+    assert "Prioriteringsunderlag" not in text
+    for name in ("Kommunerna", "Region", "Länsstyrelsen"):
+        assert name in text
+
+
+def test_memo_pages_and_views(workshop):
+    text = _pdf_text(workshop["sv"], workshop["ws"], "sv")
+    # weights, maps, votes and comments, one page of views
+    assert "Sida 4 av 4" in text
+    assert "Hela länet" in text and "Södertälje närmare" in text
+    if shutil.which("pdftoppm"):
+        out = workshop["root"] / "page"
+        subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "2", "-l", "2", str(workshop["sv"]), str(out)],
+                       check=True)
+        png = next(workshop["root"].glob("page*.png"))
+        import matplotlib.image as mpimg
+
+        img = mpimg.imread(png)
+        assert img.shape[1] > img.shape[0]  # A4 landscape
+        assert (img[..., :3].std(axis=2) > 0.05).mean() > 0.05  # the maps are in colour, not a blank page
+
+
+def test_memo_refuses_inputs_and_wrong_formats(workshop):
+    project = workshop["project"]
+    with pytest.raises(SkiktError) as err:
+        write_memo(project, project.path.with_name("vattenforsorjning.gpkg"))
+    assert "\n" not in str(err.value)
+    with pytest.raises(SkiktError, match="memo"):
+        write_memo(project, workshop["root"] / "memo.docx")
+
+
+def test_memo_without_groups_or_captures(tmp_path):
+    folder = tmp_path / "s"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "sample_project.toml"
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for key in ("groups", "views"):
+        doc.pop(key, None)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    project = read_project(path)
+    ws = Workspace(project)
+    ws.update()
+    figures = memo_figures(ws, "sv", day="2026-11-27")
+    texts = [t.get_text() for fig in figures for t in fig.findobj(Text)]
+    assert len(figures) == 2 and "Grupp: inga" in texts and "Sida 2 av 2" in texts
+    assert not (folder / "sample_project.workshop.gpkg").exists()  # a memo never creates the workshop file

@@ -1,8 +1,8 @@
 """Normalise raw indicators to 0–1, weight them, and combine them into priority scores and classes.
 
 The split matters for speed: normalisation runs when data or a normalisation choice changes;
-a weight change only re-runs :func:`combine`: a matrix–vector product over cached arrays and a
-partial sort (``np.partition``) for the k − 1 class thresholds. Full ranks are only computed
+a weight change only re-runs :func:`combine`: a weighted sum over cached rows and partial sorts
+(``np.partition``) for the k − 1 class thresholds. Full ranks are only computed
 when something asks for them (the score table, the Info panel).
 
 Everything here is deterministic: no random numbers, no sampling with a random generator, so
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EPS_GEO = 0.01  # floor for the geometric mean, so one zero does not erase everything else
-SCHEMES = ("quantiles", "equal_interval", "natural_breaks")
 # Fisher–Jenks costs O(k·m²) for m distinct values; above this many it runs on this many evenly
 # spaced order statistics of the data (no random sample, so the breaks never change run to run).
 JENKS_MAX_VALUES = 2_000

@@ -283,3 +283,26 @@ def test_bench_refuses_unknown_names_and_lists_the_valid_ones():
     assert "\n" not in line and "nosuchname" in line and all(name in line for name in BENCHMARK_NAMES)
     with pytest.raises(SkiktError):
         run_benchmarks(cells=1000, only="")
+
+
+def test_graduated_style_breaks_are_mapclassify_bins():
+    """Styles show the same classes as mapclassify: Fisher–Jenks for natural breaks, and for
+    quantiles with ties mapclassify's collapsed bounds (no empty legend rows)."""
+    import pandas as pd
+
+    from skikt.layers.style import graduated_breaks
+
+    warnings.simplefilter("ignore")
+    for name, raw in _datasets(seed=12).items():
+        raw = raw[:120]
+        v = raw[~np.isnan(raw)]
+        values = pd.Series(raw)
+        np.testing.assert_array_equal(graduated_breaks(values, "quantiles", 5), mapclassify.Quantiles(v, k=5).bins)
+        np.testing.assert_array_equal(graduated_breaks(values, "equal_interval", 5),
+                                      mapclassify.EqualInterval(v, k=5).bins)
+        ours, theirs = graduated_breaks(values, "natural_breaks", 4), mapclassify.FisherJenks(v, k=4).bins
+        # Integer data can have two optimal partitions with the same total (here "ties": 2 | 3
+        # split either way); both are Fisher–Jenks optima. Continuous data has one.
+        assert _within_class_ss(v, bin1d(v, ours)[0]) == pytest.approx(_within_class_ss(v, bin1d(v, theirs)[0]))
+        if name in ("continuous", "negative", "with_nan"):
+            np.testing.assert_array_equal(ours, theirs, err_msg=name)

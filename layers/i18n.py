@@ -306,6 +306,12 @@ _TEXT: dict[str, tuple[str, str]] = {
                         "a {cell} m grid over this study area ({cells} cells) needs about {need} GB of memory "
                         "but only {avail} GB can be used; choose cell_size = {suggest} or larger"),
     # --- composite and bench (helper C) ---
+    "map_no_weights": ("Alla vikter är noll – ingen prioriteringskarta",
+                       "Every weight is zero – no priority map"),
+    "err_bench_cells": ("--cells måste vara ett heltal ≥ {min}, inte {got}",
+                        "--cells must be a whole number ≥ {min}, not {got}"),
+    "err_bench_only": ("--only: okänt test '{got}'; välj bland {valid}",
+                       "--only: unknown benchmark '{got}'; choose from {valid}"),
     # --- reading files (helper I) ---
     # --- command line and outputs (helper L) ---
     "oerr_out_is_project": ("det är projektfilen; välj en annan fil för resultatet",

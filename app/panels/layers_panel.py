@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMenu, QSlider, QTreeWidget,
@@ -27,7 +29,11 @@ class _Tree(QTreeWidget):
     def dropEvent(self, event):
         source = self.currentItem()
         target = self.itemAt(event.position().toPoint())
-        event.ignore()  # the model decides; the tree is rebuilt from it
+        # The model decides and the tree is rebuilt from it. IgnoreAction: Qt must not also move
+        # or remove rows of its own after the drag returns.
+        event.setDropAction(Qt.IgnoreAction)
+        event.ignore()
+        self.setState(QAbstractItemView.NoState)
         if source is not None and source.data(0, ROLE_ID):
             self.dropped.emit(source.data(0, ROLE_ID), target)
 
@@ -60,7 +66,7 @@ class LayersPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.tree)
         lay.addLayout(row)
-        self._updating = False
+        self._quiet_depth = 0
         model.layers_changed.connect(self.rebuild)
         model.project_replaced.connect(self.rebuild)
         model.computed.connect(self.rebuild)
@@ -69,9 +75,28 @@ class LayersPanel(QWidget):
 
     # ------------------------------------------------------------------ model → widget
 
+    @property
+    def _updating(self) -> bool:
+        return self._quiet_depth > 0
+
+    @contextmanager
+    def _quiet(self):
+        """Widget changes made from the model are not user edits. Nested: a rebuild selects the
+        current item, whose handler fills the opacity slider; the old on/off flag was switched off
+        by that inner handler, and every item created after it then reported its (not yet set)
+        check state as a user's untick, hiding all layers below the dragged one (issue 9, item 1)."""
+        self._quiet_depth += 1
+        try:
+            yield
+        finally:
+            self._quiet_depth -= 1
+
     def rebuild(self):
-        current = self.current_layer()
-        self._updating = True
+        with self._quiet():
+            self._fill_tree(self.current_layer())
+        self._current_changed(self.tree.currentItem(), None)
+
+    def _fill_tree(self, current):
         self.tree.clear()
         groups: dict[str, QTreeWidgetItem] = {}
         lang = language()
@@ -92,9 +117,9 @@ class LayersPanel(QWidget):
             if lay is not None and lay.meta.illustrative:
                 title += f"  ({T('illustrative')})"
             item = QTreeWidgetItem(group, [title])
-            item.setData(0, ROLE_ID, spec.id)
-            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable | Qt.ItemIsDragEnabled)
             item.setCheckState(0, Qt.Checked if spec.visible else Qt.Unchecked)
+            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable | Qt.ItemIsDragEnabled)
+            item.setData(0, ROLE_ID, spec.id)
             if spec.id in self.model.ws.errors:
                 item.setForeground(0, QBrush(QColor("#b00020")))
                 item.setToolTip(0, self.model.ws.errors[spec.id].text(lang))
@@ -102,18 +127,15 @@ class LayersPanel(QWidget):
                 item.setToolTip(0, f"{spec.title}\n{lay.report.summary(lang)}")
             if spec.id == current:
                 self.tree.setCurrentItem(item)
-        self._updating = False
-        self._current_changed(self.tree.currentItem(), None)
 
     def _sync_look(self, layer_id: str):
-        self._updating = True
-        for item in self._items():
-            spec = self.model.project.layer(item.data(0, ROLE_ID))
-            item.setCheckState(0, Qt.Checked if spec.visible else Qt.Unchecked)
-        cur = self.current_layer()
-        if cur:
-            self.opacity.setValue(round(self.model.project.layer(cur).opacity * 100))
-        self._updating = False
+        with self._quiet():
+            for item in self._items():
+                spec = self.model.project.layer(item.data(0, ROLE_ID))
+                item.setCheckState(0, Qt.Checked if spec.visible else Qt.Unchecked)
+            cur = self.current_layer()
+            if cur:
+                self.opacity.setValue(round(self.model.project.layer(cur).opacity * 100))
 
     def _items(self):
         for g in range(self.tree.topLevelItemCount()):
@@ -142,9 +164,8 @@ class LayersPanel(QWidget):
         lid = item.data(0, ROLE_ID) if item is not None else None
         self.opacity.setEnabled(bool(lid))
         if lid:
-            self._updating = True
-            self.opacity.setValue(round(self.model.project.layer(lid).opacity * 100))
-            self._updating = False
+            with self._quiet():
+                self.opacity.setValue(round(self.model.project.layer(lid).opacity * 100))
 
     def _opacity_moved(self, value):
         lid = self.current_layer()
@@ -167,8 +188,7 @@ class LayersPanel(QWidget):
             if target.text(0) != SECTORS[sector].name(language()) or not same:
                 return
             new_index = same[0]
-        self.model.undo.push(MoveLayer(self.model, layer_id, new_index))
-        self.rebuild()
+        self.model.undo.push(MoveLayer(self.model, layer_id, new_index))  # rebuilds the tree
 
     def move_current(self, delta: int):
         lid = self.current_layer()

@@ -142,7 +142,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                    "CSV, TSV, XLSX)",
                    "'{ext}' is not a supported format (GeoPackage, Shapefile, zip, GeoJSON, FlatGeobuf, "
                    "CSV, TSV, XLSX)"),
-    "err_bad_zip": ("inget giltigt zip-arkiv (avkortat eller skadat)", "not a valid zip archive (truncated or damaged)"),
+    "err_bad_zip": ("inte en giltig zip-fil (avkortad eller skadad)", "not a valid zip file (truncated or damaged)"),
     "err_zip_empty": ("zip-arkivet innehåller ingen datafil som stöds", "zip archive holds no supported data file"),
     "err_not_gis": ("ingen läsbar GIS-fil (okänd eller skadad)", "not a readable GIS file (unrecognised or damaged)"),
     "err_gpkg_damaged": ("GeoPackage-filen är avkortad eller skadad (databasen går inte att läsa)",
@@ -313,7 +313,62 @@ _TEXT: dict[str, tuple[str, str]] = {
     "err_bench_only": ("--only: okänt test '{got}'; välj bland {valid}",
                        "--only: unknown benchmark '{got}'; choose from {valid}"),
     # --- reading files (helper I) ---
+    "err_unknown_crs": ("okänt koordinatsystem '{value}' (prova t.ex. EPSG:3006)",
+                        "unknown coordinate system '{value}' (try e.g. EPSG:3006)"),
+    "err_zip_too_big": ("'{member}' packas upp till {size}, över gränsen {limit} (en zip-bomb, eller för stor att läsa)",
+                        "'{member}' unpacks to {size}, over the {limit} limit (a zip bomb, or too big to read)"),
+    "err_too_big_for_memory": ("filen är {size}; att läsa in den kräver omkring {need} minne, över gränsen {limit} "
+                               "(halva det lediga minnet); dela upp den eller behåll bara de kolumner som behövs",
+                               "file is {size}: reading it needs about {need} of memory, over the limit of {limit} "
+                               "(half the available memory); split it or keep only the columns needed"),
+    "err_not_excel": ("ingen läsbar Excel-arbetsbok (skadad, eller inte en riktig .xlsx)",
+                      "not a readable Excel workbook (damaged, or not really .xlsx)"),
+    "err_several_sheets": ("har flera blad; välj ett med layer = ({names})",
+                           "has several sheets; choose one with layer = ({names})"),
+    "err_no_sheet": ("har inget blad '{layer}' (bladen är: {names})", "has no sheet '{layer}' (sheets: {names})"),
+    "err_gpkg_locked": ("är låst av ett annat program (stäng det där, t.ex. i QGIS, och försök igen)",
+                        "is locked by another program (close it there, e.g. in QGIS, and try again)"),
+    "err_gpkg_recovery": ("har en avbruten skrivning (en kvarlämnad -journal) som inte gick att återställa; "
+                          "öppna filen en gång i QGIS eller sqlite3 så återställs den",
+                          "has an interrupted write (a leftover -journal) that could not be recovered; "
+                          "open it once in QGIS or sqlite3 to recover it"),
+    "warn_gpkg_recovered": ("hade en avbruten skrivning (kvarlämnad -journal); läst så som SQLite återställer den, "
+                            "själva filen är orörd",
+                            "had an interrupted write (a leftover -journal); read as SQLite recovers it, "
+                            "the file itself is left untouched"),
+    "err_local_crs": ("har ett lokalt koordinatsystem (LOCAL_CS '{name}') som inte kan räknas om till {target}; "
+                      "ange det verkliga systemet med crs",
+                      "has a local coordinate system (LOCAL_CS '{name}') that cannot be converted to {target}; "
+                      "give the real one with crs"),
+    "warn_local_crs": ("lokalt koordinatsystem (LOCAL_CS '{name}'): kan inte räknas om; ange det verkliga vid inläsning",
+                       "local coordinate system (LOCAL_CS '{name}'): cannot be converted; give the real one when loading"),
+    "err_cannot_reproject": ("kan inte räknas om från {src} till {dst}", "cannot be converted from {src} to {dst}"),
+    "err_out_of_memory": ("för stor för att läsas in i minnet", "too large to read into memory"),
+    "err_permission": ("saknar läsbehörighet", "permission denied (cannot be read)"),
+    "err_no_space": ("disken är full (för att packa upp eller återställa filen)",
+                     "no space left on disk (to unpack or recover the file)"),
+    "warn_cpg_unknown": (".cpg anger en okänd teckentabell '{cpg}'; läst som {enc}",
+                         ".cpg names an unknown code page '{cpg}'; read as {enc}"),
+    "warn_cpg_failed": (".cpg anger {cpg} men texten går inte att avkoda så; läst som {enc}",
+                        ".cpg says {cpg} but the text does not decode as that; read as {enc}"),
+    "warn_cpg_kept": (".cpg anger {cpg}; texten är också giltig UTF-8, men .cpg följs (stämmer inte namnen, "
+                      "rätta eller ta bort .cpg)",
+                      ".cpg says {cpg}; the text is also valid UTF-8, but the .cpg is followed (if names look wrong, "
+                      "fix or remove the .cpg)"),
+    "warn_cut_chars": ("text som kapats mitt i ett tecken vid fältbredden (antal värden: {n}); det kapade tecknet "
+                       "utelämnas",
+                       "text cut at the field width in the middle of a character (values: {n}); the cut character "
+                       "is left out"),
     # --- command line and outputs (helper L) ---
+    "oerr_handout_pdf": ("--all-views skriver ett häfte med en sida per vy och kräver en .pdf",
+                         "--all-views writes a handout of one page per view and needs a .pdf"),
+    "oerr_no_views": ("projektet har inga sparade vyer ([[views]]) för --all-views",
+                      "the project has no saved views ([[views]]) for --all-views"),
+    "page_no_source": ("källa saknas", "no source given"),
+    "page_project_weights": ("Prioriteringskarta med projektets vikter", "Priority map with the project's weights"),
+    "page_scenario": ("Prioriteringskarta, scenario {name}", "Priority map, scenario {name}"),
+    "page_notes": ("Talarstöd", "Speaker notes"),
+    "page_made": ("{project} · {day} · Skikt", "{project} · {day} · Skikt"),
     "oerr_out_is_project": ("det är projektfilen; välj en annan fil för resultatet",
                             "this is the project file; choose another file for the output"),
     "oerr_out_is_input": ("filen läses av lagret '{layer}' och skrivs aldrig över; välj en annan fil för resultatet",
@@ -353,27 +408,18 @@ _TEXT: dict[str, tuple[str, str]] = {
     # --- QGIS export (helper Q) ---
     "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),
     "qgis_scenario_layer": ("Prioritering: {name}", "Priority: {name}"),
-    "serr_not_tables": ("{loc}: skriv scenarier som [[scenarios]]-tabeller", "{loc}: write scenarios as [[scenarios]] tables"),
-    "serr_entry": ("{loc}: ett scenario måste vara en tabell", "{loc}: a scenario must be a table"),
     "serr_name": ("{loc}: förväntade ett namn (text som inte är tom), fick {value}",
                   "{loc}: expected a name (non-empty text), got {value}"),
     "serr_name_reserved": ("{loc}: namnet \"{name}\" är reserverat för projektets egna vikter",
                            "{loc}: the name \"{name}\" is reserved for the project's own weights"),
     "serr_duplicate": ("{loc}: namnet \"{name}\" används redan av {first}", "{loc}: the name \"{name}\" is already used by {first}"),
     "serr_exists": ("det finns redan ett scenario som heter \"{name}\"", "there is already a scenario named \"{name}\""),
-    "serr_description": ("{loc}: förväntade text, fick {value}", "{loc}: expected text, got {value}"),
-    "serr_weights_table": ("{loc}: förväntade en tabell lager-id → vikt, fick {value}",
-                           "{loc}: expected a table of layer id → weight, got {value}"),
-    "serr_weight": ("{loc}: förväntade ett tal ≥ 0, fick {value}", "{loc}: expected a number ≥ 0, got {value}"),
     "serr_unknown_layer": ("{loc}: inget lager har id \"{id}\"", "{loc}: no layer has the id \"{id}\""),
     "serr_not_indicator": ("{loc}: lagret \"{id}\" är inget indikatorlager och har ingen vikt",
                            "{loc}: layer \"{id}\" is not an indicator layer and has no weight"),
     "serr_zero": ("{loc}: alla indikatorvikter blir noll", "{loc}: every indicator weight would be zero"),
-    "serr_weight_sum": ("{loc}: vikternas summa blir inte ett ändligt tal", "{loc}: the weights do not add up to a finite number"),
     "serr_more": (" (och {n} problem till)", " (and {n} more problems)"),
     "serr_unknown": ("inget scenario heter \"{name}\" (finns: {known})", "no scenario named \"{name}\" (known: {known})"),
-    "perr_population": ("{loc}: skriv population = {{ layer = \"…\", column = \"…\" }}",
-                        "{loc}: write population = {{ layer = \"…\", column = \"…\" }}"),
     "perr_population_layer": ("{loc}: inget inläst lager har id \"{id}\"", "{loc}: no loaded layer has the id \"{id}\""),
     "perr_population_column": ("{loc}: lagret \"{id}\" har ingen kolumn \"{column}\"",
                                "{loc}: layer \"{id}\" has no column \"{column}\""),
@@ -457,6 +503,27 @@ _TEXT: dict[str, tuple[str, str]] = {
     "memo_none": ("inga", "none"),
     "memo_page": ("Sida {n} av {total}", "Page {n} of {total}"),
     "memo_out_format": ("kan inte skriva ett underlag som '{ext}' (använd {known})", "cannot write a memo as '{ext}' (use {known})"),
+    "memo_log": ("Beslutslogg: vikter och scenarier under mötet", "Decision log: weights and scenarios during the meeting"),
+    "memo_kind_weight": ("vikt ändrad", "weight changed"),
+    "memo_kind_scenario": ("scenario bytt", "scenario switched"),
+    "memo_kind_undo": ("ångrat", "undone"),
+    "memo_kind_note": ("anteckning", "note"),
+    # --- views and schema (helper V) ---
+    "exp_hex_colour": ("en färg \"#rrggbb\" som \"#1f78b4\"", "a colour \"#rrggbb\" such as \"#1f78b4\""),
+    "exp_extent": ("[xmin, ymin, xmax, ymax]: fyra ändliga tal i projektets koordinatsystem med xmin < xmax och "
+                   "ymin < ymax",
+                   "[xmin, ymin, xmax, ymax]: four finite numbers in the project's coordinate system with "
+                   "xmin < xmax and ymin < ymax"),
+    "exp_entries": ("[[{table}]]-tabeller", "[[{table}]] tables"),
+    "exp_id_list": ("en lista med lager-id som [\"vard\", \"kommuner\"]", "a list of layer ids such as [\"vard\", \"kommuner\"]"),
+    "exp_weights": ("en tabell lager-id → tal 0–{hi}", "a table of layer id → number 0–{hi}"),
+    "verr_scenario": ("{loc}: inget scenario heter \"{name}\" (finns: {known})", "{loc}: no scenario named \"{name}\" (known: {known})"),
+    "verr_duplicate_id": ("{loc}: id \"{id}\" används redan av {first}", "{loc}: the id \"{id}\" is already used by {first}"),
+    "verr_group_zero": ("{loc}: gruppen ger inga poäng till något indikatorlager",
+                        "{loc}: the group gives no points to any indicator layer"),
+    "verr_unknown": ("ingen vy heter \"{name}\" (finns: {known})", "no view named \"{name}\" (known: {known})"),
+    "verr_exists": ("det finns redan en vy som heter \"{name}\"", "there is already a view named \"{name}\""),
+    "verr_name": ("förväntade ett vynamn (text som inte är tom), fick {value}", "expected a view name (non-empty text), got {value}"),
 }
 
 

@@ -26,8 +26,14 @@ from .crs import DEFAULT_CRS
 from .errors import ProjectError
 from .i18n import Msg
 from .metadata import LayerMeta
-from .schema import (AGGREGATES, CLASS_SCHEMES, METHODS, NORMALIZE, SCHEMA_VERSION, FileModel,  # noqa: F401
-                     HeadModel, IndicatorModel, LayerModel, UnitsModel, field_error, known_keys, show, validate)
+from .schema import (AGGREGATES, CLASS_SCHEMES, ENTRY_MODELS, ENTRY_TABLES, METHODS, NORMALIZE,  # noqa: F401
+                     SCHEMA_VERSION, FileModel, HeadModel, IndicatorModel, LayerModel, UnitsModel, field_error,
+                     known_keys, show, validate)
+
+# The field that names an entry of each array of tables: saving matches entries by it, so an
+# entry keeps its comments and layout when others are added, removed or moved.
+ENTRY_NAME = {"layers": "id", "scenarios": "name", "views": "name", "groups": "id"}
+PROJECT_WEIGHTS = "-"  # stands for "the project's own weights" where a scenario name is asked for
 
 @dataclass
 class IndicatorSpec:
@@ -149,10 +155,16 @@ class Project:
     layers: list[LayerSpec] = field(default_factory=list)
     units: UnitsSpec = field(default_factory=UnitsSpec)
     path: Path | None = None
-    extra: dict = field(default_factory=dict)  # unknown top-level keys (views, scenarios, …)
+    # Unknown top-level keys, and the checked [[scenarios]], [[views]] and [[groups]] entries as
+    # plain tables (scenarios.py, views.py and groups.py read and edit them there).
+    extra: dict = field(default_factory=dict)
     project_extra: dict = field(default_factory=dict)
-    # [[layers]] entries left out by read_project(lenient=True): one ProjectError each, in file order.
+    population: dict | None = None  # [project] population = { layer, column }
+    # Entries ([[layers]], [[scenarios]], [[views]], [[groups]]) left out by
+    # read_project(lenient=True): one ProjectError each, in file order.
     layer_errors: list = field(default_factory=list, repr=False, compare=False)
+    # Ids of the [[layers]] entries left out: views, scenarios and groups may still name them.
+    left_out_ids: set = field(default_factory=set, repr=False, compare=False)
     # The file as read (tomlkit document), what to_dict() said then, and whether it began with a
     # BOM: saving changes in the document only what differs from that snapshot.
     document: Any = field(default=None, repr=False, compare=False)
@@ -180,6 +192,8 @@ class Project:
         d = {"schema_version": SCHEMA_VERSION}
         d.update(self.extra)
         d["project"] = {**self.project_extra, "title": self.title, "crs": self.crs}
+        if self.population is not None:
+            d["project"]["population"] = dict(self.population)
         base = self.base_dir
         d["layers"] = [s.to_dict(base) for s in self.layers]
         d["units"] = self.units.to_dict()
@@ -280,6 +294,8 @@ def _check_references(proj: Project, bad: dict[str, ProjectError], index: dict[s
         resolve(units.layer, "units.layer")
     if units.study_area:
         resolve(units.study_area["layer"], "units.study_area.layer")
+    if proj.population and proj.population["layer"] not in bad:  # only compare needs it: not fatal
+        resolve(proj.population["layer"], "project.population.layer")
 
 
 def _check_join_cycles(proj: Project, path, index: dict[str, int]) -> None:
@@ -325,7 +341,8 @@ def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = F
     head = top.project or HeadModel()
     proj = Project(path=Path(path).resolve() if path else None, title=head.title, crs=head.crs)
     proj.project_extra = {k: v for k, v in head_raw.items() if k not in known_keys(HeadModel)}
-    proj.extra = {k: v for k, v in data.items() if k not in known_keys(FileModel)}
+    proj.population = dict(head_raw["population"]) if head.population else None
+    proj.extra = {k: v for k, v in data.items() if k not in known_keys(FileModel) or k in ENTRY_TABLES}
 
     bad: dict[str, ProjectError] = {}
     file_index: dict[str, int] = {}
@@ -344,12 +361,128 @@ def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = F
             continue
         file_index[spec.id] = i
         proj.layers.append(spec)
+    proj.left_out_ids = set(bad)
     dup = sorted({i for i in seen if seen.count(i) > 1})
     if dup:
         raise ProjectError.of("perr_duplicate", path, ids=", ".join(dup))
     proj.units = _units_spec(top.units, data.get("units"))
     _check_references(proj, bad, file_index, path)
+    for key in ENTRY_TABLES:  # scenarios first: views name them
+        if key in data:
+            proj.extra[key] = _kept_entries(proj, key, data[key], lenient)
     return proj
+
+
+def _kept_entries(proj: Project, key: str, entries: list, lenient: bool) -> list:
+    """The entries without a problem; strictly, the first problem raises. Leniently each bad
+    entry is left out with its first problem in ``layer_errors`` (saving writes it back as it was)."""
+    kept = []
+    for raw, problems in zip(entries, entry_problems(proj, key, entries)):
+        if problems and not lenient:
+            raise problems[0]
+        if problems:
+            proj.layer_errors.append(problems[0])
+        else:
+            kept.append(raw)
+    return kept
+
+
+# ------------------------------------------------------------------------------------------------
+# [[scenarios]], [[views]], [[groups]]: the schema checks each entry's keys, these its references
+
+
+def entry_problems(project: Project, key: str, entries: list) -> list[list[ProjectError]]:
+    """For each entry of ``key`` (scenarios, views or groups), every problem found, one line each
+    with its key path (``views[1].extent: …``); an empty list for an entry that is fine."""
+    path, model, name_field = project.path, ENTRY_MODELS[key], ENTRY_NAME[key]
+    first: dict[str, int] = {}  # name → the entry that has it first
+    out = []
+    for i, raw in enumerate(entries):
+        at = f"{key}[{i}]"
+        if not isinstance(raw, dict):
+            out.append([field_error(at, Msg.of("perr_expected", expected=Msg.of("exp_table"), got=show(raw)), path)])
+            continue
+        checked, problems = validate(model, raw, at, path)
+        problems += _duplicate(project, key, raw.get(name_field), f"{at}.{name_field}", i, first)
+        # References are judged even when a value is wrong, so one reading lists every problem.
+        problems += _REFERENCES[key](project, raw, at, checked is not None)
+        out.append(problems)
+    return out
+
+
+def _duplicate(project: Project, key: str, name, at: str, index: int, first: dict[str, int]) -> list:
+    if not isinstance(name, str) or not name.strip():
+        return []
+    clean = name.strip()
+    if clean == PROJECT_WEIGHTS and key == "scenarios":
+        return [ProjectError.of("serr_name_reserved", project.path, loc=at, name=PROJECT_WEIGHTS)]
+    if clean in first:
+        where = f"{key}[{first[clean]}]"
+        if key == "groups":
+            return [ProjectError.of("verr_duplicate_id", project.path, loc=at, id=clean, first=where)]
+        return [ProjectError.of("serr_duplicate", project.path, loc=at, name=clean, first=where)]
+    first[clean] = index
+    return []
+
+
+def _weight_problems(project: Project, raw: dict, at: str) -> tuple[list, dict[str, float]]:
+    """Weights may only name indicator layers. Returns the problems and the named weights (whose
+    values the schema has judged)."""
+    weights = raw.get("weights")
+    if not isinstance(weights, dict):
+        return [], {}
+    layer_ids = {s.id for s in project.layers}
+    indicator_ids = {s.id for s in project.indicator_layers()}
+    problems, named = [], {}
+    for lid, value in weights.items():
+        loc = f"{at}.weights.{lid}"
+        if lid in project.left_out_ids:  # its layer has a problem of its own, reported already
+            continue
+        if lid not in layer_ids:
+            problems.append(ProjectError.of("serr_unknown_layer", project.path, loc=loc, id=lid))
+        elif lid not in indicator_ids:
+            problems.append(ProjectError.of("serr_not_indicator", project.path, loc=loc, id=lid))
+        else:
+            named[lid] = value
+    return problems, named
+
+
+def _scenario_references(project: Project, raw: dict, at: str, valid: bool) -> list:
+    problems, named = _weight_problems(project, raw, at)
+    if not valid or problems:
+        return problems
+    # Ids a scenario leaves out keep the project's weight: all of them together must not be zero.
+    effective = {s.id: float(s.indicator.weight) for s in project.indicator_layers()} | named
+    if effective and math.fsum(effective.values()) <= 0:
+        problems.append(ProjectError.of("serr_zero", project.path, loc=f"{at}.weights"))
+    return problems
+
+
+def _view_references(project: Project, raw: dict, at: str, valid: bool) -> list:
+    layer_ids = {s.id for s in project.layers} | project.left_out_ids
+    shown = raw.get("layers")
+    shown = shown if isinstance(shown, list) else []
+    problems = [ProjectError.of("serr_unknown_layer", project.path, loc=f"{at}.layers[{j}]", id=lid)
+                for j, lid in enumerate(shown) if isinstance(lid, str) and lid not in layer_ids]
+    scenario = raw.get("scenario")
+    if isinstance(scenario, str) and scenario.strip() not in ("", PROJECT_WEIGHTS):
+        names = [e["name"].strip() for e in project.extra.get("scenarios") or []]
+        if scenario.strip() not in names:
+            known = ", ".join(f'"{n}"' for n in names) or "–"
+            problems.append(ProjectError.of("verr_scenario", project.path, loc=f"{at}.scenario",
+                                            name=scenario, known=known))
+    return problems
+
+
+def _group_references(project: Project, raw: dict, at: str, valid: bool) -> list:
+    # A group's points are all it says: ids it leaves out get none, so they must not all be zero.
+    problems, named = _weight_problems(project, raw, at)
+    if valid and not problems and math.fsum(float(v) for v in named.values()) <= 0:
+        problems.append(ProjectError.of("verr_group_zero", project.path, loc=f"{at}.weights"))
+    return problems
+
+
+_REFERENCES = {"scenarios": _scenario_references, "views": _view_references, "groups": _group_references}
 
 
 def _read_text(path: Path) -> tuple[str, bool]:
@@ -382,7 +515,7 @@ def read_project(path, lenient: bool = False) -> Project:
     except Exception:  # noqa: BLE001 - a document tomlkit cannot keep is saved from scratch
         proj.document = None
     proj.bom = bom
-    proj.saved_state = proj.to_dict()
+    proj.saved_state = copy.deepcopy(proj.to_dict())  # extra's tables are edited in place later
     return proj
 
 
@@ -402,7 +535,7 @@ def _merge(table, before: dict, now: dict) -> None:
     """
     for key, value in now.items():
         old = before.get(key, _MISSING)
-        if old == value and key in table:
+        if old == value:  # unchanged since read; a default the file leaves out stays left out
             continue
         if isinstance(value, dict) and isinstance(old, dict) and key in table and _is_table(table[key]):
             _merge(table[key], old, value)
@@ -416,53 +549,88 @@ def _merge(table, before: dict, now: dict) -> None:
 _MISSING = object()
 
 
-def _new_layer_table(layer: dict):
-    return tomlkit.parse(tomli_w.dumps({"layers": [layer]}))["layers"][0]
+_SUB_TABLES = {"layers": ("indicator", "meta", "style")}  # written as [layers.indicator] …
 
 
-def _merge_layers(doc, before: list[dict], now: list[dict]) -> None:
-    """[[layers]] matched by id: kept entries are merged, new ones added, removed ones dropped,
-    and entries this session did not read (left out by a lenient read) stay where they were."""
-    entries = list(doc["layers"]) if "layers" in doc else []
-    tables = "layers" not in doc or isinstance(doc["layers"], tomlkit.items.AoT)
-    base = {d["id"]: d for d in before}
-    by_id = {str(e.get("id")): e for e in entries if _is_table(e) and str(e.get("id")) in base}
+def _new_table(key: str, entry: dict):
+    """A new [[key]] entry as a table; its smaller tables inline (``weights = { vard = 4 }``)."""
+    table = tomlkit.table()
+    for name, value in entry.items():
+        if isinstance(value, dict) and name not in _SUB_TABLES.get(key, ()):
+            inline = tomlkit.inline_table()
+            inline.update(value)
+            table.add(name, inline)
+        else:
+            table.add(name, value)
+    return table
+
+
+def _merge_entries(doc, key: str, before: list[dict], now: list[dict]) -> None:
+    """An array of tables ([[layers]], [[views]], …) with entries matched by their id or name:
+    kept entries are merged, new ones added, removed ones dropped, and entries this session did
+    not read (left out by a lenient read) stay where they were."""
+    if key not in doc and not now:
+        return
+    name = ENTRY_NAME[key]
+    entries = list(doc[key]) if key in doc else []
+    tables = key not in doc or isinstance(doc[key], tomlkit.items.AoT)
+    base = {d[name]: d for d in before}
+    by_id: dict[str, Any] = {}
+    for e in entries:  # the first entry of a name is the one that was read
+        if _is_table(e) and str(e.get(name)) in base:
+            by_id.setdefault(str(e.get(name)), e)
     # Entries we do not manage ride along after the managed entry they followed in the file.
     riders: dict[str | None, list] = {}
     anchor = None
     for e in entries:
-        eid = str(e.get("id")) if _is_table(e) else None
+        eid = str(e.get(name)) if _is_table(e) else None
         if eid in by_id and by_id[eid] is e:
             anchor = eid
         else:
             riders.setdefault(anchor, []).append(e)
-    now_ids = [d["id"] for d in now]
+    now_ids = [d[name] for d in now]
+    renamed = _renamed(before, now, name, by_id)
     result = list(riders.get(None, []))
     for d in now:
+        was = renamed.get(d[name], d[name])
         if not tables:
             entry = d  # an inline array written by some tool: its entries are plain values
-        elif d["id"] in by_id:
-            entry = by_id[d["id"]]
-            _merge(entry, base[d["id"]], d)
+        elif was in by_id:
+            entry = by_id[was]
+            _merge(entry, base[was], d)
         else:
-            entry = _new_layer_table(d)
-        result.append(by_id.get(d["id"], entry) if not tables and before == now else entry)
-        result += riders.get(d["id"], [])
+            entry = _new_table(key, d)
+        result.append(by_id.get(d[name], entry) if not tables and before == now else entry)
+        result += riders.get(was, [])
     for gone, rest in riders.items():
-        if gone is not None and gone not in now_ids:
+        if gone is not None and gone not in now_ids and gone not in renamed.values():
             result += rest
     if [id(t) for t in result] == [id(e) for e in entries]:
         return
+    if not result and key != "layers":
+        del doc[key]  # the last entry went: no empty key left behind
+        return
     if not tables:
-        doc["layers"] = [e.unwrap() if hasattr(e, "unwrap") else e for e in result]
+        doc[key] = [e.unwrap() if hasattr(e, "unwrap") else e for e in result]
         return
     for table in result:
         _end_with_blank_line(table)
     aot = tomlkit.items.AoT(result, parsed=True)  # parsed: keep each table's own whitespace
-    if "layers" in doc:
-        doc["layers"] = aot
+    if key in doc:
+        doc[key] = aot
     else:
-        doc.append("layers", aot)
+        doc.append(key, aot)
+
+
+def _renamed(before: list[dict], now: list[dict], name: str, by_id: dict) -> dict[str, str]:
+    """new name → old name for entries renamed in place: same position, the old name gone. The
+    renamed entry keeps its table, so its comments and layout survive the rename."""
+    now_ids = {d[name] for d in now}
+    out = {}
+    for old, new in zip(before, now):
+        if old[name] not in now_ids and new[name] not in by_id and old[name] in by_id:
+            out[new[name]] = old[name]
+    return out
 
 
 def _end_with_blank_line(table) -> None:
@@ -481,9 +649,16 @@ def _updated_document(project: Project) -> tuple[Any, dict]:
         return tomlkit.parse(tomli_w.dumps(now)), now
     before = project.saved_state or {}
     doc = project.document
-    _merge_layers(doc, before.get("layers", []), now["layers"])
-    _merge(doc, {k: v for k, v in before.items() if k != "layers"}, {k: v for k, v in now.items() if k != "layers"})
+    for key in ENTRY_NAME:
+        _merge_entries(doc, key, _entries(before, key), _entries(now, key))
+    _merge(doc, {k: v for k, v in before.items() if k not in ENTRY_NAME},
+           {k: v for k, v in now.items() if k not in ENTRY_NAME})
     return doc, now
+
+
+def _entries(state: dict, key: str) -> list[dict]:
+    value = state.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -538,7 +713,7 @@ def write_project(project: Project, path=None) -> Path:
         _atomic_write(path, (("\ufeff" if project.bom else "") + text).encode("utf-8"))
     except OSError as exc:  # read-only folder, full disk, name too long: one line, old file intact
         raise ProjectError.of("perr_save", path, detail=exc.strerror or type(exc).__name__) from None
-    project.document, project.saved_state = doc, now
+    project.document, project.saved_state = doc, copy.deepcopy(now)
     for s in project.layers:
         if os.path.isabs(s.path):
             try:

@@ -7,11 +7,12 @@ weights = { vard = 4, transport = 1 }   # layer id → weight; ids left out keep
 description = "…"
 ```
 
-The project reader keeps ``scenarios`` in ``Project.extra`` untouched (it is not part of the fixed
-version-1 format), so this module reads and writes that plain data. Validation reports every
-problem as one line with its key path (``scenarios[0].weights.vard: …``, counted from 0 as in
-JSON paths). The editing helpers change ``project.extra`` in place and return what an undo
-command needs to put it back.
+The project file's schema (:mod:`.schema`, :func:`.project.entry_problems`) checks the entries
+when the project is read and keeps them as plain tables in ``Project.extra["scenarios"]``; this
+module turns them into :class:`Scenario` objects and edits that list. Every edit is checked by
+the same schema before it is stored, so a refused edit changes nothing. Problems are one line
+each with their key path (``scenarios[0].weights.vard: …``, counted from 0 as in JSON paths).
+The editing helpers return what an undo command needs to put things back.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import ProjectError
-from .project import Project
+from .i18n import Msg
+from .project import PROJECT_WEIGHTS, Project, entry_problems
+from .schema import ScenarioModel, field_error, known_keys, show
 
 SCENARIOS_KEY = "scenarios"
-PROJECT_WEIGHTS = "-"  # stands for "the project's own weights" where a scenario name is asked for
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Scenario:
     weights: dict[str, float] = field(default_factory=dict)  # only the ids the scenario sets
     description: str = ""
     extra: dict = field(default_factory=dict)  # keys we do not know, written back unchanged
+    # Names of the views that showed this scenario when it was deleted (undo puts them back).
+    used_by: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         d = dict(self.extra)
@@ -54,7 +58,12 @@ class ScenarioError(ProjectError):
     def text(self, lang: str = "sv") -> str:
         from .i18n import tr
 
-        own = super().text(lang)
+        from pathlib import Path
+
+        from .schema import localise
+
+        body = localise(self, lang)
+        own = f"{Path(self.path).name}: {body}" if self.path else body
         return own + tr("serr_more", lang).format(n=self.more) if self.more else own
 
 
@@ -74,6 +83,10 @@ def _first_of(problems: list[ProjectError]) -> ScenarioError:
 
 
 def _num(value):
+    """An integer-valued weight as an int (TOML ``4``, not ``4.0``); anything else as it is, for
+    the schema to judge."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return value
     f = float(value)
     return int(f) if f.is_integer() else f
 
@@ -86,83 +99,18 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def _weight(value) -> float | None:
-    """The weight as a float, or None when it is not a finite number ≥ 0 (booleans are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        f = float(value)
-    except OverflowError:  # an integer beyond any float
-        return None
-    return f if math.isfinite(f) and f >= 0 else None
-
-
-def _raw_entries(project: Project) -> object:
-    return project.extra.get(SCENARIOS_KEY, [])
+def _raw_entries(project: Project) -> list:
+    return project.extra.get(SCENARIOS_KEY) or []
 
 
 def scenario_problems(project: Project) -> list[ProjectError]:
-    """Every problem in the project's ``[[scenarios]]``, each a one-line error naming its key path."""
+    """Every problem in the project's ``[[scenarios]]``, one line each with its key path. The
+    reader has checked them already; edits made since are checked again by the same schema."""
     raw = _raw_entries(project)
-    if isinstance(raw, Mapping) or not isinstance(raw, (list, tuple)):
-        return [ScenarioError.of("serr_not_tables", project.path, loc=SCENARIOS_KEY)]
-    problems: list[ProjectError] = []
-    first_index: dict[str, int] = {}  # name → the entry that has it first
-    for i, entry in enumerate(raw):
-        loc = f"{SCENARIOS_KEY}[{i}]"
-        if not isinstance(entry, Mapping):
-            problems.append(ScenarioError.of("serr_entry", project.path, loc=loc))
-            continue
-        problems += _name_problems(project, entry.get("name"), f"{loc}.name", i, first_index)
-        description = entry.get("description", "")
-        if not isinstance(description, str):
-            problems.append(ScenarioError.of("serr_description", project.path, loc=f"{loc}.description",
-                                             value=_shown(description)))
-        problems += _weights_problems(project, entry.get("weights", {}), f"{loc}.weights")
-    return problems
-
-
-def _name_problems(project: Project, name, loc: str, index: int, first_index: dict[str, int]) -> list[ProjectError]:
-    if not isinstance(name, str) or not name.strip():
-        return [ScenarioError.of("serr_name", project.path, loc=loc, value=_shown(name))]
-    clean = name.strip()
-    if clean == PROJECT_WEIGHTS:
-        return [ScenarioError.of("serr_name_reserved", project.path, loc=loc, name=PROJECT_WEIGHTS)]
-    if clean in first_index:
-        return [ScenarioError.of("serr_duplicate", project.path, loc=loc, name=clean,
-                                 first=f"{SCENARIOS_KEY}[{first_index[clean]}]")]
-    first_index[clean] = index
-    return []
-
-
-def _weights_problems(project: Project, weights, loc: str) -> list[ProjectError]:
-    """Each weight must belong to an indicator layer and be a finite number ≥ 0; together with
-    the project's weights for the ids left out they must not all be zero."""
-    path = project.path
-    if not isinstance(weights, Mapping):
-        return [ScenarioError.of("serr_weights_table", path, loc=loc, value=_shown(weights))]
-    layer_ids = {s.id for s in project.layers}
-    effective = {s.id: float(s.indicator.weight) for s in project.indicator_layers()}
-    problems = []
-    for lid, value in weights.items():
-        wloc = f"{loc}.{lid}"
-        if lid not in layer_ids:
-            problems.append(ScenarioError.of("serr_unknown_layer", path, loc=wloc, id=lid))
-        elif lid not in effective:
-            problems.append(ScenarioError.of("serr_not_indicator", path, loc=wloc, id=lid))
-        elif _weight(value) is None:
-            problems.append(ScenarioError.of("serr_weight", path, loc=wloc, value=_shown(value)))
-        else:
-            effective[lid] = _weight(value)
-    if problems or not effective:
-        return problems
-    try:
-        total = math.fsum(effective.values())
-    except OverflowError:
-        total = math.inf
-    if not math.isfinite(total):
-        return [ScenarioError.of("serr_weight_sum", path, loc=loc)]
-    return [ScenarioError.of("serr_zero", path, loc=loc)] if total <= 0 else []
+    if not isinstance(raw, list):
+        return [field_error(SCENARIOS_KEY, Msg.of("perr_expected", expected=Msg.of("exp_entries", table=SCENARIOS_KEY),
+                                                  got=show(raw)), project.path)]
+    return [p for problems in entry_problems(project, SCENARIOS_KEY, raw) for p in problems]
 
 
 def read_scenarios(project: Project) -> list[Scenario]:
@@ -173,11 +121,10 @@ def read_scenarios(project: Project) -> list[Scenario]:
         raise _first_of(problems)
     out = []
     for entry in _raw_entries(project):
-        known = ("name", "weights", "description")
         out.append(Scenario(name=entry["name"].strip(),
                             weights={lid: float(w) for lid, w in (entry.get("weights") or {}).items()},
                             description=entry.get("description", ""),
-                            extra={k: v for k, v in entry.items() if k not in known}))
+                            extra={k: v for k, v in entry.items() if k not in known_keys(ScenarioModel)}))
     return out
 
 
@@ -218,11 +165,20 @@ def apply_scenario(project: Project, name: str | None) -> Project:
 
 
 def scenarios_to_extra(project: Project, scenarios: list[Scenario]) -> None:
-    """Store scenarios in ``project.extra`` so that saving writes them as ``[[scenarios]]``."""
-    if scenarios:
-        project.extra[SCENARIOS_KEY] = [s.to_dict() for s in scenarios]
+    """Store scenarios in ``project.extra`` so that saving writes them as ``[[scenarios]]``.
+    They are checked by the project file's schema first: a refused edit changes nothing."""
+    entries = [s.to_dict() for s in scenarios]
+    problems = [p for found in entry_problems(project, SCENARIOS_KEY, entries) for p in found]
+    if problems:
+        raise _first_of(problems)
+    if entries:
+        project.extra[SCENARIOS_KEY] = entries
     else:
         project.extra.pop(SCENARIOS_KEY, None)
+
+
+def _views_showing(project: Project, name: str) -> list[dict]:
+    return [v for v in project.extra.get("views") or [] if str(v.get("scenario", "")).strip() == name]
 
 
 def _checked_new_name(project: Project, name: str, scenarios: list[Scenario], ignore: str | None = None) -> str:
@@ -236,22 +192,6 @@ def _checked_new_name(project: Project, name: str, scenarios: list[Scenario], ig
     return clean
 
 
-def _checked_weights(project: Project, weights: Mapping) -> dict[str, float]:
-    indicator_ids = {s.id for s in project.indicator_layers()}
-    layer_ids = {s.id for s in project.layers}
-    out = {}
-    for lid, value in weights.items():
-        loc = f"weights.{lid}"
-        if lid not in layer_ids:
-            raise ScenarioError.of("serr_unknown_layer", project.path, loc=loc, id=lid)
-        if lid not in indicator_ids:
-            raise ScenarioError.of("serr_not_indicator", project.path, loc=loc, id=lid)
-        if _weight(value) is None:
-            raise ScenarioError.of("serr_weight", project.path, loc=loc, value=_shown(value))
-        out[lid] = _weight(value)
-    return out
-
-
 def add_scenario(project: Project, name: str, weights: Mapping | None = None, description: str = "",
                  index: int | None = None) -> int:
     """Add a scenario (by default with the project's current weights: "save as scenario");
@@ -260,7 +200,7 @@ def add_scenario(project: Project, name: str, weights: Mapping | None = None, de
     clean = _checked_new_name(project, name, scenarios)
     if weights is None:
         weights = {s.id: s.indicator.weight for s in project.indicator_layers()}
-    scenario = Scenario(clean, _checked_weights(project, weights), str(description or ""))
+    scenario = Scenario(clean, dict(weights), str(description or ""))
     index = len(scenarios) if index is None else max(0, min(index, len(scenarios)))
     scenarios.insert(index, scenario)
     scenarios_to_extra(project, scenarios)
@@ -273,6 +213,11 @@ def insert_scenario(project: Project, index: int, scenario: Scenario) -> None:
     _checked_new_name(project, scenario.name, scenarios)
     scenarios.insert(max(0, min(index, len(scenarios))), scenario)
     scenarios_to_extra(project, scenarios)
+    for view in project.extra.get("views") or []:
+        if view.get("name") in scenario.used_by:
+            view["scenario"] = scenario.name
+
+
 
 
 def delete_scenario(project: Project, name: str) -> tuple[int, Scenario]:
@@ -281,7 +226,11 @@ def delete_scenario(project: Project, name: str) -> tuple[int, Scenario]:
     target = find_scenario(project, name)
     index = next(i for i, s in enumerate(scenarios) if s.name == target.name)
     removed = scenarios.pop(index)
+    showing = _views_showing(project, removed.name)
+    for view in showing:  # those views show the project's own weights from now on
+        view.pop("scenario", None)
     scenarios_to_extra(project, scenarios)
+    removed.used_by = [v["name"] for v in showing]
     return index, removed
 
 
@@ -294,19 +243,20 @@ def rename_scenario(project: Project, old: str, new: str) -> str:
         if s.name == target.name:
             s.name = clean
     scenarios_to_extra(project, scenarios)
+    for view in _views_showing(project, target.name):  # the views follow their scenario
+        view["scenario"] = clean
     return clean
 
 
 def set_scenario_weights(project: Project, name: str, weights: Mapping) -> dict[str, float]:
     """Set some of a scenario's weights (a slider moved while it is current); returns the weights
     it had for those ids before (``None`` where it had none and used the project's), for undo."""
-    checked = _checked_weights(project, weights)
     scenarios = read_scenarios(project)
     target = find_scenario(project, name)
     before = {}
     for s in scenarios:
         if s.name == target.name:
-            for lid, w in checked.items():
+            for lid, w in weights.items():
                 before[lid] = s.weights.get(lid)
                 s.weights[lid] = w
     scenarios_to_extra(project, scenarios)
@@ -458,15 +408,12 @@ def unit_municipalities(ws):
 
 def population_spec(project: Project) -> dict | None:
     """``[project] population = { layer, column }``, checked against the project's layers."""
-    spec = project.project_extra.get("population")
+    spec = project.population  # checked by the schema when the file was read
     if spec is None:
         return None
-    loc = "project.population"
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("layer"), str) \
-            or not isinstance(spec.get("column"), str):
-        raise ProjectError.of("perr_population", project.path, loc=loc)
     if spec["layer"] not in {s.id for s in project.layers}:
-        raise ProjectError.of("perr_population_layer", project.path, loc=f"{loc}.layer", id=spec["layer"])
+        loc = "project.population.layer"
+        raise ProjectError.of("perr_population_layer", project.path, loc=loc, id=spec["layer"])
     return {"layer": spec["layer"], "column": spec["column"]}
 
 

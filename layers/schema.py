@@ -41,6 +41,10 @@ PALETTES = style.SEQUENTIAL + style.QUALITATIVE
 MAX_WEIGHT = 1000
 MAX_CELL_SIZE = 100_000  # metres: one cell per 100 km is already coarser than any county
 _ID = re.compile(r"^[a-z0-9_]{1,64}$")
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Top-level arrays of tables checked entry by entry (a bad entry may be left out by a lenient
+# read), in the order they are checked: views name scenarios, so scenarios come first.
+ENTRY_TABLES = ("scenarios", "views", "groups")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -213,6 +217,24 @@ def colour_name():
     return Check(Msg.of("exp_colour"), accept).type(str)
 
 
+def hex_colour():
+    def accept(v):
+        _no(not isinstance(v, str) or not _HEX_COLOUR.match(v))
+        return v
+    return Check(Msg.of("exp_hex_colour"), accept).type(str)
+
+
+def extent_box():
+    """[xmin, ymin, xmax, ymax]: four finite numbers (not booleans) with xmin < xmax, ymin < ymax."""
+    def accept(v):
+        _no(not isinstance(v, list) or len(v) != 4)
+        _no(any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v))
+        box = [float(x) for x in v]  # OverflowError for a 400-digit integer: refused
+        _no(not all(math.isfinite(x) for x in box) or box[0] >= box[2] or box[1] >= box[3])
+        return box
+    return Check(Msg.of("exp_extent"), accept).type(list)
+
+
 def where_filter():
     def accept(v):
         _no(not isinstance(v, str))
@@ -343,9 +365,45 @@ class UnitsModel(_Table):
     classes: integer(2, 10) = 5
 
 
+class PopulationModel(_Table):
+    layer: ident()
+    column: text(nonempty=True)
+
+
 class HeadModel(_Table):
     title: text() = "Skikt"
     crs: project_crs() = "EPSG:3006"
+    population: PopulationModel | None = None
+
+
+# Weights of scenarios and groups: layer id → a number like an indicator's weight.
+Weights = dict[str, number(0, MAX_WEIGHT)]
+
+
+class ScenarioModel(_Table):
+    name: text(nonempty=True)
+    weights: Weights = {}
+    description: text() = ""
+
+
+class ViewModel(_Table):
+    name: text(nonempty=True)
+    title: text() = ""
+    subtitle: text() = ""
+    extent: extent_box() | None = None  # None: the whole study area
+    layers: list[ident()] | None = None  # None: the layers' own visibility
+    scenario: text(nonempty=True) | None = None  # None: the project's own weights
+    notes: text() = ""
+
+
+class GroupModel(_Table):
+    id: ident()
+    name: text() = ""
+    colour: hex_colour() | None = None
+    weights: Weights = {}
+
+
+ENTRY_MODELS = {"scenarios": ScenarioModel, "views": ViewModel, "groups": GroupModel}
 
 
 class FileModel(_Table):
@@ -356,6 +414,9 @@ class FileModel(_Table):
     project: HeadModel | None = None
     layers: list[Any] = []
     units: UnitsModel | None = None
+    scenarios: list[Any] = []
+    views: list[Any] = []
+    groups: list[Any] = []
 
 
 # ------------------------------------------------------------------------------------------------
@@ -381,11 +442,11 @@ def errors_of(exc: ValidationError, prefix: str, path, cls=FieldError) -> list[P
         if at in seen:  # ``X | None`` reports both branches; one line per key
             continue
         seen.add(at)
-        out.append(field_error(at, _detail(err), path, cls))
+        out.append(field_error(at, _detail(err, at), path, cls))
     return out
 
 
-def _detail(err: dict):
+def _detail(err: dict, at: str):
     kind, value = err["type"], err.get("input")
     if kind == "skikt":
         return err["ctx"]["detail"]
@@ -393,8 +454,12 @@ def _detail(err: dict):
         return Msg.of("perr_required")
     if kind in ("model_type", "model_attributes_type", "dict_type", "is_instance_of"):
         return Msg.of("perr_expected", expected=Msg.of("exp_table"), got=show(value))
-    if kind == "list_type":
+    if kind == "list_type" and at == "layers":
         return Msg.of("perr_expected", expected=Msg.of("exp_layers"), got=show(value))
+    if kind == "list_type" and at in ENTRY_TABLES:
+        return Msg.of("perr_expected", expected=Msg.of("exp_entries", table=at), got=show(value))
+    if kind == "list_type":
+        return Msg.of("perr_expected", expected=Msg.of("exp_id_list"), got=show(value))
     return Msg.of("perr_expected", expected=err.get("msg", "?"), got=show(value))
 
 
@@ -415,18 +480,25 @@ def reference_rows() -> list[tuple[str, str, str]]:
     tables = [("", FileModel), ("project", HeadModel), ("layers[i]", LayerModel),
               ("layers[i].indicator", IndicatorModel), ("layers[i].join", JoinModel),
               ("layers[i].meta", MetaModel), ("layers[i].style", StyleModel), ("units", UnitsModel),
-              ("units.study_area", StudyAreaModel)]
+              ("units.study_area", StudyAreaModel), ("project.population", PopulationModel),
+              ("scenarios[i]", ScenarioModel), ("views[i]", ViewModel), ("groups[i]", GroupModel)]
     rows = []
     for prefix, model in tables:
         for name, info in model.model_fields.items():
             checks = [m for m in _metadata(info) if isinstance(m, Check)]
-            if checks:
+            if name == "weights":  # a table of id → number: its value check is not the key's
+                accepted = str(Msg.of("exp_weights", hi=MAX_WEIGHT))
+            elif checks:
                 accepted = str(checks[0].expected)
-            elif name == "layers":
+            elif name == "layers" and prefix == "":
                 accepted = str(Msg.of("exp_layers"))
+            elif name in ENTRY_TABLES and prefix == "":
+                accepted = str(Msg.of("exp_entries", table=name))
+            elif name == "layers":
+                accepted = str(Msg.of("exp_id_list"))
             else:
                 accepted = str(Msg.of("exp_table"))
-            default = "required" if info.is_required() else show(info.default) if info.default is not None else "–"
+            default = "required" if info.is_required() else show(info.default) if info.default not in (None, {}) else "–"
             rows.append((f"{prefix}.{name}" if prefix else name, accepted, default))
     return rows
 

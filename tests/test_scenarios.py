@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import tomllib
 
 import geopandas as gpd
 import numpy as np
@@ -166,18 +167,23 @@ def test_population_polygons_by_area_share(three):
 
 def test_population_key_problems_are_one_line(three):
     text = THREE.format(folk="folk")
-    for bad, expected in (('population = { layer = "folk", column = "ingen" }',
-                           'tre.toml: project.population.column: layer "folk" has no column "ingen"'),
-                          ('population = { layer = "saknas", column = "pop" }',
-                           'tre.toml: project.population.layer: no loaded layer has the id "saknas"'),
-                          ('population = "folk"', 'tre.toml: project.population: write population = '
-                                                  '{ layer = "…", column = "…" }')):
+    # The key itself and the layer it names are checked when the project is read …
+    for bad, expected in (('population = { layer = "saknas", column = "pop" }',
+                           "tre.toml: project.population.layer: refers to unknown layer id 'saknas'"),
+                          ('population = "folk"', 'tre.toml: project.population: expected a table, got "folk"'),
+                          ('population = { layer = "folk" }', "tre.toml: project.population.column: is missing but "
+                                                              "required")):
         three.write_text(text.replace('population = { layer = "folk", column = "pop" }', bad), encoding="utf-8")
-        ws = Workspace(read_project(three))
-        ws.update()
         with pytest.raises(SkiktError) as err:
-            unit_population(ws)
+            read_project(three)
         assert str(err.value) == expected
+    # … the column when the layer's data is there.
+    three.write_text(text.replace('column = "pop"', 'column = "ingen"'), encoding="utf-8")
+    ws = Workspace(read_project(three))
+    ws.update()
+    with pytest.raises(SkiktError) as err:
+        unit_population(ws)
+    assert str(err.value) == 'tre.toml: project.population.column: layer "folk" has no column "ingen"'
 
 
 # ------------------------------------------------------------------------------------------------
@@ -224,40 +230,57 @@ weights = { x1 = 1e308, x2 = 1e308 }
 """
 
 
+EVERY_PROBLEM = [
+    'tre.toml: scenarios[0].weights.x1: expected a number 0–1000, got "x"',
+    'tre.toml: scenarios[0].weights.x2: expected a number 0–1000, got -1',
+    'tre.toml: scenarios[1].weights.x1: expected a number 0–1000, got true',
+    'tre.toml: scenarios[1].description: expected a text in quotes, got 5',
+    'tre.toml: scenarios[1].name: the name "Vård" is already used by scenarios[0]',
+    'tre.toml: scenarios[1].weights.okänd: no layer has the id "okänd"',
+    'tre.toml: scenarios[1].weights.rutor: layer "rutor" is not an indicator layer and has no weight',
+    'tre.toml: scenarios[2].name: is missing but required',
+    'tre.toml: scenarios[2].weights: expected a table, got []',
+    'tre.toml: scenarios[3].weights: every indicator weight would be zero',
+    'tre.toml: scenarios[4].weights.x1: expected a number 0–1000, got nan',
+    'tre.toml: scenarios[4].name: the name "-" is reserved for the project\'s own weights',
+    'tre.toml: scenarios[5].weights.x1: expected a number 0–1000, got 1e+308',
+    'tre.toml: scenarios[5].weights.x2: expected a number 0–1000, got 1e+308',
+]
+
+
+def test_scenarios_are_checked_when_the_project_is_read(three):
+    text = three.read_text(encoding="utf-8")
+    three.write_text(text[: text.index("[[scenarios]]")] + BROKEN, encoding="utf-8")
+    with pytest.raises(SkiktError) as err:  # the CLI: the first problem, one line
+        read_project(three)
+    assert str(err.value) == EVERY_PROBLEM[0]
+    project = read_project(three, lenient=True)  # the app: the bad entries are left out, one line each
+    assert project.extra["scenarios"] == []
+    assert [str(e) for e in project.layer_errors] == [
+        EVERY_PROBLEM[0], EVERY_PROBLEM[2], EVERY_PROBLEM[7], EVERY_PROBLEM[9], EVERY_PROBLEM[10], EVERY_PROBLEM[12]]
+
+
 def test_every_problem_is_one_line_with_its_key_path(three):
     text = three.read_text(encoding="utf-8")
     three.write_text(text[: text.index("[[scenarios]]")] + BROKEN, encoding="utf-8")
-    project = read_project(three)  # the project itself still loads; scenarios are checked on use
+    project = read_project(three, lenient=True)
+    project.extra["scenarios"] = tomllib.loads(three.read_text(encoding="utf-8"))["scenarios"]  # as if edited
     with pytest.raises(ScenarioError) as err:
         read_scenarios(project)
     lines = [str(p) for p in err.value.problems]
-    assert lines == [
-        'tre.toml: scenarios[0].weights.x1: expected a number ≥ 0, got "x"',
-        'tre.toml: scenarios[0].weights.x2: expected a number ≥ 0, got -1',
-        'tre.toml: scenarios[1].name: the name "Vård" is already used by scenarios[0]',
-        'tre.toml: scenarios[1].description: expected text, got 5',
-        'tre.toml: scenarios[1].weights.okänd: no layer has the id "okänd"',
-        'tre.toml: scenarios[1].weights.rutor: layer "rutor" is not an indicator layer and has no weight',
-        'tre.toml: scenarios[1].weights.x1: expected a number ≥ 0, got true',
-        'tre.toml: scenarios[2].name: expected a name (non-empty text), got null',
-        'tre.toml: scenarios[2].weights: expected a table of layer id → weight, got []',
-        'tre.toml: scenarios[3].weights: every indicator weight would be zero',
-        'tre.toml: scenarios[4].name: the name "-" is reserved for the project\'s own weights',
-        'tre.toml: scenarios[4].weights.x1: expected a number ≥ 0, got NaN',
-        'tre.toml: scenarios[5].weights: the weights do not add up to a finite number',
-    ]
+    assert lines == EVERY_PROBLEM
     assert all("\n" not in line for line in lines)
-    assert str(err.value) == lines[0] + " (and 12 more problems)"
-    assert err.value.text("sv") == 'tre.toml: scenarios[0].weights.x1: förväntade ett tal ≥ 0, fick "x" ' \
-                                   '(och 12 problem till)'
+    assert str(err.value) == lines[0] + " (and 13 more problems)"
+    assert err.value.text("sv") == 'tre.toml: scenarios[0].weights.x1: väntade ett tal 0–1000, fick "x" ' \
+                                   '(och 13 problem till)'
 
 
 def test_scenarios_written_as_a_table_not_an_array(three):
     text = three.read_text(encoding="utf-8")
     three.write_text(text[: text.index("[[scenarios]]")] + '[scenarios]\nname = "A"\n', encoding="utf-8")
-    with pytest.raises(ScenarioError) as err:
-        read_scenarios(read_project(three))
-    assert str(err.value) == "tre.toml: scenarios: write scenarios as [[scenarios]] tables"
+    with pytest.raises(SkiktError) as err:
+        read_project(three)
+    assert str(err.value) == 'tre.toml: scenarios: expected [[scenarios]] tables, got { name = "A" }'
 
 
 def test_edits_round_trip_through_save_and_load(three, tmp_path):
@@ -284,9 +307,11 @@ def test_edit_helpers_refuse_bad_input_and_undo_exactly(three):
         rename_scenario(project, "A", "B ")
     with pytest.raises(ScenarioError, match="expected a name"):
         add_scenario(project, "   ")
+    with pytest.raises(ScenarioError, match='scenarios\\[2\\].weights.x9: no layer has the id "x9"'):
+        add_scenario(project, "C", {"x9": 1})
     with pytest.raises(ScenarioError, match='layer "rutor" is not an indicator layer'):
         add_scenario(project, "C", {"rutor": 1})
-    with pytest.raises(ScenarioError, match="expected a number ≥ 0, got -2"):
+    with pytest.raises(ScenarioError, match="scenarios\\[0\\].weights.x1: expected a number 0–1000, got -2"):
         set_scenario_weights(project, "A", {"x1": -2})
     assert project.extra["scenarios"] == before  # a refused edit changes nothing
     old = set_scenario_weights(project, "A", {"x1": 7, "x2": 9})
@@ -305,9 +330,10 @@ def test_edit_helpers_refuse_bad_input_and_undo_exactly(three):
 @pytest.fixture
 def sample_with_scenarios(sample_copy):
     project = read_project(sample_copy)
+    delete_scenario(project, "Vård först")  # the sample's own; these tests want their own weights
     add_scenario(project, "Vård först", {"vard": 6, "transport": 0.5})
     add_scenario(project, "Vatten", {"vattenskydd": 5, "skyddsrum": 0})
-    project.project_extra["population"] = {"layer": "tatorter", "column": "pop"}
+    project.population = {"layer": "tatorter", "column": "pop"}
     write_project(project)
     return sample_copy
 
@@ -397,7 +423,7 @@ def test_grid_population_from_polygons_against_overlay(sample_with_scenarios):
     folk.to_file(sample_with_scenarios.parent / "folk.gpkg", layer="folk", driver="GPKG")
     project = read_project(sample_with_scenarios)
     project.layers.append(LayerSpec(id="folk", path="folk.gpkg"))
-    project.project_extra["population"] = {"layer": "folk", "column": "pop"}
+    project.population = {"layer": "folk", "column": "pop"}
     ws = Workspace(project)
     ws.update()
     people = unit_population(ws)

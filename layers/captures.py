@@ -210,7 +210,7 @@ class WorkshopStore:
 
     def _log(self, con, created: str, kind: str, details: dict) -> None:
         con.execute("INSERT INTO decision_log (created, kind, details) VALUES (?, ?, ?)",
-                    (created, kind, json.dumps(details, ensure_ascii=False, sort_keys=True)))
+                    (created, kind, json.dumps(details, ensure_ascii=False)))
 
     def _check_group(self, group: str | None) -> str | None:
         if group is not None and self.groups is not None and str(group) not in self.groups:

@@ -21,12 +21,11 @@ from matplotlib.patches import Patch, Rectangle
 
 from .composite import combine
 from .errors import SkiktError
-from .export import base_layers, fit_aspect, plain_text, study_extent
+from .export import base_layers, fit_aspect, study_extent
 from .groups import group_scores, read_groups
 from .i18n import tr
-from .output import _atomic
 from .render import add_scalebar, draw_basemap, draw_priority, draw_unit_values, priority_legend
-from .safe_write import check_output_path, refuse_input_overwrite
+from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 SPREAD_CMAP = "PuRd"  # light where the groups agree, dark purple where they do not
@@ -72,12 +71,21 @@ def _views(project) -> list[dict]:
     for v in raw or []:
         get = v.get if isinstance(v, dict) else (lambda name, default=None, _v=v: getattr(_v, name, default))
         out.append({"name": get("name", ""), "title": get("title", "") or get("name", ""),
-                    "extent": get("extent"), "scenario": get("scenario")})
+                    "subtitle": get("subtitle", "") or "", "extent": get("extent"), "scenario": get("scenario")})
     return out
 
 
 # ------------------------------------------------------------------------------------------------
 # Drawing helpers
+
+
+def _plain_text(fig) -> None:
+    """Every text as written, tick labels and legends included: names come from users' files, and
+    matplotlib would typeset "$5 och $10" as mathematics."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
 
 
 def _text(fig_or_ax, x, y, s, **kw):
@@ -207,7 +215,41 @@ def _footer(fig, n: int, total: int, lang: str):
 # Pages
 
 
-def _page_weights(ws, gs, short_ids, lang, day) -> Figure:
+_LOG_KINDS = {"weight_change": "memo_kind_weight", "scenario_switch": "memo_kind_scenario", "undo": "memo_kind_undo",
+              "note": "memo_kind_note"}  # votes and comments have their own page
+MAX_LOG = 12
+
+
+def _said(ws, kind: str, details: dict) -> str:
+    """A weight change as "layer title: before → after", a switch as "from → to", else key = value."""
+    if kind == "weight_change" and {"layer", "before", "after"} <= set(details):
+        try:
+            name = ws.project.layer(str(details["layer"])).title
+        except KeyError:
+            name = str(details["layer"])
+        return f"{name}: {details['before']} → {details['after']}"
+    if kind == "scenario_switch" and "to" in details:
+        return f"{details.get('from') or '–'} → {details['to']}"
+    return ", ".join(f"{k} = {v}" if k else str(v) for k, v in details.items())
+
+
+def _log_lines(ws, store, lang: str) -> list[str]:
+    """The last weight changes, scenario switches, undos and notes, oldest first. Details are shown
+    as key = value; they are data from the log's JSON, never evaluated."""
+    if store is None:
+        return []
+    log = store.decision_log()
+    log = log[log["kind"].isin(list(_LOG_KINDS))].tail(MAX_LOG)
+    lines = []
+    for _, row in log.iterrows():
+        details = row.details if isinstance(row.details, dict) else {"": row.details}
+        said = _said(ws, row.kind, details)
+        lines.append(f"{_local_time(row.created)}  {tr(_LOG_KINDS[row.kind], lang)}: "
+                     + textwrap.shorten(said, 120, placeholder="…"))
+    return lines
+
+
+def _page_weights(ws, gs, short_ids, store, lang, day) -> Figure:
     fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
     _text(fig, 0.04, 0.885, tr("memo_groups", lang), fontsize=13, fontweight="bold", va="center")
     if gs is None:
@@ -220,6 +262,12 @@ def _page_weights(ws, gs, short_ids, lang, day) -> Figure:
               va="top")
         _text(fig, 0.04, y - 0.04, textwrap.fill(_short_list_text(ws, gs, lang), 150), fontsize=9, va="top",
               color="#333333")
+        y -= 0.04
+    y -= 0.07
+    _text(fig, 0.04, y, tr("memo_log", lang), fontsize=11, fontweight="bold", va="top")
+    lines = _log_lines(ws, store, lang) or [tr("memo_none", lang)]
+    _text(fig, 0.04, y - 0.04, "\n".join(lines[: max(1, int((y - 0.1) / 0.026))]), fontsize=8.5, va="top",
+          linespacing=1.45, color="#333333")
     return fig
 
 
@@ -341,7 +389,11 @@ def _pages_views(ws, views, lang, day) -> list[Figure]:
         fig = _page(tr("memo_views", lang), lang, ws.project.title, day)
         for rect, view in zip(slots, views[start:start + VIEWS_PER_PAGE]):
             title = textwrap.shorten(view["title"], 60, placeholder="…")
-            _priority_map(fig, rect, ws, _view_composite(ws, view), title, lang, view["extent"], legend=False)
+            ax = _priority_map(fig, rect, ws, _view_composite(ws, view), title, lang, view["extent"], legend=False)
+            if view["subtitle"]:
+                ax.set_title(title, fontsize=11, loc="left", fontweight="bold", pad=13)
+                _text(ax, 0, 1.012, textwrap.shorten(view["subtitle"], 95, placeholder="…"), transform=ax.transAxes,
+                      fontsize=7.5, color="#444444", va="bottom")
         pages.append(fig)
     return pages
 
@@ -359,7 +411,7 @@ def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = 
     short_ids = [str(u) for u in np.asarray(ws.units.ids)[gs.short_list]] if gs is not None else []
     store, opened = _store(ws.project, store)
     try:
-        pages = [_page_weights(ws, gs, short_ids, lang, day)]
+        pages = [_page_weights(ws, gs, short_ids, store, lang, day)]
         if gs is not None:
             pages.append(_page_maps(ws, gs, lang, day))
         pages.append(_page_captures(ws, gs, store, lang, day))
@@ -369,7 +421,7 @@ def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = 
     pages += _pages_views(ws, _views(ws.project), lang, day)
     for n, fig in enumerate(pages, 1):
         _footer(fig, n, len(pages), lang)
-        plain_text(fig)
+        _plain_text(fig)
     return pages
 
 
@@ -386,4 +438,4 @@ def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str
         with PdfPages(path, metadata={"Title": tr("memo_title", lang), "Creator": "Skikt"}) as pdf:
             for fig in pages:
                 pdf.savefig(fig)
-    return _atomic(out, save, project)
+    return atomic_write(out, save, keep=project_inputs(project))

@@ -18,6 +18,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+import tomlkit
 
 from skikt.layers.captures import CaptureError, WorkshopStore, gpkg_blob, geometry_from_blob, workshop_path
 from skikt.layers.errors import SkiktError
@@ -183,11 +184,17 @@ def test_not_a_workshop_file_is_one_line(tmp_path):
 
 
 def test_beside_the_project_and_never_over_an_input(sample_copy):
+    doc = tomlkit.parse(sample_copy.read_text(encoding="utf-8"))
+    doc.pop("groups", None)  # the sample's own, if any: this test names its group
+    sample_copy.write_text(tomlkit.dumps(doc) + '\n[[groups]]\nid = "kommunerna"\nweights = { vard = 1 }\n',
+                           encoding="utf-8")
     project = read_project(sample_copy)
     assert workshop_path(project) == sample_copy.with_name("sample_project.workshop.gpkg")
     inputs_before = {p: p.read_bytes() for p in sample_copy.parent.iterdir() if p.is_file()}
     with WorkshopStore.for_project(project, dots=2) as store:
-        store.add_vote("x", "anyone")
+        store.add_vote("x", "kommunerna")
+        with pytest.raises(CaptureError, match="no group"):
+            store.add_vote("x", "anyone")
     for p, data in inputs_before.items():
         assert p.read_bytes() == data
     with pytest.raises(SkiktError, match="inputs are never overwritten"):

@@ -85,6 +85,8 @@ def workshop(tmp_path_factory):
         x, y = ws.units.centres[order[0]]
         store.add_pin((x, y), PIN_TEXT, "kommunerna")
         store.add_area(shapely.box(x - 3000, y - 2000, x + 3000, y + 2000), AREA_TEXT, "regionen")
+        store.log("scenario_switch", to="Vård först")
+        store.log("weight_change", layer="transport", before=1, after=2)
         tally = store.tally(by_group=True)
     sv = write_memo(ws, root / "memo.pdf", day="2026-11-27")
     en = write_memo(project, root / "memo_en.pdf", lang="en", day="2026-11-27")
@@ -135,6 +137,7 @@ def test_memo_text_holds_the_groups_weights_and_tallies(workshop):
     flat = " ".join(text.split())
     assert "Vårdcentralen behöver bättre kollektivtrafik" in flat and "($-tecken ska stå kvar)" in flat
     assert "Samsyn" in text and "Oenighet" in text and "Slutliga vikter" in text
+    assert "vikt ändrad: Investeringsstråk: 1 → 2" in flat and "scenario bytt: – → Vård först" in flat
 
 
 def test_memo_in_english(workshop):

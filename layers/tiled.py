@@ -1,0 +1,617 @@
+"""The national engine: the same scores as the in-memory engine, computed tile by tile on dask.
+
+The grid is the in-memory engine's grid (cells of ``cell_size`` with edges at multiples of the
+cell size, the centre rule for the study area). It is cut into tiles along the lines at
+multiples of ``cell_size × tile_cells`` (SCB-aligned: a tile never splits a cell and the same
+tiles come out whatever the study area). Every step that touches cells runs per tile on a
+``dask.distributed`` cluster; only small global statistics travel to the client.
+
+Exactness, step by step (the equality test checks each against the in-memory engine):
+
+* raw values: each tile calls the in-memory indicator code (``indicators.compute``) on its own
+  window of the grid. Distances get the WHOLE layer (the source features are broadcast to every
+  worker once), so the nearest feature beyond a tile's edge is found. Count, density, coverage,
+  length and attribute get the features that touch the tile, whole (never clipped), so a
+  polygon's area share and a line's length share are the same as on the whole grid and sums are
+  conserved;
+* normalisation uses global statistics: min and max by reduction; ``rank`` and class breaks from
+  the global table of distinct values and their counts (a tree-merge of per-tile
+  ``np.unique`` tables), which gives every order statistic and every tie exactly; ``zscore``'s
+  mean and standard deviation from the column gathered in the in-memory engine's cell order
+  (8 bytes per cell on the client), so they are the in-memory engine's numbers bit for bit;
+* scores: the composite's own ``Normalised.weighted_mean`` per tile (elementwise);
+* ranks and priority classes: from the global distinct-score table: rank = 1 + number of
+  scores above, class = 1 + number of the k − 1 class thresholds (order statistics read from the
+  table) the score is below, exactly as ``composite.ranks`` and ``composite.quantile_classes``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from . import indicators as ind
+from .composite import (_equal_interval_breaks, _fisher_jenks, _quantile_breaks, _spread_breaks, classify,
+                        JENKS_MAX_VALUES, Normalised)
+from .errors import SkiktError
+from .project import IndicatorSpec, Project, check_scorable, read_project
+from .raster import GridSpec, fill_polygons
+from .units import Units
+from .workspace import Cancelled, Workspace
+
+TILE_CELLS = 1024  # cells along a tile side: 1024² cells ≈ 8 MB per float64 band per tile
+# Above this many cells `skikt score` suggests --engine dask: the in-memory engine's peak is
+# about 1.2 GB at 2.5 M cells with 8 indicators (docs/notes/N.md); at 3 M cells it passes 1.5 GB
+# and the national 250 m grid (6.5 M) would need several GB on one core.
+DASK_SUGGEST_CELLS = 3_000_000
+
+Progress = Callable[[float, str], None]
+
+
+def suggest_dask(n_cells: int) -> bool:
+    """Whether a grid of ``n_cells`` cells should be scored with ``--engine dask``."""
+    return n_cells > DASK_SUGGEST_CELLS
+
+
+# ------------------------------------------------------------------------------------------------
+# Tiles
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A window of the global grid: rows r0…r0+ny-1, columns c0…c0+nx-1 (row 0 south)."""
+
+    index: int
+    r0: int
+    c0: int
+    window: GridSpec
+
+
+def tiles_of(grid: GridSpec, tile_cells: int = TILE_CELLS) -> list[Tile]:
+    """The grid cut along the lines at multiples of cell × tile_cells (absolute coordinates), so
+    a tile's edges are SCB grid lines of the coarser tile grid; the outer tiles are clipped to the grid."""
+
+    def cuts(origin: float, n: int) -> list[int]:
+        first = round(origin / grid.cell)  # the grid's origin in cells from 0 (an integer: SCB-aligned)
+        inner = range(-(-first // tile_cells) * tile_cells - first, n, tile_cells)
+        return sorted({0, n, *[c for c in inner if 0 < c < n]})
+
+    rows, cols = cuts(grid.y0, grid.ny), cuts(grid.x0, grid.nx)
+    out = []
+    for r0, r1 in zip(rows[:-1], rows[1:]):
+        for c0, c1 in zip(cols[:-1], cols[1:]):
+            window = GridSpec(grid.x0 + c0 * grid.cell, grid.y0 + r0 * grid.cell, grid.cell, c1 - c0, r1 - r0)
+            out.append(Tile(len(out), r0, c0, window))
+    return out
+
+
+def window_units(study: np.ndarray, window: GridSpec, crs) -> Units:
+    """The study area's cells inside one window, as grid Units over that window (no text ids:
+    the indicator code does not need them and 45 M strings would not fit)."""
+    flat = np.flatnonzero(fill_polygons(study, window).ravel())
+    centres = window.centres(flat)
+    area = np.full(len(flat), (window.cell / 1000.0) ** 2)
+    return Units("grid", np.empty(len(flat), dtype=object), centres, area, crs, grid=window, flat=flat)
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-tile work (runs on the workers)
+
+
+@dataclass
+class TileRaw:
+    tile: Tile
+    flat: np.ndarray  # (n,) cell index within the tile's window
+    raw: np.ndarray  # (m, n) float64
+
+
+@dataclass
+class TileScored:
+    tile: Tile
+    flat: np.ndarray
+    norm: np.ndarray  # (m, n) float32
+    score: np.ndarray  # (n,) float32
+    geo: np.ndarray  # (n,) float32
+    rank: np.ndarray | None = None  # (n,) int64, 0 = no score
+    cls: np.ndarray | None = None  # (n,) int16, 0 = no score
+
+
+@dataclass
+class IndicatorJob:
+    """What a tile needs to compute one raw indicator."""
+
+    layer_id: str
+    spec: IndicatorSpec
+    whole: bool  # distance, or a mixed layer: the tile gets every feature
+    fill: float  # the value where a tile holds no feature of the layer (0 for sums, NaN for means)
+
+
+def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list, subsets: list) -> TileRaw:
+    units = window_units(study, tile.window, crs)
+    raw = np.empty((len(jobs), units.n))
+    if units.n == 0:
+        return TileRaw(tile, units.flat, raw)
+    for j, (job, frame, subset) in enumerate(zip(jobs, frames, subsets)):
+        part = frame if job.whole else frame.iloc[subset]
+        if len(part) == 0 or (job.spec.method == "attribute" and not np.isfinite(
+                _numbers(part, job.spec.column)).any()):
+            raw[j] = job.fill  # nothing of this layer touches the tile: what the whole grid has there
+            continue
+        raw[j] = ind.compute(job.spec, part, units, job.layer_id).values
+    return TileRaw(tile, units.flat, raw)
+
+
+def _numbers(frame, column: str) -> np.ndarray:
+    import pandas as pd
+
+    v = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+    return np.where(np.isinf(v), np.nan, v)
+
+
+def _raw_column(t: TileRaw, j: int) -> np.ndarray:
+    v = t.raw[j]
+    return v[~np.isnan(v)]
+
+
+def _tile_summary(t: TileRaw, tables: list[bool]) -> dict:
+    """Per indicator: count, min and max of the values, and where asked the distinct-value table."""
+    out = []
+    for j in range(t.raw.shape[0]):
+        v = _raw_column(t, j)
+        entry = {"n": len(v), "min": v.min() if len(v) else np.inf, "max": v.max() if len(v) else -np.inf}
+        if tables[j]:
+            entry["table"] = np.unique(v, return_counts=True)
+        out.append(entry)
+    return {"cells": len(t.flat), "indicators": out}
+
+
+def _gather_column(t: TileRaw, j: int, grid_nx: int):
+    """(global flat index, value) of the tile's cells: the zscore column in the in-memory order."""
+    r, c = np.divmod(t.flat, t.tile.window.nx)
+    return (r + t.tile.r0) * grid_nx + (c + t.tile.c0), t.raw[j]
+
+
+def merge_tables(a, b):
+    """Two (sorted distinct values, counts) tables as one."""
+    values = np.concatenate([a[0], b[0]])
+    counts = np.concatenate([a[1], b[1]])
+    merged, inverse = np.unique(values, return_inverse=True)
+    return merged, np.bincount(inverse, weights=counts, minlength=len(merged)).astype(np.int64)
+
+
+@dataclass
+class NormStats:
+    """Global statistics that normalise one indicator exactly as the in-memory engine does."""
+
+    method: str
+    direction: str
+    n: int
+    lo: float
+    hi: float
+    mean: float = 0.0
+    std: float = 1.0
+    breaks: np.ndarray | None = None
+    k: int = 5
+
+
+class SortedView:
+    """The sorted values behind a distinct-value table, indexable by position without being built:
+    ``view[p]`` is the p-th smallest value (0-based), ``len(view)`` the number of values."""
+
+    def __init__(self, values: np.ndarray, counts: np.ndarray):
+        self.values = values
+        self.cum = np.cumsum(counts)  # values ≤ values[i]
+
+    def __len__(self) -> int:
+        return int(self.cum[-1]) if len(self.cum) else 0
+
+    def __getitem__(self, positions):
+        return self.values[np.searchsorted(self.cum, np.asarray(positions), side="right")]
+
+    def below_and_equal(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For values present in the table: how many values are below each and how many equal it."""
+        i = np.searchsorted(self.values, x)
+        le = self.cum[i]
+        eq = le - np.r_[0, self.cum][i]
+        return le - eq, eq
+
+
+def class_breaks_from_table(view: SortedView, scheme: str, k: int) -> np.ndarray:
+    """``composite.class_breaks`` from the global table, without the values themselves."""
+    if len(view) == 0:
+        return np.array([])
+    if scheme == "quantiles":
+        return _quantile_breaks(view, k)  # reads v[position] and len(v) only
+    if scheme == "equal_interval":
+        return _equal_interval_breaks(view[np.array([0, len(view) - 1])], k)
+    if scheme == "natural_breaks":
+        distinct, counts = view.values, np.diff(np.r_[0, view.cum])
+        if len(distinct) <= k:
+            return _spread_breaks(distinct, k)
+        if len(distinct) > JENKS_MAX_VALUES:  # composite._order_statistics, on the table
+            sample = view[np.round(np.linspace(0, len(view) - 1, JENKS_MAX_VALUES)).astype(np.int64)]
+            if len(np.unique(sample)) < k:
+                picks = np.round(np.linspace(0, len(distinct) - 1, JENKS_MAX_VALUES)).astype(np.int64)
+                sample = np.concatenate([sample, distinct[picks]])
+            distinct, counts = np.unique(sample, return_counts=True)
+        return _fisher_jenks(distinct, counts.astype(np.float64), k)
+    raise ValueError(f"unknown classification scheme '{scheme}'")
+
+
+def normalise_tile(raw: np.ndarray, st: NormStats, table: tuple | None) -> np.ndarray:
+    """``composite.normalise`` of one tile's values with the global statistics (same operations,
+    same order, so the same float32 results)."""
+    x = np.asarray(raw, np.float64)
+    ok = ~np.isnan(x)
+    out = np.full(x.shape, np.nan)
+    if st.n == 0:
+        return out.astype(np.float32)
+    v = x[ok]
+    if st.hi == st.lo:
+        out[ok] = 0.5
+        return out.astype(np.float32)
+    if st.method == "minmax":
+        n = (v - st.lo) / (st.hi - st.lo)
+    elif st.method == "rank":
+        below, equal = SortedView(*table).below_and_equal(v)
+        starts, ends = below, below + equal
+        n = ((starts + ends + 1) / 2.0 - 1) / max(st.n - 1, 1)
+    elif st.method == "zscore":
+        from scipy.special import ndtr
+
+        n = ndtr((v - st.mean) / st.std)
+    elif st.method == "classes":
+        n = (classify(v, st.breaks) - 1) / max(st.k - 1, 1)
+    else:
+        raise ValueError(f"unknown normalisation '{st.method}'")
+    out[ok] = n if st.direction == "high" else 1.0 - n
+    return out.astype(np.float32)
+
+
+def _score_tile(t: TileRaw, stats: list[NormStats], tables: list, ids, sectors, weights, all_valid: bool) -> TileScored:
+    norm = np.vstack([normalise_tile(t.raw[j], st, tables[j]) for j, st in enumerate(stats)]) if stats else \
+        np.zeros((0, len(t.flat)), np.float32)
+    rows = Normalised(list(ids), list(sectors), norm)
+    # The in-memory engine takes its "no value missing anywhere" shortcut for the whole grid at
+    # once; a tile must take the same branch, or a score could differ in its last bit.
+    rows._all_valid = all_valid
+    w = np.asarray(weights, np.float32)
+    return TileScored(t.tile, t.flat, norm, rows.weighted_mean(w), rows.geometric_mean(w))
+
+
+def _score_table(t: TileScored):
+    s = t.score[~np.isnan(t.score)]
+    return np.unique(s, return_counts=True)
+
+
+def _rank_tile(t: TileScored, table, thresholds: np.ndarray) -> TileScored:
+    """Rank 1 + (scores above), class 1 + (thresholds above the score); 0 where no score."""
+    s = t.score
+    scored = ~np.isnan(s)
+    rank = np.zeros(len(s), np.int64)
+    cls = np.ones(len(s), np.int16)
+    if scored.any():
+        view = SortedView(*table)
+        below, equal = view.below_and_equal(s[scored])
+        rank[scored] = 1 + len(view) - below - equal
+        for threshold in thresholds:
+            cls += s < threshold  # NaN compares False
+    cls[~scored] = 0
+    t.rank, t.cls = rank, cls
+    return t
+
+
+# ------------------------------------------------------------------------------------------------
+# The client side
+
+
+@dataclass
+class Prepared:
+    """The project loaded on the client: the grid, tiles and what every tile needs."""
+
+    project: Project
+    grid: GridSpec
+    tiles: list[Tile]
+    study: np.ndarray
+    jobs: list[IndicatorJob]
+    frames: list
+    subsets: list[list[np.ndarray]]  # per indicator, per tile: feature indices touching the tile
+    sectors: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _job(spec, frame) -> IndicatorJob:
+    i = spec.indicator
+    fam = ind.family(frame)
+    if i.method == "attribute":
+        how = i.aggregate or ind.default_aggregate(frame)
+        if how == "area_weighted_mean" and fam == "point":
+            how = "mean"
+        i = IndicatorSpec(i.method, i.column, how, i.direction, i.normalize, i.weight, i.scheme, i.k, i.extra)
+        fill = 0.0 if how == "sum" else np.nan
+    else:
+        fill = 0.0
+    return IndicatorJob(spec.id, i, i.method == "distance" or fam == "mixed", fill)
+
+
+def _validate(job: IndicatorJob, frame, study, crs) -> list[str]:
+    """Run the layer once on one cell: the in-memory engine's refusals (missing column, coverage
+    of lines, dates…) and warnings come out here, before any tile is computed."""
+    x0, y0, _, _ = shapely.total_bounds(study)
+    one = GridSpec(math.floor(x0 / 1000) * 1000, math.floor(y0 / 1000) * 1000, 1000.0, 1, 1)
+    units = Units("grid", np.array(["probe"], dtype=object), one.centres(np.array([0])), np.array([1.0]), crs,
+                  grid=one, flat=np.array([0]))
+    return ind.compute(job.spec, frame, units, job.layer_id).warnings
+
+
+def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
+    check_scorable(project)
+    if project.units.kind != "grid":
+        raise SkiktError(f"{project.path}: --engine dask scores grids; this project's units are areas "
+                         "(a few hundred areas need no cluster: use the default engine)")
+    ws = Workspace(project)
+    specs = project.indicator_layers()
+    for spec in specs:
+        ws.load_layer(spec)
+    sa = project.units.study_area
+    if sa:
+        ws.load_layer(project.layer(sa["layer"]))
+        study = ws._study_area()
+    else:
+        b = np.array([ws.layers[s.id].geo.total_bounds for s in specs])
+        study = np.array([shapely.box(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())])
+    cell = float(project.units.cell_size)
+    grid = GridSpec.covering(shapely.total_bounds(study), cell)
+    tiles = tiles_of(grid, tile_cells)
+    boxes = shapely.box(*np.array([[t.window.x0, t.window.y0, t.window.x0 + t.window.nx * cell,
+                                     t.window.y0 + t.window.ny * cell] for t in tiles]).T)
+    # Tiles the study area does not touch hold no cell.
+    touched = np.unique(shapely.STRtree(boxes).query(study, predicate="intersects")[1])
+    tiles = [Tile(n, t.r0, t.c0, t.window) for n, t in enumerate(tiles[i] for i in touched)]
+    boxes = boxes[touched]
+    jobs, frames, subsets, warnings = [], [], [], []
+    for spec in specs:
+        frame = ws.layers[spec.id].geo
+        if frame is None or len(frame) == 0:
+            raise SkiktError(f"layer '{spec.id}' has no features to compute '{spec.indicator.method}' from")
+        job = _job(spec, frame)
+        warnings += [f"{spec.id}: {w}" for w in _validate(job, frame, study, project.crs)]
+        keep = [c for c in (job.spec.column,) if c and c in frame.columns]
+        frames.append(frame[[*keep, frame.geometry.name]])
+        if job.whole:
+            subsets.append([None] * len(tiles))
+        else:
+            # Features touching the tile (a margin of a millionth of a cell for those on its edge).
+            ti, fi = shapely.STRtree(frame.geometry.to_numpy()).query(
+                shapely.buffer(boxes, cell * 1e-6, cap_style="square", join_style="mitre"), predicate="intersects")
+            order = np.lexsort((fi, ti))
+            ti, fi = ti[order], fi[order]
+            bounds = np.searchsorted(ti, np.arange(len(tiles) + 1))
+            subsets.append([fi[bounds[i]:bounds[i + 1]] for i in range(len(tiles))])
+        jobs.append(job)
+    return Prepared(project, grid, tiles, study, jobs, frames, subsets, [s.sector for s in specs], warnings)
+
+
+def start_client(scheduler: str | None = None, workers: int | None = None, processes: bool = True):
+    """A client of the cluster at ``scheduler`` (tcp://host:8786), or of a new local cluster with
+    ``workers`` single-threaded workers (default: one per core), sharing 80 % of the free memory."""
+    from dask.distributed import Client, LocalCluster
+
+    from .units import available_memory
+
+    if scheduler:
+        return Client(scheduler), None
+    n = int(workers or os.cpu_count() or 1)
+    avail = available_memory()
+    limit = int(avail * 0.8 / n) if avail else "auto"
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, memory_limit=limit,
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+class _Runner:
+    """Waits on futures with progress and cancel."""
+
+    def __init__(self, client, progress: Progress | None, cancel: Callable[[], bool] | None):
+        self.client, self.progress, self.cancel = client, progress, cancel
+
+    def say(self, fraction: float, message: str) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled()
+        if self.progress is not None:
+            self.progress(float(fraction), message)
+
+    def wait(self, futures: list, lo: float, hi: float, message: str) -> None:
+        from dask.distributed import wait
+
+        pending = list(futures)
+        total = max(len(pending), 1)
+        while pending:
+            if self.cancel is not None and self.cancel():
+                self.client.cancel(futures)
+                raise Cancelled()
+            done = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED").done
+            pending = [f for f in pending if f not in done]
+            for f in done:
+                if f.status == "error":
+                    f.result()  # raises the worker's exception here
+            if self.progress is not None:
+                self.progress(lo + (hi - lo) * (total - len(pending)) / total,
+                              f"{message} {total - len(pending)}/{total}")
+
+
+def _tree_merge(client, parts: list):
+    """Merge tables pairwise on the cluster (a tree, so no single task holds every table twice)."""
+    while len(parts) > 1:
+        parts = [client.submit(merge_tables, parts[i], parts[i + 1], pure=False) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+EMPTY_TABLE = (np.zeros(0), np.zeros(0, np.int64))
+
+
+def _pick(summary, j):
+    return summary["indicators"][j]["table"]
+
+
+@dataclass
+class TiledResult:
+    """Scored tiles, still on the cluster, and what describes them."""
+
+    prepared: Prepared
+    raw: list  # futures of TileRaw
+    scored: list  # futures of TileScored (with ranks and classes)
+    n_cells: int
+    n_scored: int
+    layer_ids: list[str]
+    warnings: list[str]
+
+    def frame(self, client):
+        """All cells in the in-memory engine's order, as a DataFrame (small grids and tests only)."""
+        import pandas as pd
+
+        g = self.prepared.grid
+        parts = []
+        for raw, sc in zip(client.gather(self.raw), client.gather(self.scored)):
+            r, c = np.divmod(sc.flat, sc.tile.window.nx)
+            flat = (r + sc.tile.r0) * g.nx + (c + sc.tile.c0)
+            d = {"flat": flat, "score": sc.score.astype(float), "geo_score": sc.geo.astype(float),
+                 "rank": sc.rank, "priority_class": sc.cls.astype(int)}
+            for j, lid in enumerate(self.layer_ids):
+                d[f"{lid}_raw"] = raw.raw[j]
+                d[f"{lid}_norm"] = sc.norm[j].astype(float)
+            parts.append(pd.DataFrame(d))
+        df = pd.concat(parts).sort_values("flat").reset_index(drop=True)
+        xy = g.centres(df["flat"].to_numpy())
+        df.insert(0, "x", xy[:, 0])
+        df.insert(1, "y", xy[:, 1])
+        return df.drop(columns="flat")
+
+
+def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress: Progress | None = None,
+                cancel: Callable[[], bool] | None = None) -> TiledResult:
+    """Every step of the in-memory engine, tile by tile on ``client``'s cluster."""
+    run = _Runner(client, progress, cancel)
+    run.say(0.0, "loading layers")
+    p = prepare(project, tile_cells)
+    run.say(0.05, f"{len(p.tiles)} tiles")
+    study = client.scatter(p.study, broadcast=True)
+    frames = [client.scatter(f, broadcast=True) for f in p.frames]
+    raws = [client.submit(_raw_of_tile, t, study, project.crs, p.jobs, frames, [s[i] for s in p.subsets],
+                          pure=False) for i, t in enumerate(p.tiles)]
+    run.wait(raws, 0.05, 0.6, "raw indicators, tile")
+
+    # Global statistics.
+    specs = [j.spec for j in p.jobs]
+    wants_table = [s.normalize == "rank" or (s.normalize == "classes" and s.scheme != "equal_interval")
+                   for s in specs]
+    summaries = [client.submit(_tile_summary, r, wants_table, pure=False) for r in raws]
+    small = client.gather([client.submit(_without_tables, s, pure=False) for s in summaries])
+    run.say(0.65, "global statistics")
+    n_cells = sum(s["cells"] for s in small)
+    stats, tables = [], []
+    for j, s in enumerate(specs):
+        col = [x["indicators"][j] for x in small]
+        n = sum(c["n"] for c in col)
+        st = NormStats(s.normalize, s.direction, n, min(c["min"] for c in col), max(c["max"] for c in col), k=s.k)
+        table = None
+        if wants_table[j] and n:
+            table = _tree_merge(client, [client.submit(_pick, sm, j, pure=False) for sm in summaries])
+            if s.normalize == "classes":
+                st.breaks = client.submit(_breaks_of_table, table, s.scheme, s.k, pure=False).result()
+        if s.normalize == "classes" and s.scheme == "equal_interval" and n:
+            st.breaks = _equal_interval_breaks(np.array([st.lo, st.hi]), s.k)
+        if s.normalize == "zscore" and n and st.hi != st.lo:
+            st.mean, st.std = _zscore_moments(client, raws, j, p.grid.nx)
+        stats.append(st)
+        tables.append(table if s.normalize == "rank" else None)
+    all_valid = all(st.n == n_cells for st in stats)
+    ids = [j.layer_id for j in p.jobs]
+    weights = [j.spec.weight for j in p.jobs]
+    scored = [client.submit(_score_tile, r, stats, tables, ids, p.sectors, weights, all_valid, pure=False)
+              for r in raws]
+    run.wait(scored, 0.65, 0.8, "scores, tile")
+
+    # Global ranks and classes from the distinct-score table.
+    score_table = _tree_merge(client, [client.submit(_score_table, s, pure=False) for s in scored])
+    n_scored, thresholds = client.submit(_thresholds_of_table, score_table, project.units.classes,
+                                         pure=False).result()
+    ranked = [client.submit(_rank_tile, s, score_table, thresholds, pure=False) for s in scored]
+    run.wait(ranked, 0.8, 0.9, "ranks, tile")
+    return TiledResult(p, raws, ranked, n_cells, n_scored, ids, p.warnings)
+
+
+def _without_tables(summary: dict) -> dict:
+    return {"cells": summary["cells"],
+            "indicators": [{k: v for k, v in e.items() if k != "table"} for e in summary["indicators"]]}
+
+
+def _breaks_of_table(table, scheme: str, k: int) -> np.ndarray:
+    return class_breaks_from_table(SortedView(*table), scheme, k)
+
+
+def _thresholds_of_table(table, k: int) -> tuple[int, np.ndarray]:
+    """(scored cells, class thresholds), computed where the table lives: only k − 1 numbers travel."""
+    view = SortedView(*table)
+    return len(view), _class_thresholds(view, len(view), k)
+
+
+def _class_thresholds(view: SortedView, n: int, k: int) -> np.ndarray:
+    """``composite.quantile_classes``' thresholds: the ⌈c·n/k⌉-th largest scores, c = 1 … k − 1."""
+    if n == 0 or k < 2:
+        return np.zeros(0, np.float32)
+    beaten_by = -((-np.arange(1, k) * n) // k)
+    return np.asarray(view[n - beaten_by], np.float32)
+
+
+def _zscore_moments(client, raws: list, j: int, grid_nx: int) -> tuple[float, float]:
+    """Mean and standard deviation of the column in the in-memory engine's cell order, so that
+    numpy's pairwise sums see the same array and give the same bits."""
+    parts = client.gather([client.submit(_gather_column, r, j, grid_nx, pure=False) for r in raws])
+    flat = np.concatenate([f for f, _ in parts])
+    values = np.concatenate([v for _, v in parts])[np.argsort(flat, kind="stable")]
+    v = values[~np.isnan(values)]
+    return float(v.mean()), float(v.std())
+
+
+# ------------------------------------------------------------------------------------------------
+# The entry points
+
+
+def run_score_dask(project_path, out_path, scheduler: str | None = None, workers: int | None = None,
+                   progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+                   tile_cells: int = TILE_CELLS, processes: bool = True, project: Project | None = None) -> dict:
+    """Score a grid project on dask and write ``out_path`` (.tif: Cloud-Optimised GeoTIFF,
+    .parquet: GeoParquet of the scored cells' centres, .csv: CSV, with a size warning).
+
+    Returns a summary: cells, scored cells, tiles, seconds, warnings (English lines), out path.
+    Raises SkiktError for bad input and workspace.Cancelled when ``cancel()`` says so.
+    """
+    from .tiled_output import check_output, write_output
+
+    out_path = Path(out_path)
+    check_output(out_path)
+    project = project or read_project(project_path)
+    t0 = time.perf_counter()
+    client, cluster = start_client(scheduler, workers, processes)
+    try:
+        result = score_tiles(project, client, tile_cells, progress, cancel)
+        warnings = list(result.warnings)
+        warnings += write_output(result, client, out_path, _Runner(client, progress, cancel))
+        if progress is not None:
+            progress(1.0, "done")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return {"cells": result.n_cells, "scored": result.n_scored, "tiles": len(result.prepared.tiles),
+            "indicators": len(result.layer_ids), "seconds": time.perf_counter() - t0, "warnings": warnings,
+            "out": str(out_path)}

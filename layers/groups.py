@@ -52,18 +52,12 @@ class Group:
 
 
 def _raw_groups(project) -> object:
-    """The [[groups]] entries. The schema will carry them as ``project.groups`` soon; until then
-    they sit among the unknown top-level keys. This is the one place that knows which."""
+    """The [[groups]] entries: the project reader checks them and keeps them as plain tables among
+    ``project.extra``; a typed ``project.groups`` is taken first should the project carry one."""
     typed = getattr(project, "groups", None)
     if typed is not None:
         return typed
-    if "groups" in project.extra:
-        return project.extra["groups"]
-    # While the schema knows [[groups]] but the Project does not carry them yet, the file as read
-    # still has them.
-    document = getattr(project, "document", None)
-    raw = document.get("groups") if document is not None else None
-    return raw.unwrap() if hasattr(raw, "unwrap") else (raw or [])
+    return project.extra.get("groups", [])
 
 
 def _field(entry, name, default=None):

@@ -65,14 +65,11 @@ def _store(project, store):
 
 
 def _views(project) -> list[dict]:
-    typed = getattr(project, "views", None)
-    raw = typed if typed is not None else project.extra.get("views", [])
-    out = []
-    for v in raw or []:
-        get = v.get if isinstance(v, dict) else (lambda name, default=None, _v=v: getattr(_v, name, default))
-        out.append({"name": get("name", ""), "title": get("title", "") or get("name", ""),
-                    "subtitle": get("subtitle", "") or "", "extent": get("extent"), "scenario": get("scenario")})
-    return out
+    """The saved views (views.read_views), as the few fields the memo draws."""
+    from .views import read_views
+
+    return [{"name": v.name, "title": v.title or v.name, "subtitle": v.subtitle or "", "extent": v.extent,
+             "scenario": v.scenario} for v in read_views(project)]
 
 
 # ------------------------------------------------------------------------------------------------

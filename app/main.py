@@ -75,9 +75,7 @@ def start_window(model, path):
         except SkiktError as exc:
             early_error = exc.text(language())
     window = MainWindow(model)
-    saved = window_geometry()
-    if saved is not None:
-        window.restoreGeometry(saved)
+    window.place_on_screen(window_geometry())
     window.show()
     if early_error:
         window.show_error(early_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QRect, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton)
@@ -27,13 +27,29 @@ from .panels.weights_panel import WeightsPanel
 from .workers import Worker
 
 
+# The size the window is designed for; a smaller screen gets a smaller window.
+PREFERRED_SIZE = (1500, 950)
+# Room for the window manager's title bar and borders, which are not known before the first show.
+FRAME_ALLOWANCE = (16, 48)
+
+
+def fitted_geometry(available: QRect) -> QRect:
+    """The first window: the preferred size, shrunk to the screen's available area (without
+    panels and task bars), centred on it."""
+    width = min(PREFERRED_SIZE[0], available.width() - FRAME_ALLOWANCE[0])
+    height = min(PREFERRED_SIZE[1], available.height() - FRAME_ALLOWANCE[1])
+    rect = QRect(0, 0, width, height)
+    rect.moveCenter(available.center())
+    return rect
+
+
 class MainWindow(QMainWindow):
     def __init__(self, model, parent=None):
         super().__init__(parent)
         self.model = model
         self.lang = language()
         self.setAcceptDrops(True)
-        self.resize(1500, 950)
+        self.setGeometry(fitted_geometry(self._available()))
         self.canvas = MapCanvas(model, self)
         self.setCentralWidget(self.canvas)
         self.layers_panel = LayersPanel(model)
@@ -83,6 +99,28 @@ class MainWindow(QMainWindow):
         self._title()
 
     # ------------------------------------------------------------------ layout
+
+    def _available(self) -> QRect:
+        screen = self.screen() or QApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def place_on_screen(self, saved=None) -> bool:
+        """Restore a saved geometry only if the whole window still fits on the screen it lands
+        on (a window saved on a big monitor must not open half off a laptop screen); otherwise
+        keep the fitted first-window geometry. True if the saved one was used."""
+        fitted = fitted_geometry(self._available())
+        if saved is None or not self.restoreGeometry(saved):
+            self.setGeometry(fitted)
+            return False
+        if self.isMaximized() or self.isFullScreen():
+            return True
+        available = self._available()
+        room = available.adjusted(0, 0, -FRAME_ALLOWANCE[0], -FRAME_ALLOWANCE[1])
+        inner = self.geometry()
+        if (available.contains(inner) and inner.width() <= room.width() and inner.height() <= room.height()):
+            return True
+        self.setGeometry(fitted_geometry(available))
+        return False
 
     def _dock(self, key, widget, area):
         dock = QDockWidget(T(key), self)

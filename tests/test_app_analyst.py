@@ -121,3 +121,73 @@ def test_dragging_in_the_top_group_leaves_the_other_layers_alone(sample_copy):
     r = real_drag(sample_copy, "kommuner", "lan")
     assert r["order"][:2] == ["kommuner", "lan"]
     assert r["after"] == r["before"] and r["ticks"] == r["before"] and r["steps"] == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# item 2: the first window fits the screen
+
+
+SMALL_SCREEN_SCRIPT = r"""
+import json, sys
+from PySide6.QtCore import QRect, QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+app.setApplicationName("Skikt"); app.setOrganizationName("Skikt")
+from skikt.app.i18n import set_language
+from skikt.app.main import start_window
+from skikt.app.main_window import MainWindow
+from skikt.app.model import AppModel
+set_language("sv", remember=False)
+avail = app.primaryScreen().availableGeometry()
+
+def inside(w):
+    tl, br = w.mapToGlobal(w.rect().topLeft()), w.mapToGlobal(w.rect().bottomRight())
+    return avail.contains(tl) and avail.contains(br)
+
+def saved(rect):
+    probe = MainWindow(AppModel())
+    probe.setGeometry(rect)
+    data = probe.saveGeometry()
+    probe.deleteLater()
+    return data
+
+result = {}
+for name, rect in [("too_big", QRect(200, 150, 1500, 950)), ("fits", QRect(60, 40, 900, 560))]:
+    QSettings("Skikt", "Skikt").setValue("geometry", saved(rect))
+    win = start_window(AppModel(), sys.argv[1])
+    win.confirm_close = False
+    for _ in range(20):
+        app.processEvents()
+    result[name] = dict(
+        frame=win.frameGeometry().getRect(), minimum=[win.minimumSizeHint().width(), win.minimumSizeHint().height()],
+        docks={k: inside(d) for k, d in win.docks.items() if not d.visibleRegion().isEmpty()},
+        status=inside(win.statusBar()), geometry=win.geometry().getRect())
+    win.close()
+result["avail"] = avail.getRect()
+print(json.dumps(result))
+"""
+
+
+def test_first_window_fits_a_1280x720_screen_and_a_saved_geometry_only_if_it_fits(sample_copy, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    screens = tmp_path / "screen.json"
+    screens.write_text(json.dumps({"screens": [{"name": "small", "x": 0, "y": 0, "width": 1280, "height": 720,
+                                                "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={screens}", MPLBACKEND="Agg",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    out = subprocess.run([sys.executable, "-c", SMALL_SCREEN_SCRIPT, str(sample_copy)],
+                         capture_output=True, text=True, env=env, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["avail"] == [0, 0, 1280, 720]
+    big = r["too_big"]
+    x, y, w, h = big["frame"]
+    assert x >= 0 and y >= 0 and x + w <= 1280 and y + h <= 720  # not the saved 1500×950
+    assert big["minimum"][0] <= 1280 and big["minimum"][1] <= 720
+    assert big["status"] and all(big["docks"].values()) and {"layers", "weights", "legend"} <= set(big["docks"])
+    assert r["fits"]["geometry"] == [60, 40, 900, 560]  # a saved geometry that fits is restored
+    assert r["fits"]["status"] and all(r["fits"]["docks"].values())

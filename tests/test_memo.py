@@ -189,3 +189,87 @@ def test_memo_without_groups_or_captures(tmp_path):
     texts = [t.get_text() for fig in figures for t in fig.findobj(Text)]
     assert len(figures) == 2 and "Grupp: inga" in texts and "Sida 2 av 2" in texts
     assert not (folder / "sample_project.workshop.gpkg").exists()  # a memo never creates the workshop file
+
+
+SQUARES = """schema_version = 1
+[project]
+title = "Tre rutor"
+
+[[layers]]
+id = "rutor"
+path = "rutor.gpkg"
+layer = "rutor"
+sector = "reference"
+
+[[layers]]
+id = "x1"
+path = "rutor.gpkg"
+layer = "rutor"
+sector = "healthcare"
+[layers.indicator]
+method = "attribute"
+column = "x1"
+normalize = "minmax"
+weight = 1
+
+[[layers]]
+id = "x2"
+path = "rutor.gpkg"
+layer = "rutor"
+sector = "transport"
+[layers.indicator]
+method = "attribute"
+column = "x2"
+normalize = "minmax"
+weight = 1
+
+[units]
+kind = "areas"
+layer = "rutor"
+id = "code"
+classes = 3
+
+[[groups]]
+id = "g1"
+name = "Vårdgruppen"
+colour = "#1f78b4"
+weights = { x1 = 40 }
+
+[[groups]]
+id = "g2"
+name = "Trafikgruppen"
+colour = "#e31a1c"
+weights = { x2 = 60 }
+"""
+
+
+def test_area_units_by_hand_and_their_memo(tmp_path):
+    """Three squares a | b | c; x1 = 0, 5, 10 and x2 = 10, 0, 5, min–max normalised to 0, ½, 1 and 1, 0, ½.
+    g1 scores 0, ½, 1 (percentiles 0, ½, 1); g2 scores 1, 0, ½ (percentiles 1, 0, ½); spread 1, ½, ½.
+    Consensus (½, ½): ½, ¼, ¾ → ranks 2, 3, 1. With 3 classes each group's top class is one unit
+    (c for g1, a for g2), so the short list is empty."""
+    from skikt.layers.groups import score_table_with_groups
+
+    boxes = [shapely.box(600_000 + i * 1000, 6_600_000, 600_000 + (i + 1) * 1000, 6_601_000) for i in range(3)]
+    import geopandas as gpd
+
+    gpd.GeoDataFrame({"code": ["a", "b", "c"], "name": ["Aby", "Bby", "Cby"], "x1": [0.0, 5.0, 10.0],
+                      "x2": [10.0, 0.0, 5.0]}, geometry=boxes, crs=3006).to_file(tmp_path / "rutor.gpkg", layer="rutor")
+    (tmp_path / "p.toml").write_text(SQUARES, encoding="utf-8")
+    ws = Workspace(read_project(tmp_path / "p.toml"))
+    ws.update()
+    table = score_table_with_groups(ws)
+    np.testing.assert_allclose(table["g1_score"], [0, 0.5, 1], atol=1e-6)
+    np.testing.assert_allclose(table["g2_score"], [1, 0, 0.5], atol=1e-6)
+    assert list(table["consensus_rank"]) == [2, 3, 1]
+    np.testing.assert_allclose(table["consensus_score"], [0.5, 0.25, 0.75], atol=1e-6)
+    np.testing.assert_allclose(table["rank_spread"], [1, 0.5, 0.5], atol=1e-9)
+    with WorkshopStore.for_project(ws.project, dots=3, units=ws.units.ids) as store:
+        store.add_vote("c", "g1", 3)
+        store.add_vote("a", "g2", 2)
+    pdf = write_memo(ws, tmp_path / "memo.pdf", day="2026-11-27")
+    text = _pdf_text(pdf, ws, "sv")
+    flat = " ".join(text.split())
+    assert "Vårdgruppen" in text and "Trafikgruppen" in text and "I alla gruppers högsta klass: 0 av 3 enheter" in flat
+    votes = _votes_half(pdf, text)
+    assert re.search(r"Cby \(c\)\s+3\s+3\s+0", votes) and re.search(r"Aby \(a\)\s+2\s+0\s+2", votes)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS = {"inspect", "score", "compose", "bench"}
+HEADLESS = {"inspect", "score", "compare", "compose", "export", "memo", "pack", "unpack", "bench"}
 
 
 def main(argv: list[str] | None = None) -> int:

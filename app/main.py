@@ -88,6 +88,29 @@ def window_geometry():
     return QSettings("Skikt", "Skikt").value("geometry")
 
 
+# Qt's X11 plugin (since Qt 6.5) needs this system library; without it Qt aborts with a long list
+# of plugin names that does not say what to install.
+XCB_CURSOR_LIB = "libxcb-cursor.so.0"
+
+
+def missing_x11_library() -> bool:
+    """True when Qt is about to use its X11 plugin on Linux and libxcb-cursor0 cannot be loaded."""
+    if not sys.platform.startswith("linux"):
+        return False
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return False
+    if not platform and (os.environ.get("WAYLAND_DISPLAY") or not os.environ.get("DISPLAY")):
+        return False
+    import ctypes
+
+    try:
+        ctypes.CDLL(XCB_CURSOR_LIB)
+    except OSError:
+        return True
+    return False
+
+
 def run(argv: list[str]) -> int:
     args = _args(argv)
     if args.command == "open" and not args.project:
@@ -95,6 +118,13 @@ def run(argv: list[str]) -> int:
         return 2
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if missing_x11_library():
+        from skikt.layers.i18n import tr
+
+        from .i18n import language
+
+        print(tr("xcb_cursor_missing", args.lang or language()), file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

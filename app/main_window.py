@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         full = self._action(v, T("full_screen"), None, "F11")
         full.setCheckable(True)
         full.toggled.connect(lambda on: self.showFullScreen() if on else self.showNormal())
-        labels = self._action(v, T("labels"), None)
+        labels = self.labels_action = self._action(v, T("labels"), None)
         labels.setCheckable(True)
         labels.setChecked(True)
         labels.toggled.connect(self._labels)
@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: [self.add_file(p) for p in paths])
 
     def export_map_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, T("export_map"), "karta.png", "PNG (*.png);;PDF (*.pdf);;SVG (*.svg)")
+        path, _ = QFileDialog.getSaveFileName(self, T("export_map"), T("export_map_name"), "PNG (*.png);;PDF (*.pdf);;SVG (*.svg)")
         if path:
             self.export_map(path)
 
@@ -341,7 +341,7 @@ class MainWindow(QMainWindow):
         self.export_worker.start(job)
 
     def export_scores_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, T("export_scores"), "poang.gpkg", "GeoPackage (*.gpkg);;CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, T("export_scores"), T("export_scores_name"), "GeoPackage (*.gpkg);;CSV (*.csv)")
         if path:
             from skikt.layers.output import write_scores
 
@@ -400,20 +400,33 @@ class MainWindow(QMainWindow):
             return
         set_language(lang)
         install_qt_translations(QApplication.instance())
-        geometry = self.saveGeometry()
+        geometry, docks = self.saveGeometry(), self.saveState()
         view = (self.canvas.ax.get_xlim(), self.canvas.ax.get_ylim())
         new = MainWindow(self.model)
         new.restoreGeometry(geometry)
+        new.restoreState(docks)
         new.canvas.ax.set_xlim(*view[0])
         new.canvas.ax.set_ylim(*view[1])
         new.canvas._has_view = True
         new.canvas.scene.sync()
         new.show()
+        self._hand_over_state(new)
         new.canvas.redraw()
         self._replaced_by = new
         self.model.error.disconnect(self.show_error)
         self.hide()
         self.deleteLater()
+
+    def _hand_over_state(self, new: "MainWindow") -> None:
+        """What the user set up in this window lives on in the rebuilt one: the stability view,
+        the composite switch, the labels and the place clicked in Info (with its highlight)."""
+        new.weights_panel.show_composite.setChecked(self.weights_panel.show_composite.isChecked())
+        new.weights_panel.show_stability.setChecked(self.weights_panel.show_stability.isChecked())
+        if not self.canvas.scene.labels:
+            new.labels_action.setChecked(False)
+        clicked = self.info_panel._last
+        if clicked is not None:
+            new.info_panel.identify(*clicked)
 
     def closeEvent(self, event):
         if self.confirm_close and not self.model.undo.isClean():

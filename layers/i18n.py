@@ -404,6 +404,28 @@ _TEXT: dict[str, tuple[str, str]] = {
                   "{crs}  E {e}  N {n}   WGS 84  {lat}° N  {lon}° E"),
     "save_sample_as": ("Exempelprojektet är en mall – spara en egen kopia",
                        "The sample project is a template – save your own copy"),
+    "export_map_name": ("karta.png", "map.png"),
+    "export_scores_name": ("poang.gpkg", "scores.gpkg"),
+    "xcb_cursor_missing": ("skikt: Qt:s X11-stöd behöver systembiblioteket libxcb-cursor0; installera det med: "
+                           "sudo apt-get install libxcb-cursor0",
+                           "skikt: Qt's X11 support needs the system library libxcb-cursor0; install it with: "
+                           "sudo apt-get install libxcb-cursor0"),
+    "indicator_layer_hidden": ("Områdeslagret {name} räknas i poängen men visas inte ovanpå prioriteringskartan "
+                               "(det skulle färga om klasserna). Bocka i det under Lager för att se det.",
+                               "The area layer {name} counts in the score but is not drawn over the priority map "
+                               "(it would recolour the classes). Tick it under Layers to see it."),
+    "also_weighted": ("Även viktade (dolda på kartan): {names}", "Also weighted (hidden on the map): {names}"),
+    "join_matched_one": ("{n} av {rows} tabellrad matchade ett område ({rate})",
+                         "{n} of {rows} table row matched an area ({rate})"),
+    "join_unmatched_one": ("1 rad matchade inget område: koden finns inte i områdeslagret ({codes})",
+                           "1 row matched no area: code not in the area layer ({codes})"),
+    "join_no_code_one": ("1 rad saknar kod", "1 row has no code"),
+    "join_areas_without_in": ("{n} av {total} områden i studieområdet har ingen rad i tabellen",
+                              "{n} of {total} areas in the study area have no row in the table"),
+    "join_area_without_in": ("1 av {total} områden i studieområdet har ingen rad i tabellen",
+                             "1 of {total} areas in the study area has no row in the table"),
+    "cell_in": ("{place}, {size}-ruta", "{place}, {size} cell"),
+    "direction_toggle": ("Klicka för att vända riktningen", "Click to reverse the direction"),
     # --- scenarios and packing (helper S) ---
     # --- QGIS export (helper Q) ---
     "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),

@@ -191,3 +191,83 @@ def test_first_window_fits_a_1280x720_screen_and_a_saved_geometry_only_if_it_fit
     assert big["status"] and all(big["docks"].values()) and {"layers", "weights", "legend"} <= set(big["docks"])
     assert r["fits"]["geometry"] == [60, 40, 900, 560]  # a saved geometry that fits is restored
     assert r["fits"]["status"] and all(r["fits"]["docks"].values())
+
+
+# ------------------------------------------------------------------------------------------------
+# item 6 (direction), 7, 8, 9, 14
+
+
+def test_direction_says_what_it_means_and_a_click_reverses_it(window, qtbot):
+    row = next(iter(window.weights_panel.rows.values()))
+    before = window.model.project.layer(row.layer_id).indicator.direction
+    words = {"high": "Högt värde = hög prioritet", "low": "Lågt värde = hög prioritet"}
+    assert words[before] in row.direction.text()
+    with qtbot.waitSignal(window.model.computed, timeout=20000):
+        QTest.mouseClick(row.direction, Qt.LeftButton)
+    after = window.model.project.layer(row.layer_id).indicator.direction
+    assert after != before and words[after] in row.direction.text()
+
+
+def test_language_switch_keeps_the_info_selection_and_the_stability_view(window, qtbot):
+    from test_app_trust import widget_pos
+
+    canvas = window.canvas
+    units = window.model.ws.units
+    import shapely
+
+    best = int(np.nanargmax(window.model.ws.composite.score))
+    point = shapely.point_on_surface(units.geometry[best])
+    x, y = point.x, point.y
+    QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, widget_pos(canvas, x, y))
+    selected = window.model.selected
+    assert selected is not None
+    QTest.mouseClick(window.weights_panel.show_stability, Qt.LeftButton)
+    assert window.weights_panel.show_stability.isChecked()
+    window.menuBar().findChild(type(window.labels_action), "lang_en").trigger()
+    new = window._replaced_by
+    qtbot.addWidget(new)
+    assert new.weights_panel.show_stability.isChecked()  # "Show stability" stays on
+    assert new.canvas.scene.show_stability is not None
+    assert window.model.selected == selected
+    assert "Score" in new.info_panel.text.toPlainText()  # the clicked place, now in English
+    new.confirm_close = False
+
+
+def test_opacity_slider_never_reads_0_when_no_layer_is_selected(window):
+    panel = window.layers_panel
+    panel.tree.setCurrentItem(None)
+    panel.tree.clearSelection()
+    panel._current_changed(None, None)
+    assert not panel.opacity.isEnabled() and panel.opacity_value.text() == "–"
+    item = panel.item_for("vattenskydd")
+    QTest.mouseClick(panel.tree.viewport(), Qt.LeftButton, Qt.NoModifier,
+                     panel.tree.visualItemRect(item).center() + QPoint(40, 0))
+    expected = round(window.model.project.layer("vattenskydd").opacity * 100)
+    assert panel.opacity.isEnabled() and panel.opacity_value.text() == f"{expected} %"
+    QTest.keyClick(panel.opacity, Qt.Key_PageDown)
+    assert panel.opacity_value.text() == f"{panel.opacity.value()} %"
+
+
+def test_export_dialog_suggests_names_in_the_interface_language(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (asked.append(a[2]), ("", ""))[1]))
+    window.menuBar().findChild(type(window.labels_action), "lang_en").trigger()
+    new = window._replaced_by
+    qtbot.addWidget(new)
+    new.confirm_close = False
+    new.activateWindow()
+    QTest.keyClick(new.windowHandle(), Qt.Key_E, Qt.ControlModifier)
+    assert asked == ["map.png"]
+
+
+def test_missing_x11_library_is_one_line_with_the_install_command(monkeypatch, capsys):
+    from skikt.app import main
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(main, "XCB_CURSOR_LIB", "libskikt-no-such-library.so.0")
+    assert main.run(["--lang", "en"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["skikt: Qt's X11 support needs the system library libxcb-cursor0; install it with: "
+                   "sudo apt-get install libxcb-cursor0"]

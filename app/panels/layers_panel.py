@@ -57,11 +57,20 @@ class LayersPanel(QWidget):
         self.tree.dropped.connect(self._dropped)
         self.opacity = QSlider(Qt.Horizontal)
         self.opacity.setRange(0, 100)
+        self.opacity.setValue(100)  # never a bare 0 that reads as "0 %" before a layer is chosen
         self.opacity.setEnabled(False)
         self.opacity.valueChanged.connect(self._opacity_moved)
+        self.opacity_label = QLabel(T("opacity"))
+        # The value in words: "–" while no layer is selected, so a disabled slider is not read
+        # as a layer at 0 %.
+        self.opacity_value = QLabel("–")
+        self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100 %") + 4)
+        self.opacity_value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.opacity.valueChanged.connect(self._show_opacity)
         row = QHBoxLayout()
-        row.addWidget(QLabel(T("opacity")))
+        row.addWidget(self.opacity_label)
         row.addWidget(self.opacity)
+        row.addWidget(self.opacity_value)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.tree)
@@ -160,9 +169,14 @@ class LayersPanel(QWidget):
         if visible != self.model.project.layer(lid).visible:
             self.model.undo.push(SetVisible(self.model, lid, visible))
 
+    def _show_opacity(self, value: int):
+        self.opacity_value.setText(f"{value} %" if self.opacity.isEnabled() else "–")
+
     def _current_changed(self, item, _prev):
         lid = item.data(0, ROLE_ID) if item is not None else None
         self.opacity.setEnabled(bool(lid))
+        self.opacity_label.setEnabled(bool(lid))
+        self._show_opacity(self.opacity.value())
         if lid:
             with self._quiet():
                 self.opacity.setValue(round(self.model.project.layer(lid).opacity * 100))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QSlider, QToolButton,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QSizePolicy, QSlider, QToolButton,
                                QVBoxLayout, QWidget)
 
 from skikt.layers.project import NORMALIZE
@@ -19,6 +19,7 @@ from ..commands import SetIndicator, SetWeight
 from ..i18n import T
 from .common import clear_layout, scrolling
 
+ROWS_PER_INDICATOR = 5  # name; slider and share; direction; normalisation; rule
 SCALE = 10  # slider steps per weight unit: weights 0–20 in steps of 0.1
 
 
@@ -43,15 +44,18 @@ class IndicatorRow:
         for key in NORMALIZE:
             self.norm.addItem(T(f"norm_{key}"), key)
         self.norm.setObjectName(f"normalize_{spec.id}")
+        # The direction in words ("Högt värde = hög prioritet"), not a bare arrow.
+        self.direction.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.direction.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         grid.addWidget(self.name, row, 0, 1, 3)
-        grid.addWidget(self.slider, row + 1, 0)
-        grid.addWidget(self.share, row + 1, 1)
-        grid.addWidget(self.direction, row + 1, 2)
-        grid.addWidget(self.norm, row + 2, 0, 1, 3)
+        grid.addWidget(self.slider, row + 1, 0, 1, 2)
+        grid.addWidget(self.share, row + 1, 2)
+        grid.addWidget(self.direction, row + 2, 0, 1, 3)
+        grid.addWidget(self.norm, row + 3, 0, 1, 3)
         line = QFrame()
         line.setFrameShape(QFrame.HLine)
         line.setStyleSheet("color:#dddddd")
-        grid.addWidget(line, row + 3, 0, 1, 3)
+        grid.addWidget(line, row + 4, 0, 1, 3)
         self.sync()
         self.slider.valueChanged.connect(self._slider)
         self.direction.toggled.connect(self._direction)
@@ -67,8 +71,8 @@ class IndicatorRow:
         self.slider.setValue(round(ind.weight * SCALE))
         low = ind.direction == "low"
         self.direction.setChecked(low)
-        self.direction.setText("↓" if low else "↑")
-        self.direction.setToolTip(T("direction_low") if low else T("direction_high"))
+        self.direction.setText(("↓ " + T("direction_low")) if low else ("↑ " + T("direction_high")))
+        self.direction.setToolTip(T("direction_toggle"))
         self.norm.setCurrentIndex(max(0, self.norm.findData(ind.normalize)))
         for w in (self.slider, self.direction, self.norm):
             w.blockSignals(False)
@@ -128,8 +132,8 @@ class WeightsPanel(QWidget):
         clear_layout(self.grid)
         self.rows = {}
         for i, spec in enumerate(s for s in self.model.project.layers if s.indicator is not None):
-            self.rows[spec.id] = IndicatorRow(self, self.grid, i * 4, spec)
-        self.grid.setRowStretch(len(self.rows) * 4, 1)
+            self.rows[spec.id] = IndicatorRow(self, self.grid, i * ROWS_PER_INDICATOR, spec)
+        self.grid.setRowStretch(len(self.rows) * ROWS_PER_INDICATOR, 1)
         self.update_shares()
 
     def sync(self, *_):

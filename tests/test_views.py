@@ -368,3 +368,28 @@ def test_sample_has_scenarios_views_and_groups_that_fit_the_county():
     groups = project.extra["groups"]
     assert len(groups) >= 2 and all(sum(g["weights"].values()) == 100 for g in groups)
     assert project.population == {"layer": "tatorter", "column": "pop"}
+
+
+def test_sample_speaker_notes_tell_what_the_scores_show():
+    """The compare views' notes say: under Vård först almost the whole top class lies in Norrtälje
+    and Nynäshamn has none; under Beredskap Nynäshamn has more than 250 top-class cells. Checked
+    with two separate scorings and a geopandas join of the cells (from their SCB names) to the
+    municipalities."""
+    from skikt.layers.scenarios import apply_scenario
+    from skikt.layers.workspace import Workspace
+
+    project = read_project(SAMPLE / "sample_project.toml")
+    kommuner = gpd.read_file(SAMPLE / "sweden_reference.gpkg", layer="kommuner").to_crs(3006)
+    top = {}
+    for name in ("Vård först", "Beredskap"):
+        ws = Workspace(apply_scenario(project, name))
+        ws.update()
+        table = ws.result_table()
+        cells = table[table["priority_class"] == 1]["unit_id"].str.extract(r"E(\d+)N(\d+)").astype(float)
+        centres = gpd.GeoDataFrame(geometry=gpd.points_from_xy(cells[0] + 250, cells[1] + 250), crs=3006)
+        joined = gpd.sjoin(centres, kommuner[["name", "geometry"]], predicate="within")
+        top[name] = joined["name"].value_counts()
+    assert top["Vård först"].get("Nynäshamn", 0) == 0
+    assert top["Vård först"].get("Norrtälje", 0) > 0.9 * top["Vård först"].sum()
+    assert top["Beredskap"].get("Nynäshamn", 0) > 250
+    assert top["Beredskap"].get("Haninge", 0) > top["Vård först"].get("Haninge", 0)

@@ -3,7 +3,9 @@
 The part of the format described in the README is fixed so other tools can write it. Every key's
 type and range is declared once in :mod:`.schema`; this module turns the checked tables into the
 in-memory model (:class:`Project` and its specs) and checks what spans several tables (references
-between layers, join cycles). Keys we do not know (written by a newer app, by hand, or by another
+between layers, join cycles, the layers and scenarios that [[scenarios]], [[views]] and [[groups]]
+name). Those three arrays stay plain tables in ``Project.extra``, checked; scenarios.py, views.py
+and groups.py read and edit them there. Keys we do not know (written by a newer app, by hand, or by another
 tool) are kept and written back on save, and saving edits the document that was read (tomlkit),
 so comments, key order and formatting survive; only changed values are rewritten.
 """
@@ -190,13 +192,15 @@ class Project:
 
     def to_dict(self) -> dict:
         d = {"schema_version": SCHEMA_VERSION}
-        d.update(self.extra)
+        d.update({k: v for k, v in self.extra.items() if k not in ENTRY_TABLES})
         d["project"] = {**self.project_extra, "title": self.title, "crs": self.crs}
         if self.population is not None:
             d["project"]["population"] = dict(self.population)
         base = self.base_dir
         d["layers"] = [s.to_dict(base) for s in self.layers]
         d["units"] = self.units.to_dict()
+        # Scenarios, views and groups last: a new file lists them after the layers and units.
+        d.update({k: self.extra[k] for k in ENTRY_TABLES if k in self.extra})
         return d
 
     def copy(self) -> "Project":
@@ -329,9 +333,9 @@ def _check_version(data: dict, path) -> None:
 def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = False) -> Project:
     """The checked project. Every problem is one ProjectError line with the key's path.
 
-    ``lenient``: a bad [[layers]] entry is left out and its error kept in ``layer_errors``
-    (the app opens the rest); anything else wrong, or a bad layer that another layer, the units
-    or the study area refers to, is still raised.
+    ``lenient``: a bad [[layers]], [[scenarios]], [[views]] or [[groups]] entry is left out and
+    its error kept in ``layer_errors`` (the app opens the rest); anything else wrong, or a bad
+    layer that another layer, the units or the study area refers to, is still raised.
     """
     _check_version(data, path)
     top, errors = validate(FileModel, data, "", path)
@@ -646,7 +650,12 @@ def _end_with_blank_line(table) -> None:
 def _updated_document(project: Project) -> tuple[Any, dict]:
     now = project.to_dict()
     if project.document is None:
-        return tomlkit.parse(tomli_w.dumps(now)), now
+        # A new file: [[scenarios]], [[views]] and [[groups]] as arrays of tables after the rest
+        # (tomli_w would write short ones as one inline array).
+        doc = tomlkit.parse(tomli_w.dumps({k: v for k, v in now.items() if k not in ENTRY_TABLES}))
+        for key in ENTRY_TABLES:
+            _merge_entries(doc, key, [], _entries(now, key))
+        return doc, now
     before = project.saved_state or {}
     doc = project.document
     for key in ENTRY_NAME:

@@ -393,3 +393,16 @@ def test_sample_speaker_notes_tell_what_the_scores_show():
     assert top["Vård först"].get("Norrtälje", 0) > 0.9 * top["Vård först"].sum()
     assert top["Beredskap"].get("Nynäshamn", 0) > 250
     assert top["Beredskap"].get("Haninge", 0) > top["Vård först"].get("Haninge", 0)
+
+
+def test_a_new_file_writes_entries_as_tables_after_the_units(project_path, tmp_path):
+    project = read_project(project_path)
+    project.document = None  # as for a project made in the app, never read from a file
+    out = write_project(project, tmp_path / "new.toml")
+    text = out.read_text(encoding="utf-8")
+    assert text.index("[units]") < text.index("[[scenarios]]") < text.index("[[views]]") < text.index("[[groups]]")
+    assert text.count("[[views]]") == 2
+    data, first = _data(out), _data(project_path)
+    for key in ("scenarios", "views", "groups", "project", "future_key"):
+        assert data[key] == first[key], key
+    assert read_project(out) == project

@@ -6,6 +6,14 @@
 * view changed → limits move; polygon layers are re-simplified only when the pixel size has
   changed by more than a factor of two since they were built.
 
+Everything the scene draws above the priority map (vector layers, base map, names) is painted
+into one RGBA image per view (``CachedLayers``) and that image is composited over the priority
+map on every draw. A weight step therefore costs the priority map plus one image blend, however
+many features the shown layers have; the image is painted again only when one of those artists
+changed (matplotlib marks it stale), one was added or removed, or the view, canvas size or dpi
+moved. The full redraw goes through the same image, so a cached step and a fresh draw give the
+same pixels.
+
 The Qt canvas and ``skikt bench`` both drive this class; it knows nothing about Qt.
 """
 
@@ -15,6 +23,7 @@ import json
 
 import numpy as np
 import shapely
+from matplotlib.artist import Artist
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
@@ -31,6 +40,63 @@ def prepare_map_axes(ax) -> None:
     ax.set_facecolor("#fbfbf9")
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_axis_off()
+
+
+class CachedLayers(Artist):
+    """The scene's static artists drawn once into an RGBA image, composited over the priority map.
+
+    ``members`` returns the artists it stands for; the scene marks them animated, so that on screen
+    the Axes skips them and only this image is drawn. When a figure is saved (savefig, printing)
+    the Axes draws animated artists itself, so this image then draws nothing.
+    """
+
+    def __init__(self, members, *, zorder: float):
+        super().__init__()
+        self.set_zorder(zorder)
+        self._members = members
+        self._painted_members: tuple = ()
+        self._painted_view = None
+        self._rgba: np.ndarray | None = None
+        self.paints = 0  # how often the image was painted from the artists (a weight step: never)
+
+    def invalidate(self) -> None:
+        self._painted_view = None
+        self.stale = True
+
+    def _view_key(self, renderer) -> tuple:
+        ax = self.axes
+        return (int(renderer.width), int(renderer.height), float(renderer.dpi),
+                tuple(ax.viewLim.bounds), tuple(ax.bbox.bounds))
+
+    def _is_current(self, members: tuple, view: tuple) -> bool:
+        return (self._rgba is not None and view == self._painted_view
+                and MapScene._same_objects(members, self._painted_members)
+                and not any(a.stale for a in members))
+
+    def _paint(self, members: tuple, renderer) -> None:
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        off = RendererAgg(int(renderer.width), int(renderer.height), renderer.dpi)
+        for art in sorted((a for a in members if a.get_visible()), key=lambda a: a.get_zorder()):
+            art.draw(off)
+        for art in members:  # hidden ones are never drawn, so never marked clean by a draw
+            art.stale = False
+        # The buffer's first row is the top of the figure; draw_image takes the bottom row first.
+        self._rgba = np.ascontiguousarray(np.asarray(off.buffer_rgba())[::-1])
+        self.paints += 1
+
+    def draw(self, renderer):
+        if not self.get_visible() or self.figure.canvas.is_saving():
+            return
+        members = tuple(self._members())
+        view = self._view_key(renderer)
+        if not self._is_current(members, view):
+            self._paint(members, renderer)
+            self._painted_members, self._painted_view = members, view
+        gc = renderer.new_gc()
+        renderer.draw_image(gc, 0, 0, self._rgba)
+        gc.restore()
+        self.stale = False
 
 
 class MapScene:
@@ -56,6 +122,20 @@ class MapScene:
         self._priority_units = None
         self._simplify = None
         self._highlight = None
+        self._cached: CachedLayers | None = None
+
+    def _static_artists(self) -> list:
+        """What CachedLayers paints: every layer, the base map and the names (all above the priority map)."""
+        layers = [entry[1] for entry in self._layer_art.values() if entry[1] is not None]
+        return layers + self._base_art + self._label_art
+
+    def _cache_static(self, artists) -> None:
+        """Hand artists to the cached image (on screen the Axes then skips them)."""
+        if self._cached is None or self._cached.axes is not self.ax:
+            self._cached = self.ax.add_artist(CachedLayers(self._static_artists, zorder=0.6))
+        for art in artists:
+            if art is not None:
+                art.set_animated(True)
 
     # ------------------------------------------------------------------ helpers
 
@@ -111,6 +191,7 @@ class MapScene:
                     cached[1].remove()
                 art, entries = draw_layer(self.ax, lay.geo, Style.from_dict(spec.style), spec.sector,
                                           alpha=spec.opacity, simplify=tol, lang=self.lang)
+                self._cache_static([art])
                 self._layer_art[spec.id] = (key, art, entries, lay.frame)
             art = self._layer_art[spec.id][1]
             if art is not None:
@@ -126,6 +207,7 @@ class MapScene:
             for a in self._base_art:
                 a.remove()
             self._base_art = draw_basemap(self.ax, counties, municipalities, labels=False, simplify=tol)
+            self._cache_static(self._base_art)
             self._base_key, self._base_sources = tol, (counties, municipalities)
         self.sync_labels()
 
@@ -154,6 +236,7 @@ class MapScene:
         self._label_art = draw_municipality_names(
             self.ax, municipalities, view=(x0, x1, y0, y1), min_label_area=(60 * self.pixel_size()) ** 2,
             halo=True, prefer=self._in_study_area(municipalities))
+        self._cache_static(self._label_art)
 
     # ------------------------------------------------------------------ composite
 
@@ -234,6 +317,9 @@ class MapScene:
             a.remove()
         if self._priority is not None:
             self._priority.remove()
+        if self._cached is not None and self._cached.axes is not None:
+            self._cached.remove()
+        self._cached = None
         self._layer_art.clear()
         self.highlight(None)
         self._base_art, self._label_art, self._priority, self._base_key = [], [], None, None

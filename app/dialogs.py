@@ -18,7 +18,7 @@ from skikt.layers.errors import SkiktError
 from skikt.layers.indicators import family
 from skikt.layers.i18n import say
 from skikt.layers.io import list_layers, read_raw
-from skikt.layers.joins import join_table
+from skikt.layers.joins import best_join, join_table
 from skikt.layers.metadata import read_sidecar
 from skikt.layers.project import METHODS, IndicatorSpec, LayerSpec
 from skikt.layers.sectors import SECTORS
@@ -30,6 +30,25 @@ from .workers import Worker
 COMMON_CRS = ["EPSG:3006", "EPSG:4326", "EPSG:3021", "EPSG:3007", "EPSG:3008", "EPSG:3009", "EPSG:3010",
               "EPSG:3011", "EPSG:3012", "EPSG:3013", "EPSG:3014", "EPSG:3015", "EPSG:3016", "EPSG:3017",
               "EPSG:3018", "EPSG:3857"]
+
+
+# The indicator methods that mean something for each kind of layer (a point has no coverage or
+# length; a joined table's areas carry values, not features to count).
+METHODS_FOR = {
+    "point": ("count", "density", "distance", "attribute"),
+    "line": ("length", "count", "distance", "attribute"),
+    "polygon": ("coverage", "count", "density", "distance", "attribute"),
+    "table": ("attribute",),
+}
+# An indicator set on a table of statistics per area most often describes the population.
+TABLE_SECTOR = "socioeconomics"
+
+
+def geometry_kind(raw) -> str:
+    if raw.kind == "table":
+        return "table"
+    frame = raw.frame[~raw.frame.geometry.isna()]
+    return family(frame) if len(frame) else "mixed"
 
 
 class AddLayerDialog(QDialog):
@@ -57,6 +76,9 @@ class AddLayerDialog(QDialog):
         for sid, sec in SECTORS.items():
             self.sector.addItem(sec.name(language()), sid)
         self.sector.setCurrentIndex(max(0, self.sector.findData(side.get("sector", "reference"))))
+        # Reference only until the user or an indicator says otherwise (see _method_changed).
+        self._sector_chosen = "sector" in side
+        self.sector.activated.connect(lambda _i: setattr(self, "_sector_chosen", True))
         form.addRow(T("sector"), self.sector)
         self.title = QLineEdit(side.get("title") or self.path.stem.replace("_", " "))
         form.addRow(T("title"), self.title)
@@ -83,9 +105,7 @@ class AddLayerDialog(QDialog):
         self.ind_box = QGroupBox(T("indicator"))
         inf = QFormLayout(self.ind_box)
         self.method = QComboBox()
-        self.method.addItem(T("none"), None)
-        for m in METHODS:
-            self.method.addItem(T(f"method_{m}"), m)
+        self._fill_methods(METHODS)
         self.column = QComboBox()
         self.direction = QComboBox()
         self.direction.addItem(T("direction_high"), "high")
@@ -97,6 +117,10 @@ class AddLayerDialog(QDialog):
         inf.addRow(T("column"), self.column)
         inf.addRow("", self.direction)
         inf.addRow(T("weight"), self.weight)
+        self.hidden_note = QLabel("")
+        self.hidden_note.setWordWrap(True)
+        self.hidden_note.setStyleSheet("color:#555555")
+        inf.addRow(self.hidden_note)
         self.error = QLabel("")
         self.error.setStyleSheet("color:#b00020")
         self.error.setWordWrap(True)
@@ -187,8 +211,47 @@ class AddLayerDialog(QDialog):
         for c in cols:
             if pd.api.types.is_numeric_dtype(frame[c]):
                 self.column.addItem(str(c), c)
+        kind = geometry_kind(raw)
+        self._fill_methods(METHODS_FOR.get(kind, METHODS))
+        best = self._pick_best_join() if is_table else None
         self._area_changed()
+        if best is not None:
+            self.area_key.setCurrentText(best[2])
+            self.table_key.setCurrentText(best[1])
+        if is_table and self.column.count():
+            # A joined table is there for its values: its first numeric column that is not the
+            # key becomes the indicator, which the user can still switch off.
+            values = [i for i in range(self.column.count()) if self.column.itemText(i) != self.table_key.currentText()]
+            if values:
+                self.column.setCurrentIndex(values[0])
+                self.method.setCurrentIndex(self.method.findData("attribute"))
         self._method_changed()
+
+    def _fill_methods(self, methods) -> None:
+        current = self.method.currentData()
+        self.method.blockSignals(True)
+        self.method.clear()
+        self.method.addItem(T("none"), None)
+        for m in methods:
+            self.method.addItem(T(f"method_{m}"), m)
+        self.method.setCurrentIndex(max(0, self.method.findData(current)))
+        self.method.blockSignals(False)
+
+    def _pick_best_join(self):
+        """Select the area layer and key columns that match most of the table's rows, so a
+        table of municipal codes joins to the municipalities without touching the dialog."""
+        areas = {self.area_layer.itemData(i): self.model.ws.layers[self.area_layer.itemData(i)].geo
+                 for i in range(self.area_layer.count())}
+        best = best_join(self.raw.frame, areas)
+        if best is None:
+            return None
+        self.area_layer.blockSignals(True)
+        self.area_layer.setCurrentIndex(self.area_layer.findData(best[0]))
+        self.area_layer.blockSignals(False)
+        self.table_key.blockSignals(True)
+        self.table_key.setCurrentText(best[1])
+        self.table_key.blockSignals(False)
+        return best
 
     def _area_changed(self):
         self.area_key.clear()
@@ -210,7 +273,8 @@ class AddLayerDialog(QDialog):
             self.ok.setEnabled(False)
             return
         try:
-            _, rep = join_table(self.raw.frame, left, self.model.ws.layers[lid].geo, right, source=self.path.name)
+            _, rep = join_table(self.raw.frame, left, self.model.ws.layers[lid].geo, right, source=self.path.name,
+                                study_area=self.model.ws.study_area_geometries())
         except SkiktError as exc:
             self.match.setText(exc.text(language()))
             return
@@ -224,6 +288,19 @@ class AddLayerDialog(QDialog):
         self.column.setEnabled(m == "attribute")
         self.direction.setEnabled(m is not None)
         self.weight.setEnabled(m is not None)
+        if m is not None and not self._sector_chosen and self.sector.currentData() == "reference":
+            # Reference layers never carry a weight in the legend's sector list: an indicator
+            # belongs to a sector. Tables of statistics per area are socio-economic by default.
+            self.sector.setCurrentIndex(self.sector.findData(TABLE_SECTOR))
+        hidden = self.hides_over_priority_map()
+        self.hidden_note.setVisible(hidden)
+        self.hidden_note.setText(T("indicator_layer_hidden").format(name=self.title.text()) if hidden else "")
+
+    def hides_over_priority_map(self) -> bool:
+        """An indicator drawn as filled areas would recolour the priority classes under it."""
+        if self.raw is None or self.method.currentData() is None:
+            return False
+        return geometry_kind(self.raw) in ("table", "polygon")
 
     def spec(self) -> LayerSpec:
         layer = self._layer_arg()
@@ -239,6 +316,8 @@ class AddLayerDialog(QDialog):
         if m:
             spec.indicator = IndicatorSpec(method=m, column=self.column.currentData() if m == "attribute" else None,
                                            direction=self.direction.currentData(), weight=self.weight.value())
+        if self.hides_over_priority_map():
+            spec.visible = False  # counts in the score; the legend lists it as "also weighted"
         return spec
 
 

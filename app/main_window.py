@@ -238,6 +238,9 @@ class MainWindow(QMainWindow):
             self._no_map(self.model.no_map_reason)
         elif self._error_in_job and self.last_error:
             self.status(f"{T('error')}: {self.last_error}", 15000)
+        elif getattr(self, "_note_after_job", None):  # why the new layer is not on the map
+            self.status(self._note_after_job, 15000)
+            self._note_after_job = None
         else:
             self.status(T("ready"), 3000)
 
@@ -305,7 +308,11 @@ class MainWindow(QMainWindow):
             return False
         spec = dialog.spec()
         self.model.undo.push(AddLayer(self.model, spec, 0))
-        self.status(T("layer_added").format(name=spec.title))
+        if dialog.hides_over_priority_map():
+            self._note_after_job = T("indicator_layer_hidden").format(name=spec.title)
+            self.status(self._note_after_job, 15000)
+        else:
+            self.status(T("layer_added").format(name=spec.title))
         return True
 
     def dragEnterEvent(self, event):

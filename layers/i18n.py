@@ -420,6 +420,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "join_unmatched_one": ("1 rad matchade inget område: koden finns inte i områdeslagret ({codes})",
                            "1 row matched no area: code not in the area layer ({codes})"),
     "join_no_code_one": ("1 rad saknar kod", "1 row has no code"),
+    "join_padded_one": ("1 kod hade tappat sina inledande nollor och fylldes ut",
+                        "1 code had lost its leading zeros and was padded"),
     "join_areas_without_in": ("{n} av {total} områden i studieområdet har ingen rad i tabellen",
                               "{n} of {total} areas in the study area have no row in the table"),
     "join_area_without_in": ("1 av {total} områden i studieområdet har ingen rad i tabellen",

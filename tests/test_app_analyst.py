@@ -271,3 +271,77 @@ def test_missing_x11_library_is_one_line_with_the_install_command(monkeypatch, c
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["skikt: Qt's X11 support needs the system library libxcb-cursor0; install it with: "
                    "sudo apt-get install libxcb-cursor0"]
+
+
+# ------------------------------------------------------------------------------------------------
+# items 3 and 5: a CSV of municipal codes joins by itself and does not cover the priority map
+
+
+def stockholm_municipalities(sample_copy):
+    """Oracle: the municipalities whose inner point lies in the study area (county 01), by geopandas."""
+    import geopandas as gpd
+
+    gpkg = sample_copy.parent / "sweden_reference.gpkg"
+    kommuner = gpd.read_file(gpkg, layer="kommuner")
+    county = gpd.read_file(gpkg, layer="lan").query("code == '01'")
+    inner = kommuner.set_geometry(kommuner.representative_point())
+    inside = gpd.sjoin(inner, county[["geometry"]], predicate="within")
+    return kommuner.loc[sorted(set(inside.index))]
+
+
+def test_a_csv_of_municipal_codes_joins_to_the_municipalities_untouched(window, qtbot, tmp_path, sample_copy):
+    inside = stockholm_municipalities(sample_copy)
+    assert len(inside) > 5
+    rows = inside.iloc[1:]  # one municipality of the study area has no row
+    csv = tmp_path / "kommunstatistik.csv"
+    # Codes as a spreadsheet leaves them: integers, the leading zero gone.
+    csv.write_text("kommun;kod;andel\n" + "".join(f"{n};{int(c)};{i * 1.5}\n" for i, (c, n) in
+                                                    enumerate(zip(rows.code, rows.name))), encoding="utf-8")
+    seen = {}
+
+    def accept_untouched(dialog):
+        seen.update(area=dialog.area_layer.currentData(), left=dialog.table_key.currentText(),
+                    right=dialog.area_key.currentText(), match=dialog.match.text(),
+                    sector=dialog.sector.currentData(), method=dialog.method.currentData(),
+                    column=dialog.column.currentText(), methods=[dialog.method.itemData(i) for i in range(dialog.method.count())],
+                    note=dialog.hidden_note.text())
+        QTest.mouseClick(dialog.ok, Qt.LeftButton)
+        return dialog.result()
+
+    window.dialog_exec = accept_untouched
+    with qtbot.waitSignal(window.model.computed, timeout=30000):
+        assert window.add_file(csv)
+    assert (seen["area"], seen["left"], seen["right"]) == ("kommuner", "kod", "code")
+    assert ">100%<" in seen["match"].replace(" ", "")
+    missing = f"1 av {len(inside)} områden i studieområdet har ingen rad i tabellen"
+    assert missing in seen["match"]  # not "… av 290 områden": only the study area counts
+    assert seen["sector"] == "socioeconomics" and seen["method"] == "attribute" and seen["column"] == "andel"
+    assert seen["methods"] == [None, "attribute"]
+    spec = window.model.project.layers[0]
+    assert spec.join == {"layer": "kommuner", "left": "kod", "right": "code"}
+    # Item 3: the filled areas would recolour the classes, so the layer starts hidden, says why,
+    # and still counts in the score.
+    assert not spec.visible and "räknas i poängen" in seen["note"]
+    assert spec.id in window.model.ws.normalised.layer_ids
+    assert spec.id in window.weights_panel.rows
+    assert "räknas i poängen" in window.statusBar().currentMessage()
+
+
+def test_join_report_says_1_row_and_counts_only_the_study_area(sample_copy):
+    import geopandas as gpd
+    import pandas as pd
+
+    from skikt.layers.joins import join_table
+
+    gpkg = sample_copy.parent / "sweden_reference.gpkg"
+    kommuner = gpd.read_file(gpkg, layer="kommuner")
+    county = gpd.read_file(gpkg, layer="lan").query("code == '01'")
+    inside = stockholm_municipalities(sample_copy)
+    table = pd.DataFrame({"kod": [inside.code.iloc[0], "9999"], "v": [1.0, 2.0]})
+    _, rep = join_table(table, "kod", kommuner, "code", study_area=county.geometry.to_numpy())
+    lines = rep.lines("sv")
+    assert lines[0] == "1 av 2 tabellrader matchade ett område (50%)"
+    assert lines[1] == "1 rad matchade inget område: koden finns inte i områdeslagret (9999)"
+    assert lines[2] == f"{len(inside) - 1} av {len(inside)} områden i studieområdet har ingen rad i tabellen"
+    one = pd.DataFrame({"kod": [inside.code.iloc[0]], "v": [1.0]})
+    assert join_table(one, "kod", kommuner, "code")[1].lines("en")[0] == "1 of 1 table row matched an area (100%)"

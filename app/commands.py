@@ -129,3 +129,28 @@ class SetIndicator(_SetValue):
 
     def apply(self, v):
         self.model.set_indicator(self.layer_id, v)
+
+
+class SetCounted(_SetValue):
+    """'Counts in the score' on or off, apart from 'shown on the map'. Off keeps the weight the
+    user set (``weight_when_counted``) and makes the stored weight 0, so every reader of the
+    project (``skikt score``, exports) leaves the layer out without knowing the switch;
+    ``active = false`` records the choice. On brings the remembered weight back."""
+
+    ID, label = 0, "cmd_counted"
+
+    def __init__(self, model, layer_id, counted: bool):
+        ind = model.project.layer(layer_id).indicator
+        extra = dict(ind.extra)
+        if counted:
+            weight = float(extra.pop("weight_when_counted", ind.weight or 1.0))
+            extra.pop("active", None)
+        else:
+            extra.update(active=False, weight_when_counted=float(ind.weight))
+            weight = 0.0
+        super().__init__(model, layer_id, (weight, extra), (float(ind.weight), dict(ind.extra)))
+
+    def apply(self, v):
+        weight, extra = v
+        self.model.project.layer(self.layer_id).indicator.extra = dict(extra)
+        self.model.set_weight(self.layer_id, weight)

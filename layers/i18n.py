@@ -428,6 +428,12 @@ _TEXT: dict[str, tuple[str, str]] = {
                              "1 of {total} areas in the study area has no row in the table"),
     "cell_in": ("{place}, {size}-ruta", "{place}, {size} cell"),
     "direction_toggle": ("Klicka för att vända riktningen", "Click to reverse the direction"),
+    "counts_in_score": ("Räknas i poängen", "Counts in the score"),
+    "counts_in_score_tip": ("Av: lagret lämnas utanför poängen (vikten sparas till nästa gång). "
+                            "Att visa eller dölja lagret på kartan görs under Lager och påverkar inte poängen.",
+                            "Off: the layer is left out of the score (its weight is kept for later). "
+                            "Showing or hiding it on the map is done under Layers and does not change the score."),
+    "cmd_counted": ("Räknas i poängen: {name}", "Counts in the score: {name}"),
     # --- scenarios and packing (helper S) ---
     # --- QGIS export (helper Q) ---
     "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),

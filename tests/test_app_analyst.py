@@ -345,3 +345,54 @@ def test_join_report_says_1_row_and_counts_only_the_study_area(sample_copy):
     assert lines[2] == f"{len(inside) - 1} av {len(inside)} områden i studieområdet har ingen rad i tabellen"
     one = pd.DataFrame({"kod": [inside.code.iloc[0]], "v": [1.0]})
     assert join_table(one, "kod", kommuner, "code")[1].lines("en")[0] == "1 of 1 table row matched an area (100%)"
+
+
+# ------------------------------------------------------------------------------------------------
+# item 4: "shown on the map" and "counts in the score" are two switches
+
+
+def weighted_score_oracle(ws, weights: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Σwᵢnᵢ / Σwᵢ (numpy) on the cells where every indicator has a value."""
+    ids = ws.normalised.layer_ids
+    w = np.array([weights.get(i, 0.0) for i in ids], float)
+    norm = ws.normalised.norm.astype(float)
+    full = np.isfinite(norm).all(0)
+    return full, (w[:, None] * norm[:, full]).sum(0) / w.sum()
+
+
+def test_hiding_a_layer_keeps_it_in_the_score_and_the_switch_takes_it_out(window, qtbot):
+    model, panel = window.model, window.layers_panel
+    lid = "vard"
+    weights = {s.id: s.indicator.weight for s in model.project.layers if s.indicator is not None}
+    score_before = model.ws.composite.score.copy()
+    item = panel.item_for(lid)
+    QTest.mouseClick(panel.tree.viewport(), Qt.LeftButton, Qt.NoModifier,
+                     panel.tree.visualItemRect(item).center() + QPoint(40, 0))
+    QTest.keyClick(panel.tree, Qt.Key_Space)  # untick: hidden on the map
+    qtbot.waitUntil(lambda: not model.project.layer(lid).visible, timeout=5000)
+    window.canvas.redraw()
+    QApplication.processEvents()
+    np.testing.assert_array_equal(model.ws.composite.score, score_before)  # still counts
+    note = window.legend_panel.findChild(type(window.legend_panel.body.layout().itemAt(0).widget()), "also_weighted")
+    assert note is not None and model.project.layer(lid).title in note.text()
+    # The switch in Weights takes it out of the score (and keeps the weight for later).
+    row = window.weights_panel.rows[lid]
+    assert row.counted.isChecked()
+    with qtbot.waitSignal(model.composite_changed, timeout=5000):
+        QTest.mouseClick(row.counted, Qt.LeftButton, Qt.NoModifier, QPoint(6, row.counted.height() // 2))
+    assert not row.counted.isChecked() and not row.slider.isEnabled()
+    spec = model.project.layer(lid)
+    assert spec.indicator.weight == 0 and spec.indicator.extra == {"active": False, "weight_when_counted": weights[lid]}
+    full, expected = weighted_score_oracle(model.ws, {**weights, lid: 0.0})
+    np.testing.assert_allclose(model.ws.composite.score[full], expected, atol=1e-5)
+    # It round-trips through the project file and one undo brings the weight back.
+    saved = window.model.project.path.parent / "counted.toml"
+    window.model.save(saved)
+    from skikt.layers.project import read_project
+
+    again = read_project(saved).layer(lid).indicator
+    assert again.weight == 0 and again.extra.get("active") is False
+    window.activateWindow()
+    with qtbot.waitSignal(model.composite_changed, timeout=5000):
+        QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier)
+    assert model.project.layer(lid).indicator.weight == weights[lid] and row.counted.isChecked()

@@ -77,6 +77,11 @@ class LegendPanel(QWidget):
         canvas.model.no_map_changed.connect(self.rebuild)
         self.rebuild()
 
+    def hidden_weighted(self) -> list[str]:
+        """Titles of the layers that count in the score (weight above zero) but are not shown."""
+        return [s.title for s in self.canvas.model.project.layers
+                if s.indicator is not None and s.indicator.weight > 0 and not s.visible]
+
     def titles(self) -> list[str]:
         return [title for title, _, _ in self.canvas.scene.legend_sections()]
 
@@ -90,6 +95,14 @@ class LegendPanel(QWidget):
             note.setStyleSheet("color:#7a1f00;background:#fff4e5;border:1px solid #b35900;padding:4px")
             self.inner.addWidget(note)
         sections = self.canvas.scene.legend_sections()
+        hidden = self.hidden_weighted()
+        if hidden and sections and not reason:
+            # Counted in the score but not drawn: the map's colours come from these too.
+            also = QLabel(T("also_weighted").format(names=", ".join(hidden)))
+            also.setObjectName("also_weighted")
+            also.setWordWrap(True)
+            also.setStyleSheet("color:#444444;font-style:italic")
+            self.inner.addWidget(also)
         if not sections and not reason:
             self.inner.addWidget(QLabel(T("no_features_here")))
         for title, entries, illustrative in sections:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel
 from skikt.layers.project import NORMALIZE
 from skikt.layers.sectors import SECTORS
 
-from ..commands import SetIndicator, SetWeight
+from ..commands import SetCounted, SetIndicator, SetWeight
 from ..i18n import T
 from .common import clear_layout, scrolling
 
@@ -34,6 +34,9 @@ class IndicatorRow:
         self.share = QLabel("")
         self.share.setMinimumWidth(44)
         self.share.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.counted = QCheckBox(T("counts_in_score"))
+        self.counted.setObjectName(f"counted_{spec.id}")
+        self.counted.setToolTip(T("counts_in_score_tip"))
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 20 * SCALE)
         self.slider.setObjectName(f"weight_{spec.id}")
@@ -47,7 +50,8 @@ class IndicatorRow:
         # The direction in words ("Högt värde = hög prioritet"), not a bare arrow.
         self.direction.setToolButtonStyle(Qt.ToolButtonTextOnly)
         self.direction.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        grid.addWidget(self.name, row, 0, 1, 3)
+        grid.addWidget(self.name, row, 0, 1, 2)
+        grid.addWidget(self.counted, row, 2)
         grid.addWidget(self.slider, row + 1, 0, 1, 2)
         grid.addWidget(self.share, row + 1, 2)
         grid.addWidget(self.direction, row + 2, 0, 1, 3)
@@ -60,21 +64,25 @@ class IndicatorRow:
         self.slider.valueChanged.connect(self._slider)
         self.direction.toggled.connect(self._direction)
         self.norm.currentIndexChanged.connect(self._norm)
+        self.counted.toggled.connect(self._counted)
 
     def spec(self):
         return self.model.project.layer(self.layer_id)
 
     def sync(self, *_):
         ind = self.spec().indicator
-        for w in (self.slider, self.direction, self.norm):
+        for w in (self.slider, self.direction, self.norm, self.counted):
             w.blockSignals(True)  # no echo back into the model while we mirror it
+        counted = ind.extra.get("active", True) is not False
+        self.counted.setChecked(counted)
+        self.slider.setEnabled(counted)
         self.slider.setValue(round(ind.weight * SCALE))
         low = ind.direction == "low"
         self.direction.setChecked(low)
         self.direction.setText(("↓ " + T("direction_low")) if low else ("↑ " + T("direction_high")))
         self.direction.setToolTip(T("direction_toggle"))
         self.norm.setCurrentIndex(max(0, self.norm.findData(ind.normalize)))
-        for w in (self.slider, self.direction, self.norm):
+        for w in (self.slider, self.direction, self.norm, self.counted):
             w.blockSignals(False)
 
     def show_share(self, share: float | None):
@@ -82,6 +90,9 @@ class IndicatorRow:
 
     def _slider(self, value):
         self.model.undo.push(SetWeight(self.model, self.layer_id, value / SCALE))
+
+    def _counted(self, on: bool):
+        self.model.undo.push(SetCounted(self.model, self.layer_id, on))
 
     def _direction(self, low):
         ind = copy.deepcopy(self.spec().indicator)

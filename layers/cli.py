@@ -1,4 +1,5 @@
-"""Headless command line: ``skikt inspect | score | compose | bench``. A thin layer over the core.
+"""Headless command line: ``skikt inspect | score | compare | compose | export | memo | pack | unpack |
+bench``. A thin layer over the core.
 
 Every problem with the user's input or with writing the output is one line on stderr starting
 with ``skikt:`` and exit code 2; never a traceback. Options are checked as they are parsed, and
@@ -144,6 +145,10 @@ def _is_number(text: str) -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .cli_more import add_parsers as add_more_parsers
+    from .cli_more import add_scenario_argument
+    from .safe_write import PAPERS
+
     p = _Parser(prog="skikt", description="Skikt: stack sector layers into priority maps.")
     sub = p.add_subparsers(dest="command")
 
@@ -158,17 +163,46 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sensitivity", type=_fraction, metavar="STEP", nargs="?", const=SENSITIVITY_DEFAULT,
                    help="also report class changes when each weight moves ±STEP, a fraction 0 < STEP ≤ 1 "
                         "(default 0.10)")
+    add_scenario_argument(s)
+    s.add_argument("--groups", action="store_true",
+                   help="add each [[groups]] entry's score and rank, the consensus and the rank spread")
 
-    c = sub.add_parser("compose", help="render the project's priority map to PNG, PDF or SVG")
+    add_more_parsers(sub)  # compare, pack, unpack
+
+    c = sub.add_parser("compose", help="a map page (PNG, PDF, SVG), or a PDF handout of every saved view")
     c.add_argument("project")
-    c.add_argument("--out", required=True)
-    c.add_argument("--title")
-    c.add_argument("--size", type=_size, default=(1600, 1000),
-                   help="WIDTHxHEIGHT in pixels (default 1600x1000; at most 20000 a side and what fits in memory)")
-    c.add_argument("--dpi", type=_dpi, default=150, help="dots per inch, 50–1200 (default 150)")
+    c.add_argument("--out", required=True, help="FILE.png, FILE.pdf or FILE.svg")
+    which = c.add_mutually_exclusive_group()
+    which.add_argument("--view", metavar="NAME", help="the page of this [[views]] entry (extent, layers, scenario, "
+                                                      "title, subtitle)")
+    which.add_argument("--all-views", action="store_true",
+                       help="a multi-page PDF handout: one page per saved view, each with its notes")
+    add_scenario_argument(c)
+    c.add_argument("--title", help="the page title (default: the view's title, else the project's)")
+    c.add_argument("--subtitle", help="the line under the title")
+    paper = c.add_mutually_exclusive_group()
+    paper.add_argument("--paper", type=str.upper, choices=sorted(PAPERS), help="paper size (PDF default: A4)")
+    paper.add_argument("--size", type=_size,
+                       help="WIDTHxHEIGHT in pixels for a screen-sized page (PNG/SVG default 1600x1000; at most "
+                            "20000 a side and what fits in memory)")
+    turn = c.add_mutually_exclusive_group()
+    turn.add_argument("--landscape", dest="landscape", action="store_true", default=True,
+                      help="paper on its side (the default)")
+    turn.add_argument("--portrait", dest="landscape", action="store_false", help="paper upright")
+    c.add_argument("--dpi", type=_dpi, default=150, help="dots per inch, 50–1200 (default 150; A4 at 300 is "
+                                                          "3508x2480 px)")
     c.add_argument("--lang", choices=["sv", "en"], default="sv")
     c.add_argument("--no-composite", action="store_true", help="draw the layers only")
     c.add_argument("--crs", type=_crs)
+
+    e = sub.add_parser("export", help="every layer and every scenario's scores for QGIS (.gpkg, or .qgs + .gpkg)")
+    e.add_argument("project")
+    e.add_argument("--out", required=True, help="FILE.gpkg or FILE.qgs")
+
+    m = sub.add_parser("memo", help="the prioritisation memo for the board, as a PDF")
+    m.add_argument("project")
+    m.add_argument("--out", required=True, help="FILE.pdf")
+    m.add_argument("--lang", choices=["sv", "en"], default="sv")
 
     b = sub.add_parser("bench", help="measure the speed targets (see README)")
     b.add_argument("--cells", type=_cells, default=400_000, help="cells for the re-weighting benchmark")
@@ -218,14 +252,26 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_score(args) -> int:
+    from .cli_more import apply_scenario_arg
     from .composite import sensitivity
     from .output import SCORE_FORMATS, write_scores
 
     project = _project_for_output(args.project, args.out, SCORE_FORMATS, "oerr_scores_format", scorable=True)
+    project = apply_scenario_arg(project, args.scenario)
+    if args.groups:
+        from .groups import read_groups
+
+        read_groups(project) or _no_groups(project)  # before the slow part
     ws = _workspace(project, args.crs)
-    out = write_scores(ws, args.out)
+    table = None
+    if args.groups:
+        from .groups import score_table_with_groups
+
+        table = score_table_with_groups(ws)
+    out = write_scores(ws, args.out, table=table)
     c = ws.composite
-    print(f"{ws.units.n} units ({ws.project.units.kind}), {len(ws.normalised.layer_ids)} indicators → {out}")
+    scenario = f", scenario {args.scenario!r}" if args.scenario else ""
+    print(f"{ws.units.n} units ({ws.project.units.kind}), {len(ws.normalised.layer_ids)} indicators{scenario} → {out}")
     for lid, share, missing in zip(ws.normalised.layer_ids, c.shares, ws.normalised.missing):
         extra = f", {missing} units without a value" if missing else ""
         print(f"  {lid}: weight share {share:.1%}{extra}")
@@ -242,18 +288,75 @@ def cmd_score(args) -> int:
     return 0
 
 
+def _no_groups(project):
+    from .groups import GroupError
+
+    raise GroupError.of("gerr_none", project.path)
+
+
+def _page_spec(args, out: str):
+    from .export import PageSpec
+
+    return PageSpec.for_output(out, paper=args.paper, landscape=args.landscape, dpi=args.dpi, size=args.size)
+
+
 def cmd_compose(args) -> int:
     from .safe_write import check_page
 
-    w, h = args.size
-    check_page(w, h, args.dpi)  # before the project is computed: a page that cannot be drawn
-    from .export import MAP_FORMATS, compose_map
+    page = _page_spec(args, args.out)
+    check_page(*page.pixels, page.dpi)  # before the project is computed: a page that cannot be drawn
+    from .export import MAP_FORMATS, compose_handout, compose_map, project_view, project_views
 
     project = _project_for_output(args.project, args.out, MAP_FORMATS, "oerr_map_format",
                                   scorable=not args.no_composite)
+    if args.all_views:
+        views = project_views(project)  # a missing view or a non-PDF output is refused before computing
+        _check_handout(project, args.out, views)
+    view = project_view(project, args.view) if args.view else None
+    if args.scenario:
+        from .scenarios import scenario_weights
+
+        scenario_weights(project, args.scenario)  # a misspelt name fails before the slow part
     ws = _workspace(project, args.crs)
-    out = compose_map(ws, args.out, title=args.title, size=args.size, dpi=args.dpi, lang=args.lang,
-                      composite=not args.no_composite)
+    options = dict(title=args.title, subtitle=args.subtitle, page=page, lang=args.lang,
+                   composite=not args.no_composite, scenario=args.scenario)
+    if args.all_views:
+        out = compose_handout(ws, args.out, views, **options)
+        print(f"wrote {out} ({len(views)} pages)")
+        return 0
+    out = compose_map(ws, args.out, view=view, **options)
+    print(f"wrote {out}")
+    return 0
+
+
+def _check_handout(project, out: str, views) -> None:
+    from pathlib import Path
+
+    if Path(out).suffix.lower() != ".pdf":
+        raise SkiktError.of("oerr_handout_pdf", out)
+    if not views:
+        raise SkiktError.of("oerr_no_views", project.path)
+
+
+def cmd_export(args) -> int:
+    from .qgis_export import run_export
+
+    out = run_export(args.project, args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_memo(args) -> int:
+    from .project import check_scorable, read_project
+    from .safe_write import check_output_path, refuse_input_overwrite
+
+    project = read_project(args.project)
+    refuse_input_overwrite(project, args.out)
+    check_output_path(args.out, (".pdf",), "memo_out_format")
+    check_scorable(project)
+    from .memo import write_memo
+
+    out = write_memo(project, args.out, args.lang)
     print(f"wrote {out}")
     return 0
 
@@ -264,7 +367,8 @@ def cmd_bench(args) -> int:
     return run_benchmarks(cells=args.cells, quick=args.quick, only=args.only)
 
 
-HANDLERS = {"inspect": cmd_inspect, "score": cmd_score, "compose": cmd_compose, "bench": cmd_bench}
+HANDLERS = {"inspect": cmd_inspect, "score": cmd_score, "compose": cmd_compose, "export": cmd_export,
+            "memo": cmd_memo, "bench": cmd_bench}
 
 
 def _say(line: str) -> None:

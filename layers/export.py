@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import textwrap
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import shapely
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from matplotlib.text import Text
-
 from .output import _atomic, write_scores  # noqa: F401  (write_scores re-exported for callers)
 from .i18n import tr
-from .safe_write import check_output_path, check_page, refuse_input_overwrite
+from .composite import combine
+from .errors import SkiktError
+from .safe_write import PAPERS, check_output_path, check_page, refuse_input_overwrite
 from .render import (LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_layer, draw_priority,
                      priority_legend)
 from .style import Style
@@ -53,20 +56,26 @@ def layer_title(spec, meta, lang: str) -> str:
 
 
 def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True, simplify: float | None = None,
-                 labels: bool = True) -> list[tuple[str, list[LegendEntry]]]:
-    """Everything visible in the project onto ``ax``; returns legend sections (title, entries)."""
+                 labels: bool = True, project=None, result=None) -> list[tuple[str, list[LegendEntry]]]:
+    """Everything visible in the project onto ``ax``; returns legend sections (title, entries).
+
+    ``project`` (default ``ws.project``) says which layers are visible, ``result`` (default
+    ``ws.composite``) which priority classes to draw: a saved view or a scenario passes its own,
+    and the workspace is left as it was."""
+    project = project if project is not None else ws.project
+    result = result if result is not None else ws.composite
     sections = []
     counties, municipalities = base_layers(ws)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    if composite and ws.composite is not None:
-        draw_priority(ax, ws.units, ws.composite.cls, ws.composite.k)
-        sections.append((tr("priority_map", lang), priority_legend(ws.composite.k, lang)))
+    if composite and result is not None:
+        draw_priority(ax, ws.units, result.cls, result.k)
+        sections.append((tr("priority_map", lang), priority_legend(result.k, lang)))
     px = simplify or (x1 - x0) / 1000
     draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify,
                  min_label_area=(45 * px) ** 2, halo=True, prefer=_in_units(ws, municipalities))
     z = 3.0
-    for spec in reversed(ws.project.layers):  # the first layer in the list is drawn on top
+    for spec in reversed(project.layers):  # the first layer in the list is drawn on top
         lay = ws.layers.get(spec.id)
         if lay is None or not spec.visible or lay.geo is None:
             continue
@@ -77,7 +86,7 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
         z += 1
         sections.append((layer_title(spec, lay.meta, lang), entries))
     sections.reverse()
-    if sections and composite and ws.composite is not None:
+    if sections and composite and result is not None:
         sections.insert(0, sections.pop())  # the priority map's classes first
     return sections
 
@@ -101,25 +110,40 @@ def legend_handles(sections) -> list:
     return handles
 
 
-def attribution(ws: Workspace, lang: str = "sv") -> str:
-    seen = []
-    illustrative = False
-    for spec in ws.project.layers:
+def shown_layers(ws: Workspace, project=None, composite: bool = True) -> list:
+    """The layers a page draws from, in project order: visible layers, the reference layers of the
+    base map, and (with the priority map) every indicator whose weight counts, shown or not."""
+    project = project if project is not None else ws.project
+    counties, municipalities = base_layers(ws)
+    out = []
+    for spec in project.layers:
         lay = ws.layers.get(spec.id)
         if lay is None:
             continue
-        illustrative |= bool(lay.meta.illustrative)
-        if lay.meta.illustrative:
-            continue
-        text = "; ".join(x for x in (lay.meta.source, lay.meta.licence) if x)
-        if text and text not in seen:
-            seen.append(text)
-    if not seen:
-        seen.append("SCB, digitala gränser 2024 (CC0)")
-    out = f"{tr('attribution', lang)}: " + " · ".join(seen)
-    if illustrative:
-        out += "\n" + tr("illustrative_note", lang)
+        weighted = composite and spec.indicator is not None and spec.indicator.weight > 0
+        base = lay.geo is not None and (lay.geo is counties or lay.geo is municipalities)
+        if spec.visible or weighted or base:
+            out.append((spec, lay.meta))
     return out
+
+
+def attribution_lines(ws: Workspace, lang: str = "sv", project=None, composite: bool = True) -> list[str]:
+    """One line per source of the layers shown: "Title · Title: source, licence". Layers that
+    share a source share its line; a layer without one says so, and illustrative layers are marked."""
+    credits: dict[str, list[str]] = {}
+    illustrative = False
+    for spec, meta in shown_layers(ws, project, composite):
+        credit = ", ".join(x.strip() for x in (meta.source, meta.licence) if x and x.strip())
+        credits.setdefault(credit or tr("page_no_source", lang), []).append(layer_title(spec, meta, lang) or spec.id)
+        illustrative |= bool(meta.illustrative)
+    lines = [f"{' · '.join(titles)}: {credit}" for credit, titles in credits.items()]
+    if illustrative:
+        lines.append(tr("illustrative_note", lang))
+    return lines
+
+
+def attribution(ws: Workspace, lang: str = "sv") -> str:
+    return f"{tr('attribution', lang)}: " + "\n".join(attribution_lines(ws, lang))
 
 
 def study_extent(ws: Workspace, pad: float = 0.03):
@@ -160,50 +184,531 @@ def fit_aspect(extent, aspect: float):
 
 
 MAP_FORMATS = (".png", ".pdf", ".svg")
+SCREEN_PAGE = (1600, 1000)  # pixels: a PNG or SVG without --paper or --size
+MM_PER_INCH = 25.4
+A4_INCHES = (PAPERS["A4"][0] / MM_PER_INCH, PAPERS["A4"][1] / MM_PER_INCH)
 
 
-def compose_map(ws: Workspace, out, *, title: str | None = None, size=(1600, 1000), dpi: int = 150,
-                lang: str = "sv", composite: bool = True, extent=None) -> Path:
-    """A complete map page: title, map, legend, scale bar, north arrow, attribution.
+# ------------------------------------------------------------------------------------------------
+# The sheet
 
-    ``extent`` (x0, x1, y0, y1) is the area to show, grown to the page's shape; by default the
-    whole study area. The app passes the view on screen: what you see is what you export."""
-    refuse_input_overwrite(ws.project, out)  # first: the most important thing to say about this path
-    out = check_output_path(out, MAP_FORMATS, "oerr_map_format")
-    ext = out.suffix.lower()
-    w, h = size
-    check_page(w, h, dpi)
-    fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
-    ax = fig.add_axes([0.02, 0.08, 0.68, 0.79])
-    map_px = (0.68 * w, 0.79 * h)
-    ext_ = fit_aspect(extent if extent is not None else study_extent(ws), map_px[0] / map_px[1])
-    ax.set_xlim(ext_[0], ext_[1])
-    ax.set_ylim(ext_[2], ext_[3])
+
+@dataclass(frozen=True)
+class PageSpec:
+    """The sheet a page is drawn on: a paper size (ISO 216) either way round, or a screen size in
+    pixels (``paper=None``). ``dpi`` sets the pixels of a PNG and of the map image in a PDF/SVG."""
+
+    paper: str | None = "A4"
+    landscape: bool = True
+    dpi: int = 150
+    size: tuple[int, int] | None = None
+
+    @classmethod
+    def for_output(cls, out, *, paper: str | None = None, landscape: bool = True, dpi: int = 150,
+                   size=None) -> "PageSpec":
+        """A PDF is printed: A4 unless told otherwise. A PNG or SVG is screen-sized unless a paper
+        is named."""
+        if paper is None and size is None:
+            if Path(out).suffix.lower() == ".pdf":
+                paper = "A4"
+            else:
+                size = SCREEN_PAGE
+        return cls(paper=paper, landscape=landscape, dpi=dpi, size=None if paper else tuple(size))
+
+    @property
+    def inches(self) -> tuple[float, float]:
+        if self.paper is None:
+            return self.size[0] / self.dpi, self.size[1] / self.dpi
+        w, h = PAPERS[self.paper]
+        if not self.landscape:
+            w, h = h, w
+        return w / MM_PER_INCH, h / MM_PER_INCH
+
+    @property
+    def pixels(self) -> tuple[int, int]:
+        if self.paper is None:
+            return tuple(self.size)
+        w, h = self.inches
+        return round(w * self.dpi), round(h * self.dpi)
+
+    def figsize(self, raster: bool) -> tuple[float, float]:
+        """Raster pages: whole pixels (A4 at 300 dpi is 3508×2480 exactly). Vector pages: the paper."""
+        if raster:
+            return self.pixels[0] / self.dpi, self.pixels[1] / self.dpi
+        return self.inches
+
+
+@dataclass
+class PageContent:
+    """What one page shows: the layers' visibility (``project``), the priority classes, the area,
+    and its texts."""
+
+    project: object
+    result: object
+    extent: tuple | None
+    title: str
+    subtitle: str
+    notes: str = ""
+    scenario: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------
+# Saved views (helper V's [[views]]; read through one place so the page does not depend on how)
+
+
+def project_views(project) -> list:
+    """The project's saved views in file order, checked."""
+    try:
+        from .views import read_views
+    except ImportError:  # an install without saved views: the plain tables
+        return [_PlainView(e) for e in project.extra.get("views", []) or []]
+    return read_views(project)
+
+
+def project_view(project, name: str):
+    try:
+        from .views import find_view
+    except ImportError:
+        for v in project_views(project):
+            if v.name == name:
+                return v
+        raise SkiktError(f"no saved view named {name!r}", project.path) from None
+    return find_view(project, name)
+
+
+class _PlainView:
+    def __init__(self, entry: dict):
+        self.name = str(entry.get("name", ""))
+        self.title = entry.get("title", "")
+        self.subtitle = entry.get("subtitle", "")
+        self.extent = tuple(entry["extent"]) if entry.get("extent") is not None else None
+        self.layers = entry.get("layers")
+        self.scenario = entry.get("scenario")
+        self.notes = entry.get("notes", "")
+
+
+def _project_for_view(project, view):
+    try:
+        from .views import apply_view
+    except ImportError:
+        apply_view = None
+    if apply_view is not None and not isinstance(view, _PlainView):
+        return apply_view(project, view)
+    from .scenarios import apply_scenario
+
+    out = apply_scenario(project, view.scenario) if view.scenario else project.copy()
+    if view.layers is not None:
+        for spec in out.layers:
+            spec.visible = spec.id in set(view.layers)
+    return out, view.extent
+
+
+def page_content(ws: Workspace, *, view=None, scenario: str | None = None, title: str | None = None,
+                 subtitle: str | None = None, composite: bool = True, extent=None,
+                 lang: str = "sv") -> PageContent:
+    """The page for ``view`` (its extent, layers, scenario, title, subtitle, notes), with
+    ``scenario`` (it wins over the view's) and ``title``/``subtitle`` (they win over the view's)."""
+    project, notes, view_scenario = ws.project, "", None
+    if view is not None:
+        project, view_extent = _project_for_view(ws.project, view)
+        extent = extent if extent is not None else _xy_extent(view_extent)
+        notes, view_scenario = (view.notes or "").strip(), view.scenario
+    name = scenario or view_scenario
+    result = ws.composite
+    if name:
+        from .scenarios import apply_scenario, scenario_weights
+
+        project = apply_scenario(project, name)
+        weights = scenario_weights(ws.project, name)
+        if ws.normalised is not None:
+            result = combine(ws.normalised, [weights.get(lid, 0.0) for lid in ws.normalised.layer_ids],
+                             ws.project.units.classes)
+    if view is not None:
+        title = title or view.title or view.name
+        subtitle = subtitle or view.subtitle
+    if not subtitle and composite and result is not None:
+        subtitle = tr("page_scenario", lang).format(name=name) if name else tr("page_project_weights", lang)
+    return PageContent(project, result if composite else None, extent, title or ws.project.title,
+                       subtitle or "", notes, name)
+
+
+def _xy_extent(view_extent):
+    """A view's [xmin, ymin, xmax, ymax] as the (x0, x1, y0, y1) the drawing code uses."""
+    if view_extent is None:
+        return None
+    xmin, ymin, xmax, ymax = view_extent
+    return (xmin, xmax, ymin, ymax)
+
+
+# ------------------------------------------------------------------------------------------------
+# Text that fits: every text on a page is measured with the renderer that draws it and wrapped,
+# then shrunk, until it lies inside its panel. Nothing is ever clipped.
+
+FLOOR_PT = 3.5  # below this a line is truncated with "…" rather than shrunk further
+SLACK = 0.98  # PDF and SVG measure glyphs a hair differently from Agg
+
+
+_ADVANCE: dict = {}  # (text, weight, style, family) → width in points per point of font size
+
+
+def _width(renderer, text: str, prop) -> float:
+    """Width of one line in pixels. Measured once per word and font at 100 pt and scaled (glyph
+    advances grow with the size); the placed text is measured exactly afterwards."""
+    key = (text, str(prop.get_weight()), prop.get_style(), tuple(prop.get_family()))
+    per_pt = _ADVANCE.get(key)
+    if per_pt is None:
+        big = prop.copy()
+        big.set_size(100)
+        w, _, _ = renderer.get_text_width_height_descent(text, big, ismath=False)
+        per_pt = _ADVANCE[key] = w * 72 / renderer.dpi / 100
+    return per_pt * prop.get_size_in_points() * renderer.dpi / 72
+
+
+def wrap_to_width(text: str, prop, renderer, width: float) -> str:
+    """Greedy word wrap to ``width`` pixels, measured; a word wider than a line is cut."""
+    space = _width(renderer, " ", prop)
+    lines = []
+    for para in str(text).split("\n"):
+        line, line_w = [], 0.0
+        for word in para.split():
+            word_w = _width(renderer, word, prop)
+            if word_w > width:
+                if line:
+                    lines.append(" ".join(line))
+                pieces = _cut(renderer, word, prop, width)
+                lines += pieces[:-1]
+                line, line_w = [pieces[-1]], _width(renderer, pieces[-1], prop)
+                continue
+            if line and line_w + space + word_w > width:
+                lines.append(" ".join(line))
+                line, line_w = [], 0.0
+            line_w = line_w + space + word_w if line else word_w
+            line.append(word)
+        lines.append(" ".join(line))
+    return "\n".join(lines)
+
+
+def _cut(renderer, word: str, prop, width: float) -> list[str]:
+    """A word in pieces no wider than ``width`` (at least one character each)."""
+    pieces, piece, piece_w = [], "", 0.0
+    for ch in word:
+        ch_w = _width(renderer, ch, prop)
+        if piece and piece_w + ch_w > width:
+            pieces.append(piece)
+            piece, piece_w = "", 0.0
+        piece += ch
+        piece_w += ch_w
+    pieces.append(piece)
+    return pieces
+
+
+def _sizes(start: float, floor: float = FLOOR_PT):
+    size = start
+    while size > floor:
+        yield size
+        size *= 0.92
+    yield floor
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A rectangle of the page in pixels (x0, y0 bottom left)."""
+
+    name: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def fraction(self, fig) -> list[float]:
+        W, H = fig.bbox.width, fig.bbox.height
+        return [self.x0 / W, self.y0 / H, self.width / W, self.height / H]
+
+    def holds(self, bbox, tolerance: float = 0.5) -> bool:
+        return (bbox.x0 >= self.x0 - tolerance and bbox.x1 <= self.x1 + tolerance
+                and bbox.y0 >= self.y0 - tolerance and bbox.y1 <= self.y1 + tolerance)
+
+
+def fit_text(fig, renderer, panel: Panel, text: str, size: float, *, ha: str = "left", va: str = "top",
+             **kw) -> Text:
+    """``text`` in ``panel``: wrapped to its width, shrunk until it fits its height; at the floor
+    size, the lines that do not fit are dropped and the last one ends with "…"."""
+    x = {"left": panel.x0, "right": panel.x1, "center": (panel.x0 + panel.x1) / 2}[ha]
+    y = {"top": panel.y1, "bottom": panel.y0, "center": (panel.y0 + panel.y1) / 2}[va]
+    t = fig.text(x / fig.bbox.width, y / fig.bbox.height, "", ha=ha, va=va, parse_math=False, fontsize=size,
+                 multialignment=ha if ha != "center" else "center", **kw)
+    t.skikt_panel = panel.name
+    width, height = panel.width * SLACK, panel.height * SLACK
+    for pt in _sizes(size):
+        t.set_fontsize(pt)
+        t.set_text(wrap_to_width(text, t.get_fontproperties(), renderer, width))
+        box = t.get_window_extent(renderer)
+        if box.width <= width and box.height <= height:
+            return t
+    lines = t.get_text().split("\n")
+    while len(lines) > 1:
+        lines = lines[:-2] + [lines[-2].rstrip() + " …"]
+        t.set_text("\n".join(lines))
+        if t.get_window_extent(renderer).height <= height:
+            return t
+    return t
+
+
+def fit_legend(fig, renderer, panel: Panel, sections, title: str, size: float, min_size: float):
+    """The legend in ``panel``: labels wrapped to the column width and shrunk (see
+    :func:`_legend_tries`); when even the smallest type does not fit, the last entries give way
+    to "…". Returns (legend, whether everything fitted)."""
+    handles = legend_handles(sections)
+    for ncols, pt in _legend_tries(fig, renderer, panel, size, min_size):
+        leg = _legend(fig, renderer, panel, handles, title, pt, ncols)
+        if _inside(leg, renderer, panel):
+            return leg, True
+        leg.remove()
+    ncols = 2 if _column_width(fig, panel, FLOOR_PT, 2) >= 12 * _width(renderer, "M", FontProperties(size=FLOOR_PT)) else 1
+    for keep in range(len(handles) - 1, 0, -1):
+        more = Patch(facecolor="none", edgecolor="none", label="…")
+        leg = _legend(fig, renderer, panel, handles[:keep] + [more], title, FLOOR_PT, ncols)
+        if _inside(leg, renderer, panel):
+            return leg, False
+        leg.remove()
+    return _legend(fig, renderer, panel, [], title, FLOOR_PT, 1), False
+
+
+def _inside(leg, renderer, panel: Panel) -> bool:
+    box = leg.get_window_extent(renderer)
+    return box.width <= panel.width * SLACK and box.height <= panel.height * SLACK
+
+
+def _legend_tries(fig, renderer, panel: Panel, size: float, min_size: float):
+    """One column down to ``min_size``; then two columns (where a column still holds a dozen
+    characters) from ``size`` down, and one column below ``min_size``."""
+    for pt in _sizes(size, min_size):
+        yield 1, pt
+    for pt in _sizes(size):
+        em = _width(renderer, "M", FontProperties(size=pt))
+        if _column_width(fig, panel, pt, 2) >= 12 * em:
+            yield 2, pt
+        if pt < min_size:
+            yield 1, pt
+
+
+def _column_width(fig, panel: Panel, pt: float, ncols: int) -> float:
+    """What a row's text may take: the column less the handle, the gap to the text and the border."""
+    pad_px = pt * fig.dpi / 72
+    return panel.width * SLACK / ncols - pad_px * (2.0 + 0.8 + 2 * 0.4) - (ncols - 1) * 2.0 * pad_px
+
+
+def _legend(fig, renderer, panel: Panel, handles, title: str, pt: float, ncols: int):
+    bold = [isinstance(h, Patch) and h.get_facecolor()[3] == 0 and h.get_label() != "…" for h in handles]
+    prop = FontProperties(size=pt, weight="bold")
+    width = max(_column_width(fig, panel, pt, ncols), pt * fig.dpi / 72)
+    wrapped = [wrap_to_width(h.get_label(), prop, renderer, width) for h in handles]
+    leg = fig.legend(handles=handles, labels=wrapped, loc="upper left",
+                     bbox_to_anchor=(panel.x0 / fig.bbox.width, panel.y1 / fig.bbox.height),
+                     borderaxespad=0, frameon=False, fontsize=pt, title=title, title_fontsize=pt * 1.2,
+                     alignment="left", ncols=ncols)
+    for text, is_title in zip(leg.get_texts(), bold):
+        if is_title:
+            text.set_fontweight("bold")
+    for text in leg.get_texts() + [leg.get_title()]:
+        text.set_parse_math(False)
+        text.skikt_panel = panel.name
+    return leg
+
+
+# ------------------------------------------------------------------------------------------------
+# The page
+
+
+def _page_scale(w_in: float, h_in: float) -> float:
+    """Type grows with the sheet: 1 on A4, √2 on A3, never below 0.7 (a small PNG stays legible)."""
+    return float(np.clip(min(w_in / A4_INCHES[0], h_in / A4_INCHES[1]), 0.7, 2.5))
+
+
+def _layout(fig, scale: float, landscape: bool) -> dict[str, Panel]:
+    """Header (title, subtitle; project and date on the right), body (map, legend), footer
+    (attributions), and a notes band for handouts, as pixel panels. Heights of the footer and
+    notes are set later by what they hold."""
+    W, H = fig.bbox.width, fig.bbox.height
+    px = fig.dpi * scale  # one inch of A4-equivalent page
+    m = 0.3 * px
+    gap = 0.12 * px
+    title_h, subtitle_h = 0.42 * px, 0.36 * px
+    top = H - m
+    left_w = (W - 2 * m) * 0.72
+    return {
+        "title": Panel("title", m, top - title_h, m + left_w, top),
+        "subtitle": Panel("subtitle", m, top - title_h - subtitle_h, m + left_w, top - title_h),
+        "made": Panel("made", m + left_w + gap, top - title_h - subtitle_h, W - m, top),
+        "_body_top": Panel("_", m, 0, W - m, top - title_h - subtitle_h - gap),
+        "_margin": Panel("_", m, m, W - m, gap),
+    }
+
+
+def _stack_bottom(fig, renderer, panels, scale, lines, notes, lang):
+    """Fit the footer (and notes) from the bottom up; return the body's lower edge."""
+    W, H = fig.bbox.width, fig.bbox.height
+    m, gap = panels["_margin"].y0, panels["_margin"].y1
+    footer_max = 0.2 * H
+    footer = Panel("footer", m, m, W - m, m + footer_max)
+    text = fit_text(fig, renderer, footer, "\n".join(lines), 6.5 * scale, va="bottom", color="#333333")
+    used = text.get_window_extent(renderer).height
+    bottom = m + used + gap
+    panels["footer"] = Panel("footer", m, m, W - m, m + footer_max)
+    if notes:
+        band = Panel("notes", m, bottom, W - m, bottom + 0.22 * H)
+        heading = fit_text(fig, renderer, band, tr("page_notes", lang), 8 * scale, va="top", fontweight="bold")
+        head_h = heading.get_window_extent(renderer).height + 0.3 * gap
+        body = Panel("notes", m, bottom, W - m, band.y1 - head_h)
+        note = fit_text(fig, renderer, body, notes, 8 * scale, va="top", color="#222222")
+        used = note.get_window_extent(renderer).height + head_h
+        # Move the band down against the footer: the notes take only the height they need.
+        shift = band.height - used
+        for t in (heading, note):
+            x, y = t.get_position()
+            t.set_position((x, y - shift / H))
+        panels["notes"] = Panel("notes", m, bottom, W - m, bottom + used)
+        bottom += used + gap
+    return bottom
+
+
+def _weights_text(ws: Workspace, content: PageContent, lang: str) -> str:
+    if content.result is None or ws.normalised is None:
+        return ""
+    titles = {spec.id: spec.title or spec.id for spec in ws.project.layers}
+    parts = [f"{titles.get(lid, lid)} {share:.0%}" for lid, share in zip(ws.normalised.layer_ids, content.result.shares)
+             if share > 0]
+    return f"{tr('weights', lang)}: " + ", ".join(parts)
+
+
+def compose_figure(ws: Workspace, page: PageSpec, content: PageContent, *, lang: str = "sv",
+                   day: str | None = None, raster: bool = True, notes: bool = False) -> Figure:
+    """One page as a matplotlib figure (what :func:`compose_map` saves; the app can preview it).
+
+    Every text is a ``Text`` with ``skikt_panel`` naming its panel, and ``fig.skikt_panels`` holds
+    the panels, so a test can check that nothing crosses its panel or the page."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=page.figsize(raster), dpi=page.dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    w_in, h_in = page.inches
+    scale = _page_scale(w_in, h_in)
+    panels = _layout(fig, scale, w_in >= h_in)
+    fit_text(fig, renderer, panels["title"], content.title, 18 * scale, va="top", fontweight="bold")
+    if content.subtitle:
+        fit_text(fig, renderer, panels["subtitle"], content.subtitle, 10.5 * scale, va="top", color="#333333")
+    made = tr("page_made", lang).format(project=ws.project.title, day=day or date.today().isoformat())
+    fit_text(fig, renderer, panels["made"], made, 8 * scale, ha="right", va="top", color="#555555")
+    lines = attribution_lines(ws, lang, content.project, content.result is not None)
+    lines[0] = f"{tr('attribution', lang)}: {lines[0]}" if lines else tr("attribution", lang)
+    bottom = _stack_bottom(fig, renderer, panels, scale, lines, content.notes if notes else "", lang)
+    _body(fig, renderer, ws, panels, bottom, scale, content, lang, w_in >= h_in)
+    plain_text(fig)
+    fig.skikt_panels = {name: p for name, p in panels.items() if not name.startswith("_")}
+    return fig
+
+
+def _body(fig, renderer, ws, panels, bottom, scale, content, lang, landscape):
+    """The map beside the legend (landscape) or above it (portrait)."""
+    top = panels["_body_top"].y1
+    m, gap = panels["_margin"].y0, panels["_margin"].y1
+    W = fig.bbox.width
+    if landscape:
+        split = m + (W - 2 * m) * 0.72
+        panels["map"] = Panel("map", m, bottom, split, top)
+        side = Panel("legend", split + gap, bottom, W - m, top)
+    else:
+        split = bottom + (top - bottom) * 0.32
+        panels["map"] = Panel("map", m, split + gap, W - m, top)
+        side = Panel("legend", m, bottom, W - m, split)
+    panels["legend"] = side
+    sections = _draw_map(fig, ws, panels["map"], scale, content, lang)
+    weights = _weights_text(ws, content, lang)
+    if weights:
+        box = Panel("legend", side.x0, side.y0, side.x1, side.y0 + side.height * 0.3)
+        text = fit_text(fig, renderer, box, weights, 7 * scale, va="bottom", color="#333333")
+        used = text.get_window_extent(renderer).height
+        legend_panel = Panel("legend", side.x0, side.y0 + used + gap, side.x1, side.y1)
+        leg, whole = fit_legend(fig, renderer, legend_panel, sections, tr("legend", lang), 8.5 * scale, 6.0)
+        if whole:
+            return
+        leg.remove()  # a small page: the legend matters more than the weights line
+        text.remove()
+    fit_legend(fig, renderer, side, sections, tr("legend", lang), 8.5 * scale, 6.0)
+
+
+def _draw_map(fig, ws, panel: Panel, scale: float, content: PageContent, lang: str) -> list:
+    """The map axes filling ``panel``; returns the legend sections of what it drew."""
+    ax = fig.add_axes(panel.fraction(fig))
+    ext = fit_aspect(content.extent if content.extent is not None else study_extent(ws), panel.width / panel.height)
+    ax.set_xlim(ext[0], ext[1])
+    ax.set_ylim(ext[2], ext[3])
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    for sp in ax.spines.values():
-        sp.set_color("#888888")
-    sections = draw_project(ax, ws, lang=lang, composite=composite, simplify=(ext_[1] - ext_[0]) / map_px[0])
-    ax.set_xlim(ext_[0], ext_[1])
-    ax.set_ylim(ext_[2], ext_[3])
-    add_scalebar(ax)
-    add_north_arrow(ax)
-    fig.text(0.02, 0.955, title or ws.project.title, fontsize=16, fontweight="bold", va="center", parse_math=False)
-    if composite and ws.composite is not None:
-        shares = ws.composite.shares
-        parts = [f"{ws.project.layer(lid).title} {s:.0%}" for lid, s in zip(ws.normalised.layer_ids, shares) if s > 0]
-        text = textwrap.fill(f"{tr('weights', lang)}: " + ", ".join(parts), width=int(w / 11))
-        fig.text(0.02, 0.905, text, fontsize=7.5, color="#333333", va="center", parse_math=False)
-    handles = legend_handles(sections)
-    leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.72, 0.87), frameon=False,
-                     fontsize=8, title=tr("legend", lang), title_fontsize=10, alignment="left")
-    for text, handle in zip(leg.get_texts(), handles):
-        if isinstance(handle, Patch) and handle.get_facecolor()[3] == 0:
-            text.set_fontweight("bold")
-    fig.text(0.02, 0.035, attribution(ws, lang), fontsize=7, color="#444444", va="center", parse_math=False)
-    plain_text(fig)
-    return _atomic(out, lambda p: fig.savefig(p, dpi=dpi, format=ext[1:]), ws.project)
+    for spine in ax.spines.values():
+        spine.set_color("#888888")
+    sections = draw_project(ax, ws, lang=lang, composite=content.result is not None,
+                            simplify=(ext[1] - ext[0]) / panel.width, project=content.project, result=content.result)
+    ax.set_xlim(ext[0], ext[1])
+    ax.set_ylim(ext[2], ext[3])
+    for art in add_scalebar(ax, fontsize=8 * scale) + add_north_arrow(ax):
+        if isinstance(art, Text):
+            art.skikt_panel = "map"
+    return sections
+
+
+def compose_map(ws: Workspace, out, *, title: str | None = None, subtitle: str | None = None, size=None,
+                dpi: int = 150, page: PageSpec | None = None, lang: str = "sv", composite: bool = True,
+                extent=None, view=None, scenario: str | None = None, day: str | None = None) -> Path:
+    """A complete map page: title, subtitle, map, legend, scale bar, north arrow, the project and
+    date, and one attribution line per source of the layers shown.
+
+    ``page`` is the sheet (default: A4 landscape for a PDF, ``size`` pixels, else 1600×1000, for a
+    PNG/SVG). ``view`` is a saved view (its extent, layers, scenario and texts); ``extent``
+    (x0, x1, y0, y1) the area to show, grown to the map's shape. The app passes the view on
+    screen: what you see is what you export."""
+    refuse_input_overwrite(ws.project, out)  # first: the most important thing to say about this path
+    out = check_output_path(out, MAP_FORMATS, "oerr_map_format")
+    page = page or PageSpec.for_output(out, dpi=dpi, size=size)
+    check_page(*page.pixels, page.dpi)
+    content = page_content(ws, view=view, scenario=scenario, title=title, subtitle=subtitle,
+                           composite=composite, extent=extent, lang=lang)
+    ext = out.suffix.lower()
+    fig = compose_figure(ws, page, content, lang=lang, day=day, raster=ext == ".png")
+    return _atomic(out, lambda p: fig.savefig(p, dpi=page.dpi, format=ext[1:]), ws.project)
+
+
+def compose_handout(ws: Workspace, out, views, *, page: PageSpec | None = None, lang: str = "sv",
+                    composite: bool = True, scenario: str | None = None, title: str | None = None,
+                    subtitle: str | None = None, day: str | None = None) -> Path:
+    """A multi-page PDF: one page per saved view (its extent, layers, scenario, texts) with its
+    speaker notes under the map."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    refuse_input_overwrite(ws.project, out)
+    out = check_output_path(out, (".pdf",), "oerr_map_format")
+    page = page or PageSpec()
+    check_page(*page.pixels, page.dpi)
+    figures = [compose_figure(ws, page, page_content(ws, view=v, scenario=scenario, title=title, subtitle=subtitle,
+                                                       composite=composite, lang=lang),
+                              lang=lang, day=day, raster=False, notes=True) for v in views]
+
+    def save(path):
+        with PdfPages(path, metadata={"Title": ws.project.title, "Creator": "Skikt"}) as pdf:
+            for fig in figures:
+                pdf.savefig(fig, dpi=page.dpi)
+
+    return _atomic(out, save, ws.project)
 
 
 def plain_text(fig) -> None:

@@ -21,12 +21,13 @@ def _atomic(path: Path, write, project=None) -> Path:
     return atomic_write(path, write, keep=keep)
 
 
-def write_scores(ws: Workspace, path) -> Path:
-    """One row per unit. CSV carries x, y of the cell centre (grids); GeoPackage the unit geometry."""
+def write_scores(ws: Workspace, path, table=None) -> Path:
+    """One row per unit. CSV carries x, y of the cell centre (grids); GeoPackage the unit geometry.
+    ``table`` replaces ``ws.result_table()`` (``score --groups`` adds columns to it)."""
     # Checked here too, not only by the command line: the app's export comes this way.
     refuse_input_overwrite(ws.project, path)
     path = check_output_path(path, SCORE_FORMATS, "oerr_scores_format")
-    df = ws.result_table()
+    df = ws.result_table() if table is None else table.copy()
     # Six decimals is a micrometre for distances and far below any meaningful score difference;
     # it halves the file and the time to write it.
     floats = df.select_dtypes("float").columns

@@ -46,6 +46,7 @@ PAGE_MIN = (200, 150)
 PAGE_MAX_SIDE = 20_000
 PAGE_BYTES_PER_PIXEL = 4 * 3
 DPI_RANGE = (50, 1200)
+PAPERS = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}  # landscape width × height, millimetres (ISO 216)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -173,8 +173,39 @@ def average_ranks(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_points(points, path=None) -> np.ndarray:
+    """A value curve's points as an (m, 2) float array, or a one-line SkiktError: at least two
+    [raw, value] pairs of finite numbers, raw strictly increasing, values within 0–1."""
+    from .errors import SkiktError
+
+    try:
+        p = np.array(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SkiktError("points: expected a list of [raw, value] pairs of numbers", path) from None
+    if p.ndim != 2 or p.shape[1] != 2 or len(p) < 2:
+        raise SkiktError("points: expected at least two [raw, value] pairs", path)
+    if not np.isfinite(p).all():
+        raise SkiktError("points: every raw value and value must be a finite number", path)
+    if (np.diff(p[:, 0]) <= 0).any():
+        raise SkiktError("points: the raw values must be strictly increasing", path)
+    if ((p[:, 1] < 0) | (p[:, 1] > 1)).any():
+        raise SkiktError("points: every value must be within 0–1", path)
+    return p
+
+
+def piecewise(raw: np.ndarray, points) -> np.ndarray:
+    """A value curve: linear interpolation between the points, flat beyond the first and the
+    last (np.interp). The curve is absolute, so a constant indicator is not sent to 0.5."""
+    p = check_points(points)
+    x = np.asarray(raw, np.float64)
+    out = np.full(x.shape, np.nan)
+    ok = ~np.isnan(x)
+    out[ok] = np.interp(x[ok], p[:, 0], p[:, 1])
+    return out.astype(np.float32)
+
+
 def normalise(raw: np.ndarray, method: str = "minmax", direction: str = "high",
-              scheme: str = "quantiles", k: int = 5) -> np.ndarray:
+              scheme: str = "quantiles", k: int = 5, points=None) -> np.ndarray:
     """0–1 values where 1 is the highest priority; NaN stays NaN (missing).
 
     minmax: (x − min)/(max − min), or (max − x)/(max − min) for direction "low".
@@ -183,7 +214,11 @@ def normalise(raw: np.ndarray, method: str = "minmax", direction: str = "high",
     classes: class c of k (see :func:`class_breaks` and :func:`classify`) becomes (c − 1)/(k − 1),
     always: classes left empty by ties stay empty, nothing is rescaled to the classes found.
     A constant indicator cannot tell units apart and becomes 0.5 everywhere.
+    piecewise: the value curve ``points`` (:func:`piecewise`). The curve already says which raw
+    values matter most, so ``direction`` is not applied to it.
     """
+    if method == "piecewise":
+        return piecewise(raw, points)
     x = np.asarray(raw, dtype=np.float64)
     ok = ~np.isnan(x)
     out = np.full(x.shape, np.nan)
@@ -297,6 +332,9 @@ class Normalised:
     layer_ids: list[str]
     sectors: list[str]
     norm: np.ndarray  # (m, n) float32, NaN missing
+    # (n,) True for units a constraint layer removes: NaN in every row of ``norm``, so they get
+    # no score, rank or class, and do not count as "missing" in ``missing``.
+    excluded: np.ndarray | None = None
     valid: np.ndarray = field(init=False)  # (m, n) float32 1/0
     filled: np.ndarray = field(init=False)  # norm with NaN → 0
     logs: np.ndarray = field(init=False)  # log(max(norm, EPS)), NaN → 0
@@ -307,7 +345,12 @@ class Normalised:
         self.valid = ok.astype(np.float32)
         self.filled = np.where(ok, self.norm, 0).astype(np.float32)
         self.logs = np.where(ok, np.log(np.maximum(self.filled, EPS_GEO)), 0).astype(np.float32)
-        self.missing = (~ok).sum(axis=1)
+        if self.excluded is not None:
+            ok[:, self.excluded] = True  # excluded units are not counted as missing
+            self.missing = (~ok).sum(axis=1)
+            ok[:, self.excluded] = False
+        else:
+            self.missing = (~ok).sum(axis=1)
         self._all_valid = bool(ok.all())
         self._sector_cache: dict = {}
 
@@ -378,6 +421,8 @@ class Composite:
     k: int
     _rank: np.ndarray | None = None
     _geo: np.ndarray | None = None
+    method: str = "mean"
+    alpha: float = 1.0
 
     @property
     def no_weights(self) -> bool:
@@ -418,14 +463,32 @@ class Composite:
         return out
 
 
-def combine(normalised: Normalised, weights, k: int = 5) -> Composite:
+COMBINE_METHODS = ("mean", "geometric", "owa")
+
+
+def combined_score(normalised: Normalised, weights, method: str = "mean", alpha: float = 1.0) -> np.ndarray:
+    """The score of every unit by ``method``: the weighted mean, the weighted geometric mean, or
+    GIS-OWA with the quantifier Q(p) = p^alpha (layers/owa.py)."""
+    if method == "mean":
+        return normalised.weighted_mean(weights)
+    if method == "geometric":
+        return normalised.geometric_mean(weights)
+    if method == "owa":
+        from .owa import owa_scores
+
+        return owa_scores(normalised.norm, weights, alpha).astype(np.float32)
+    raise ValueError(f"unknown combination method '{method}'")
+
+
+def combine(normalised: Normalised, weights, k: int = 5, method: str = "mean", alpha: float = 1.0) -> Composite:
     """Scores, exact quantile priority classes and sector overlap for one set of weights. Never
-    raises for zero weights: the result says ``no_weights`` (scores NaN, classes 0)."""
+    raises for zero weights: the result says ``no_weights`` (scores NaN, classes 0). ``method``
+    chooses the score (:func:`combined_score`); sectors' overlap always uses the mean."""
     w = np.asarray(weights, np.float32)
-    score = normalised.weighted_mean(w)
+    score = combined_score(normalised, w, method, alpha)
     cls = quantile_classes(score, k)
     overlap = normalised.sector_top(w, k)
-    return Composite(normalised, w, score, cls, overlap, k)
+    return Composite(normalised, w, score, cls, overlap, k, method=method, alpha=alpha)
 
 
 @dataclass

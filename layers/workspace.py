@@ -16,7 +16,9 @@ import pandas as pd
 import shapely
 
 from . import indicators as ind
-from .composite import Composite, Normalised, combine, normalise
+from .ahp import AhpResult, apply_ahp, project_ahp
+from .composite import COMBINE_METHODS, Composite, Normalised, combine, normalise
+from .exclusions import excluded_by, exclusion_share, is_exclusion
 from .errors import SkiktError
 from .io import load
 from .joins import JoinReport, join_table
@@ -62,6 +64,11 @@ class Workspace:
     normalised: Normalised | None = None
     _normalised_key: tuple | None = None
     composite: Composite | None = None
+    # Decision methods (issue 12): which layer removes each unit ("" = kept), the AHP result.
+    excluded_by: np.ndarray | None = None
+    _exclusion_key: tuple | None = None
+    ahp: AhpResult | None = None
+    _ahp_key: str | None = None
 
     # -------------------------------------------------------------------------- loading
 
@@ -208,11 +215,16 @@ class Workspace:
         i = spec.indicator
         raw = self.raw_indicator(spec)
         # The raw value's own cache key: what it was computed from, never an object's address.
-        key = (self._raw[spec.id][0], i.normalize, i.direction, i.scheme, i.k)
+        points = i.extra.get("points") if i.normalize == "piecewise" else None
+        key = (self._raw[spec.id][0], i.normalize, i.direction, i.scheme, i.k, repr(points), self._exclusion_key)
         hit = self._norm.get(spec.id)
         if hit is not None and hit[0] == key:
             return hit[1]
-        n = normalise(raw.values, i.normalize, i.direction, i.scheme, i.k)
+        values = raw.values
+        if self.excluded_by is not None and (self.excluded_by != "").any():
+            # Excluded units are not candidates: normalised over the remaining units only.
+            values = np.where(self.excluded_by != "", np.nan, values)
+        n = normalise(values, i.normalize, i.direction, i.scheme, i.k, points)
         self._norm[spec.id] = (key, n)
         return n
 
@@ -262,6 +274,8 @@ class Workspace:
             yield done / steps, PHASE_VISIBLE
         yield done / steps, PHASE_UNITS
         self.build_units()
+        self._update_exclusions()
+        self._update_ahp()
         done += 1
         norms, ids, sectors, keys = [], [], [], []
         for spec in self.active_indicators():
@@ -281,7 +295,8 @@ class Workspace:
         key = (tuple(keys), tuple(ids), self._units_key)
         if self.normalised is None or key != self._normalised_key:
             mat = np.vstack(norms) if norms else np.zeros((0, self.units.n), np.float32)
-            self.normalised = Normalised(ids, sectors, mat)
+            excluded = self.excluded_by != "" if self.excluded_by is not None else None
+            self.normalised = Normalised(ids, sectors, mat, excluded)
             self._normalised_key = key
         yield (steps - 1) / steps, "composite"
         self.recombine()
@@ -297,12 +312,50 @@ class Workspace:
         ids = self.normalised.layer_ids
         if weights is None:
             weights = [self.project.layer(i).indicator.weight for i in ids]
-        self.composite = combine(self.normalised, weights, self.project.units.classes)
+        method, alpha = self.combine_method()
+        self.composite = combine(self.normalised, weights, self.project.units.classes, method, alpha)
         return self.composite
 
     def set_weight(self, layer_id: str, weight: float) -> Composite:
         self.project.layer(layer_id).indicator.weight = float(weight)
         return self.recombine()
+
+    # -------------------------------------------------------------------------- decision methods
+
+    def combine_method(self) -> tuple[str, float]:
+        """[combine] method = "mean" | "geometric" | "owa" and alpha (OWA's Q(p) = p^alpha)."""
+        table = self.project.extra.get("combine") or {}
+        method, alpha = table.get("method", "mean"), table.get("alpha", 1.0)
+        if method not in COMBINE_METHODS:
+            raise SkiktError(f"[combine] method: expected one of {', '.join(COMBINE_METHODS)}, got {method!r}",
+                             self.project.path)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < float("inf"):
+            raise SkiktError(f"[combine] alpha: expected a number above 0, got {alpha!r}", self.project.path)
+        return method, float(alpha)
+
+    def _update_exclusions(self) -> None:
+        """Which units the role = "exclude" layers remove, recomputed when they or the units change."""
+        specs = [s for s in self.project.layers if is_exclusion(s) and s.id in self.layers]
+        shares = [exclusion_share(s, self.project.path) for s in specs]
+        key = (self._units_key, tuple((s.id, self.layers[s.id].spec_key, sh) for s, sh in zip(specs, shares)))
+        if key == self._exclusion_key:
+            return
+        layers = [(s.id, self.layers[s.id].geo.geometry.to_numpy(), sh)
+                  for s, sh in zip(specs, shares) if self.layers[s.id].geo is not None]
+        self.excluded_by = excluded_by(self.units, layers) if layers else None
+        self._exclusion_key = key
+
+    def _update_ahp(self) -> None:
+        """Weights from the [ahp] table, applied when the table changes (a slider may move them
+        afterwards; the next change to the table sets them again)."""
+        table = self.project.extra.get("ahp")
+        key = repr(table)
+        if key == self._ahp_key:
+            return
+        self.ahp = project_ahp(self.project)
+        if self.ahp is not None:
+            apply_ahp(self.project, self.ahp)
+        self._ahp_key = key
 
     # -------------------------------------------------------------------------- output
 
@@ -314,6 +367,15 @@ class Workspace:
             data["name"] = u.names
         data.update(score=c.score.astype(float), geo_score=c.geo.astype(float), rank=c.rank,
                     priority_class=c.cls.astype(int), overlap=c.overlap.astype(int))
+        if self.excluded_by is not None:
+            # Excluded units: rank and class empty (not 0), geo_score NaN, and which layer says so.
+            out = self.excluded_by != ""
+            data["geo_score"] = np.where(out, np.nan, data["geo_score"])
+            data["rank"] = pd.array(np.where(out, 0, c.rank), dtype="Int64")
+            data["rank"][out] = pd.NA
+            data["priority_class"] = pd.array(c.cls.astype(int), dtype="Int64")
+            data["priority_class"][out] = pd.NA
+            data["excluded_by"] = self.excluded_by
         norm = self.normalised.norm
         for j, lid in enumerate(self.normalised.layer_ids):
             data[f"{lid}_raw"] = self._raw[lid][1].values

@@ -434,6 +434,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                             "Off: the layer is left out of the score (its weight is kept for later). "
                             "Showing or hiding it on the map is done under Layers and does not change the score."),
     "cmd_counted": ("Räknas i poängen: {name}", "Counts in the score: {name}"),
+    "export_chart_name": ("diagram.png", "chart.png"),
     # --- scenarios and packing (helper S) ---
     # --- QGIS export (helper Q) ---
     "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),

@@ -396,3 +396,54 @@ def test_hiding_a_layer_keeps_it_in_the_score_and_the_switch_takes_it_out(window
     with qtbot.waitSignal(model.composite_changed, timeout=5000):
         QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier)
     assert model.project.layer(lid).indicator.weight == weights[lid] and row.counted.isChecked()
+
+
+# ------------------------------------------------------------------------------------------------
+# items 6 (cell names, chart labels) and 13 (fonts)
+
+
+def test_cells_are_named_by_their_municipality_and_labels_are_whole(window, qtbot):
+    import geopandas as gpd
+    import shapely
+    from test_app_trust import widget_pos
+
+    model, canvas = window.model, window.canvas
+    ws = model.ws
+    best = int(np.nanargmax(ws.composite.score))
+    x, y = ws.units.centres[best]
+    gpkg = window.model.project.path.parent / "sweden_reference.gpkg"
+    kommuner = gpd.read_file(gpkg, layer="kommuner")
+    oracle = kommuner.loc[kommuner.contains(shapely.Point(x, y)), "name"].iloc[0]  # geopandas
+    QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, widget_pos(canvas, x, y))
+    assert model.selected == best
+    assert f"{oracle}, 500 m-ruta" in window.info_panel.text.toPlainText()
+    window.docks["charts"].raise_()
+    window.docks["charts"].show()
+    qtbot.waitUntil(lambda: len(window.charts_panel.figure.axes) == 2, timeout=5000)
+    top, profile = window.charts_panel.figure.axes
+    top_labels = [t.get_text().replace("\n", " ") for t in top.get_yticklabels()]
+    assert all("500 m-ruta" in t and "mE" not in t for t in top_labels)
+    shown = [t.get_text().replace("\n", " ") for t in profile.get_xticklabels()]
+    titles = [ws.project.layer(lid).title for lid in ws.normalised.layer_ids]
+    assert shown == titles  # whole titles ("Vårdcentraler", not "Vårdcentrale")
+
+
+def test_chart_text_follows_the_window_font_and_the_screen_dpi(window, qtbot):
+    from PySide6.QtGui import QFont
+
+    app = QApplication.instance()
+    old = app.font()
+    try:
+        big = QFont(old)
+        big.setPointSizeF(15)
+        app.setFont(big)
+        window.docks["charts"].raise_()
+        window.docks["charts"].show()
+        window.charts_panel.redraw()
+        fig = window.charts_panel.figure
+        assert fig.axes and fig._original_dpi == app.primaryScreen().logicalDotsPerInch()
+        top = fig.axes[0]
+        assert top._left_title.get_text() and top._left_title.get_fontsize() == pytest.approx(15)
+        assert all(t.get_fontsize() == pytest.approx(13.5) for t in top.get_yticklabels())
+    finally:
+        app.setFont(old)

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QSp
 from skikt.layers.sectors import SECTORS
 
 from ..i18n import T, language
-from .common import on_screen
+from ..places import unit_titles
+from .common import font_points, on_screen, screen_dpi, scrolling, wrapped
 
 
 def top_units(ws, n: int) -> np.ndarray:
@@ -23,7 +24,7 @@ def top_units(ws, n: int) -> np.ndarray:
     return top[np.argsort(-score[top])]
 
 
-def draw_top(ax, ws, n: int = 10) -> None:
+def draw_top(ax, ws, n: int = 10, fs: float = 9.0) -> None:
     c = ws.composite
     units = top_units(ws, n)
     left = np.zeros(len(units))
@@ -37,19 +38,19 @@ def draw_top(ax, ws, n: int = 10) -> None:
         ax.barh(y, vals, left=left, color=SECTORS[sector].colour, edgecolor="white", linewidth=0.5,
                 label=SECTORS[sector].name(language()))
         left += vals
-    ax.set_yticks(y, [ws.units.label(u)[:24] for u in units], fontsize=7)
-    ax.set_title(T("top_units"), fontsize=9, loc="left")
-    ax.tick_params(axis="x", labelsize=7)
+    ax.set_yticks(y, [wrapped(t, 26) for t in unit_titles(ws, units, language())], fontsize=fs * 0.9)
+    ax.set_title(T("top_units"), fontsize=fs, loc="left")
+    ax.tick_params(axis="x", labelsize=fs * 0.9)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.25, -0.1), ncol=3, frameon=False,
+    ax.legend(fontsize=fs * 0.85, loc="upper left", bbox_to_anchor=(0.0, -0.08), ncol=2, frameon=False,
               handlelength=1, columnspacing=0.8)
 
 
-def draw_profile(ax, ws, i: int | None) -> None:
-    ax.set_title(T("unit_profile"), fontsize=9, loc="left")
+def draw_profile(ax, ws, i: int | None, fs: float = 9.0) -> None:
+    ax.set_title(T("unit_profile"), fontsize=fs, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     if i is None or ws.normalised is None:
-        ax.text(0.5, 0.5, T("click_map"), ha="center", va="center", fontsize=8, color="#666666",
+        ax.text(0.5, 0.5, T("click_map"), ha="center", va="center", fontsize=fs, color="#666666",
                 transform=ax.transAxes, wrap=True)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -60,22 +61,27 @@ def draw_profile(ax, ws, i: int | None) -> None:
     colours = [SECTORS[ws.project.layer(lid).sector].colour for lid in ids]
     ax.bar(x, np.nan_to_num(vals), color=colours, edgecolor="#333333", linewidth=0.5)
     ax.set_ylim(0, 1)
-    ax.set_xticks(x, [ws.project.layer(lid).title[:12] for lid in ids], rotation=40, ha="right", fontsize=6.5)
-    ax.tick_params(axis="y", labelsize=7)
-    ax.set_ylabel(T("normalised"), fontsize=7)
-    ax.set_title(f"{T('unit_profile')}: {ws.units.label(i)}", fontsize=8, loc="left")
+    ax.set_xticks(x, [wrapped(ws.project.layer(lid).title, 16) for lid in ids], rotation=40, ha="right",
+                  fontsize=fs * 0.85)
+    ax.tick_params(axis="y", labelsize=fs * 0.9)
+    ax.set_ylabel(T("normalised"), fontsize=fs * 0.9)
+    ax.set_title(wrapped(f"{T('unit_profile')}: {unit_titles(ws, [i], language())[0]}", 48), fontsize=fs, loc="left")
 
 
-def draw_charts(fig, ws, n: int, selected: int | None) -> None:
-    draw_top(fig.add_axes([0.36, 0.64, 0.6, 0.32]), ws, n)
-    draw_profile(fig.add_axes([0.12, 0.13, 0.84, 0.26]), ws, selected)
+def draw_charts(fig, ws, n: int, selected: int | None, fs: float | None = None) -> None:
+    """Both charts; the constrained layout makes room for labels of any length and font size."""
+    fs = font_points() if fs is None else fs
+    fig.set_layout_engine("constrained")
+    top, profile = fig.subplots(2, 1, height_ratios=[3, 2])
+    draw_top(top, ws, n, fs)
+    draw_profile(profile, ws, selected, fs)
 
 
 class ChartsPanel(QWidget):
     def __init__(self, model, parent=None):
         super().__init__(parent)
         self.model = model
-        self.figure = Figure(figsize=(4, 5), dpi=90, facecolor="white")
+        self.figure = Figure(figsize=(4, 5), dpi=screen_dpi(), facecolor="white")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.n = QSpinBox()
         self.n.setRange(3, 30)
@@ -91,7 +97,9 @@ class ChartsPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(row)
-        lay.addWidget(self.canvas, 1)
+        # Never squeezed below what the labels need at the window's font size: the dock scrolls.
+        self.canvas.setMinimumHeight(30 * self.fontMetrics().height())
+        lay.addWidget(scrolling(self.canvas), 1)
         model.composite_changed.connect(self.redraw)
         model.selection_changed.connect(self.redraw)
         self.redraw()
@@ -115,10 +123,10 @@ class ChartsPanel(QWidget):
     def export(self, path) -> None:
         """Both charts on a page of their own size, whatever the dock's size is."""
         fig = Figure(figsize=(7, 8), dpi=150, facecolor="white")
-        draw_charts(fig, self.model.ws, self.n.value(), self.model.selected)
+        draw_charts(fig, self.model.ws, self.n.value(), self.model.selected, fs=9.0)
         fig.savefig(path)
 
     def export_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, T("export_png"), "diagram.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, T("export_png"), T("export_chart_name"), "PNG (*.png)")
         if path:
             self.export(path)

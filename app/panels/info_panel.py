@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
 from skikt.layers.sectors import SECTORS
 from skikt.layers.style import fmt_number
 
-from ..i18n import T
-from .common import on_screen
+from ..i18n import T, language
+from ..places import unit_title
+from .common import font_points, on_screen, screen_dpi, wrapped
 
 
 def identify_features(ws, x: float, y: float, tolerance: float, max_rows: int = 5) -> list[tuple[str, list[dict]]]:
@@ -58,10 +59,11 @@ class InfoPanel(QWidget):
         self.model = model
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
-        self.figure = Figure(figsize=(3.2, 2.2), dpi=90, facecolor="white")
+        self.figure = Figure(figsize=(3.2, 2.2), dpi=screen_dpi(), facecolor="white", layout="constrained")
         self.chart = FigureCanvasQTAgg(self.figure)
         self.chart.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.chart.setFixedHeight(170)
+        # Tall enough for a handful of bars at the window's font size.
+        self.chart.setFixedHeight(max(170, 12 * self.fontMetrics().height()))
         self.chart.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -110,7 +112,10 @@ class InfoPanel(QWidget):
         ws = self.model.ws
         c = ws.composite
         n_scored = int((c.cls > 0).sum())
-        head = (f"<h3 style='margin-bottom:2px'>{T('unit')} {html.escape(ws.units.label(i))}</h3>"
+        title = unit_title(ws, i, language())
+        cell_id = "" if title == ws.units.label(i) else (
+            f"<span style='color:#777777'>{T('unit')} {html.escape(ws.units.label(i))}</span>")
+        head = (f"<h3 style='margin-bottom:2px'>{html.escape(title)}</h3>{cell_id}"
                 f"<p><b>{T('score')}</b> {c.score[i]:.3f} &nbsp; <b>{T('rank')}</b> {c.rank[i]} {T('of')} {n_scored}"
                 f" &nbsp; <b>{T('class')}</b> {c.cls[i]} &nbsp; <b>{T('overlap')}</b> {c.overlap[i]}</p>")
         # Title on its own row, figures below it: readable in a narrow dock.
@@ -128,13 +133,14 @@ class InfoPanel(QWidget):
     def _draw_chart(self, i: int):
         rows = explain_unit(self.model.ws, i)
         self.figure.clear()
-        ax = self.figure.add_axes([0.42, 0.12, 0.54, 0.8])
+        fs = font_points()
+        ax = self.figure.add_subplot()
         y = np.arange(len(rows))[::-1]
         ax.barh(y, [r["contribution"] for r in rows], color=[SECTORS[r["sector"]].colour for r in rows],
                 edgecolor="#333333", linewidth=0.5)
-        ax.set_yticks(y, [r["title"][:22] for r in rows], fontsize=7)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.set_xlabel(T("contribution"), fontsize=7)
+        ax.set_yticks(y, [wrapped(r["title"], 22) for r in rows], fontsize=fs * 0.85)
+        ax.tick_params(axis="x", labelsize=fs * 0.85)
+        ax.set_xlabel(T("contribution"), fontsize=fs * 0.85)
         ax.spines[["top", "right"]].set_visible(False)
         self.chart.show()
         self.chart.draw_idle()

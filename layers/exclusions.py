@@ -61,6 +61,9 @@ def excluded_by(units, layers: list[tuple[str, np.ndarray, float]]) -> np.ndarra
     unit, "" for the units that stay. ``layers`` is [(layer id, geometries, share), …]."""
     out = np.full(units.n, "", dtype=object)
     for layer_id, geoms, share in layers:
+        geoms = np.asarray(geoms, dtype=object)
+        if len(geoms) and not len(_polygons(geoms)):
+            raise SkiktError(f"layer '{layer_id}': role = \"exclude\" needs polygons, and this layer has none")
         hit = covered_units(units, geoms, share) & (out == "")
         out[hit] = layer_id
     return out

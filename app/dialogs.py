@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIntValidator
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox, QTextBrowser,
                                QVBoxLayout)
@@ -19,7 +19,7 @@ from skikt.layers.indicators import family
 from skikt.layers.i18n import say
 from skikt.layers.io import list_layers, read_raw
 from skikt.layers.joins import best_join, join_table
-from skikt.layers.metadata import read_sidecar
+from skikt.layers.metadata import LayerMeta, read_sidecar
 from skikt.layers.project import METHODS, IndicatorSpec, LayerSpec
 from skikt.layers.sectors import SECTORS
 from skikt.layers.style import QUALITATIVE, SCHEMES, SEQUENTIAL, Style
@@ -82,6 +82,18 @@ class AddLayerDialog(QDialog):
         form.addRow(T("sector"), self.sector)
         self.title = QLineEdit(side.get("title") or self.path.stem.replace("_", " "))
         form.addRow(T("title"), self.title)
+        # Where the data comes from: on every exported page's attribution line. Pre-filled from a
+        # .meta.toml sidecar; what the user types is kept in the project's [layers.meta].
+        self.sidecar = side
+        self.source = QLineEdit(str(side.get("source") or ""))
+        self.licence = QLineEdit(str(side.get("licence") or ""))
+        self.year = QLineEdit("" if side.get("year") is None else str(side.get("year")))
+        self.year.setValidator(QIntValidator(1000, 9999, self.year))
+        self.year.setMaximumWidth(self.year.fontMetrics().horizontalAdvance("00000") + 16)
+        self.source.setPlaceholderText(T("source_hint"))
+        form.addRow(T("source"), self.source)
+        form.addRow(T("licence"), self.licence)
+        form.addRow(T("year"), self.year)
         self.crs = QComboBox()
         self.crs.setEditable(True)
         self.crs_label = QLabel(T("crs_missing"))
@@ -296,6 +308,14 @@ class AddLayerDialog(QDialog):
         self.hidden_note.setVisible(hidden)
         self.hidden_note.setText(T("indicator_layer_hidden").format(name=self.title.text()) if hidden else "")
 
+    def _typed_meta(self, spec) -> LayerMeta:
+        """Source, licence and year as typed; only what differs from the sidecar is stored (the
+        sidecar still supplies the rest when the project is read)."""
+        typed = {"source": self.source.text().strip(), "licence": self.licence.text().strip(),
+                 "year": int(self.year.text()) if self.year.hasAcceptableInput() else None}
+        own = {k: v for k, v in typed.items() if v not in ("", None) and v != self.sidecar.get(k)}
+        return LayerMeta.from_dict({**own, "sector": spec.sector, "title": spec.title})
+
     def hides_over_priority_map(self) -> bool:
         """An indicator drawn as filled areas would recolour the priority classes under it."""
         if self.raw is None or self.method.currentData() is None:
@@ -316,6 +336,7 @@ class AddLayerDialog(QDialog):
         if m:
             spec.indicator = IndicatorSpec(method=m, column=self.column.currentData() if m == "attribute" else None,
                                            direction=self.direction.currentData(), weight=self.weight.value())
+        spec.meta = self._typed_meta(spec)
         if self.hides_over_priority_map():
             spec.visible = False  # counts in the score; the legend lists it as "also weighted"
         return spec

@@ -435,6 +435,8 @@ _TEXT: dict[str, tuple[str, str]] = {
                             "Showing or hiding it on the map is done under Layers and does not change the score."),
     "cmd_counted": ("Räknas i poängen: {name}", "Counts in the score: {name}"),
     "export_chart_name": ("diagram.png", "chart.png"),
+    "source_hint": ("t.ex. Lantmäteriet, SCB – syns på exporterade kartor",
+                    "e.g. Lantmäteriet, SCB – shown on exported maps"),
     # --- scenarios and packing (helper S) ---
     # --- QGIS export (helper Q) ---
     "qerr_format": ("kan inte exportera som '{ext}' (använd {known})", "cannot export as '{ext}' (use {known})"),

@@ -447,3 +447,50 @@ def test_chart_text_follows_the_window_font_and_the_screen_dpi(window, qtbot):
         assert all(t.get_fontsize() == pytest.approx(13.5) for t in top.get_yticklabels())
     finally:
         app.setFont(old)
+
+
+# ------------------------------------------------------------------------------------------------
+# item 10: source, licence and year in the Add-layer dialog
+
+
+def test_add_layer_asks_for_the_source_and_the_page_credits_it(window, qtbot, tmp_path, sample_copy):
+    import geopandas as gpd
+    import shapely
+
+    from skikt.layers.export import attribution_lines
+
+    pts = gpd.GeoDataFrame({"namn": ["a", "b"]}, geometry=shapely.points([(680000, 6580000), (690000, 6590000)]),
+                           crs=3006)
+    own = tmp_path / "egna_punkter.gpkg"
+    pts.to_file(own)
+    typed = {}
+
+    def type_source(dialog):
+        assert dialog.source.text() == dialog.licence.text() == dialog.year.text() == ""  # no sidecar
+        for field, text in ((dialog.source, "Region Stockholm"), (dialog.licence, "CC BY 4.0"), (dialog.year, "2024")):
+            QTest.mouseClick(field, Qt.LeftButton)
+            QTest.keyClicks(field, text)
+        typed.update(source=dialog.source.text())
+        QTest.mouseClick(dialog.ok, Qt.LeftButton)
+        return dialog.result()
+
+    window.dialog_exec = type_source
+    with qtbot.waitSignal(window.model.computed, timeout=30000):
+        assert window.add_file(own)
+    spec = window.model.project.layers[0]
+    assert (spec.meta.source, spec.meta.licence, spec.meta.year) == ("Region Stockholm", "CC BY 4.0", 2024)
+    lines = attribution_lines(window.model.ws, "sv")
+    assert any(line.endswith(": Region Stockholm, CC BY 4.0") and spec.title in line for line in lines)
+
+    # A sidecar pre-fills the fields, and an untouched field is not copied into the project.
+    csv = sample_copy.parent / "national_sarbarhet_kommun.csv"
+    seen = {}
+
+    def look(dialog):
+        seen.update(source=dialog.source.text(), licence=dialog.licence.text(), year=dialog.year.text())
+        return QDialog.Rejected
+
+    window.dialog_exec = look
+    assert not window.add_file(csv)
+    assert seen == {"source": "Skikt sample_data/generate_national.py (seed 2613), derived from SCB tätorter 2020",
+                    "licence": "CC0 (illustrative)", "year": "2026"}

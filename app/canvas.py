@@ -17,7 +17,7 @@ from pyproj import Transformer
 
 from skikt.layers.crs import parse_crs
 from skikt.layers.export import fit_aspect, study_extent
-from skikt.layers.render import add_north_arrow, add_scalebar
+from skikt.layers.render import add_north_arrow, add_scalebar, nice_length
 from skikt.layers.scene import MapScene, prepare_map_axes
 
 from .i18n import T, language
@@ -145,7 +145,7 @@ class MapCanvas(FigureCanvasQTAgg):
     def redraw(self):
         for a in self._furniture:
             a.remove()
-        self._furniture = add_scalebar(self.ax) + add_north_arrow(self.ax, size=0.04)
+        self._furniture = self._add_furniture()
         t = time.perf_counter()
         self.draw()
         ms = (time.perf_counter() - t) * 1000
@@ -155,6 +155,34 @@ class MapCanvas(FigureCanvasQTAgg):
         if self.first_priority_at is None and self.model.ws.composite is not None:
             self.first_priority_at = now
         self.drawn.emit(ms)
+
+    # Where render.add_scalebar and add_north_arrow put their marks, in axes fractions.
+    SCALEBAR_AT, SCALEBAR_HEIGHT, NORTH_SIZE = 0.04, 0.008, 0.04
+
+    def _add_furniture(self) -> list:
+        """Scale bar and north arrow, each on a light rounded panel so they stay readable on
+        top of any data when zoomed in; the scale bar's text follows the window's font size."""
+        from matplotlib.patches import FancyBboxPatch
+
+        from .panels.common import font_points
+
+        fs = font_points()
+        marks = add_scalebar(self.ax, fontsize=fs) + add_north_arrow(self.ax, size=self.NORTH_SIZE)
+        x0, x1 = self.ax.get_xlim()
+        height_px = max(self.ax.bbox.height, 1.0)
+        text = (fs * 1.6) * self.figure.dpi / 72 / height_px  # the label and its own box, in axes fraction
+        bar_width = nice_length((x1 - x0) / 5) / (x1 - x0)
+        at, h = self.SCALEBAR_AT, self.SCALEBAR_HEIGHT
+        # The north arrow: its N at 0.95, the arrow's tail NORTH_SIZE * 1.6 below.
+        tall = self.NORTH_SIZE * 1.6
+        n_text = 12 * 1.4 * self.figure.dpi / 72 / height_px
+        panels = [((at - 0.012, at - 0.012), bar_width + 0.024, h * 2.2 + text + 0.02),
+                  ((0.95 - 0.025, 0.95 - tall - 0.02), 0.05, tall + n_text / 2 + 0.03)]
+        backs = [self.ax.add_patch(FancyBboxPatch(xy, w, ht, boxstyle="round,pad=0,rounding_size=0.01",
+                                                  transform=self.ax.transAxes, facecolor="white", alpha=0.9,
+                                                  edgecolor="#9a9a9a", linewidth=0.6, zorder=19.5))
+                 for xy, w, ht in panels]
+        return marks + backs
 
     def resizeEvent(self, event):
         super().resizeEvent(event)

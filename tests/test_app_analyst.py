@@ -494,3 +494,32 @@ def test_add_layer_asks_for_the_source_and_the_page_credits_it(window, qtbot, tm
     assert not window.add_file(csv)
     assert seen == {"source": "Skikt sample_data/generate_national.py (seed 2613), derived from SCB tätorter 2020",
                     "licence": "CC0 (illustrative)", "year": "2026"}
+
+
+# ------------------------------------------------------------------------------------------------
+# item 11: map furniture on a panel of its own
+
+
+def test_scale_bar_and_north_arrow_sit_on_a_light_panel_when_zoomed_in(window):
+    from matplotlib.patches import FancyBboxPatch
+
+    canvas, ws = window.canvas, window.model.ws
+    best = int(np.nanargmax(ws.composite.score))
+    x, y = ws.units.centres[best]
+    canvas.set_view((x - 2500, x + 2500, y - 1500, y + 1500))  # inside the priority map
+    canvas.redraw()
+    QApplication.processEvents()
+    rgba = np.asarray(canvas.buffer_rgba())
+    panels = [a for a in canvas._furniture if isinstance(a, FancyBboxPatch)]
+    assert len(panels) == 2
+    height = rgba.shape[0]
+    for panel in panels:
+        box = panel.get_window_extent()
+        # Just inside the panel's corner, clear of the bar and the arrow: panel white over the map.
+        for px, py in ((box.x0 + 5, box.y0 + 5), (box.x1 - 5, box.y1 - 5)):
+            r, g, b = rgba[int(height - py), int(px), :3].astype(int)
+            assert min(r, g, b) >= 225, (px, py, (r, g, b))  # 90 % white over any colour: >= 229
+    # And the map right next to the panels is the priority map's colour, not white.
+    box = panels[0].get_window_extent()
+    r, g, b = rgba[int(height - box.y1) - 12, int(box.x1) + 12, :3].astype(int)
+    assert min(r, g, b) < 225

@@ -357,10 +357,20 @@ class Workspace:
             apply_ahp(self.project, self.ahp)
         self._ahp_key = key
 
+    def weight_uncertainty(self, draws: int = 1000, spread: float = 0.2, seed: int | None = None):
+        """Monte Carlo over the current weights (layers/uncertainty.py), scored by the project's
+        combine method over the units the constraints leave; pass the result to result_table."""
+        from .uncertainty import DEFAULT_SEED, monte_carlo
+
+        method, alpha = self.combine_method()
+        return monte_carlo(self.normalised, self.composite.weights, draws, spread, self.project.units.classes,
+                           method, alpha, DEFAULT_SEED if seed is None else seed)
+
     # -------------------------------------------------------------------------- output
 
-    def result_table(self) -> pd.DataFrame:
-        """One row per unit: ids, score, rank, class, overlap, and raw and normalised values."""
+    def result_table(self, uncertainty=None) -> pd.DataFrame:
+        """One row per unit: ids, score, rank, class, overlap, and raw and normalised values;
+        with ``uncertainty`` (weight_uncertainty's result) also p_top and rank percentiles."""
         c, u = self.composite, self.units
         data = {"unit_id": u.ids}
         if u.names is not None:
@@ -376,6 +386,8 @@ class Workspace:
             data["priority_class"] = pd.array(c.cls.astype(int), dtype="Int64")
             data["priority_class"][out] = pd.NA
             data["excluded_by"] = self.excluded_by
+        if uncertainty is not None:
+            data.update(uncertainty.columns())
         norm = self.normalised.norm
         for j, lid in enumerate(self.normalised.layer_ids):
             data[f"{lid}_raw"] = self._raw[lid][1].values

@@ -306,3 +306,119 @@ def test_graduated_style_breaks_are_mapclassify_bins():
         assert _within_class_ss(v, bin1d(v, ours)[0]) == pytest.approx(_within_class_ss(v, bin1d(v, theirs)[0]))
         if name in ("continuous", "negative", "with_nan"):
             np.testing.assert_array_equal(ours, theirs, err_msg=name)
+
+
+# ------------------------------------------------------------------------------------------------
+# Decision methods through the workspace (issue 12): [combine], [ahp], weight uncertainty
+
+
+def _decision_project(tmp_path, tables: str) -> Path:
+    """A 10 × 10 grid of 100 m cells, two distance indicators to nine random points, and the
+    given top-level tables ([combine], [ahp])."""
+    import geopandas as gpd
+    import shapely
+
+    x0, y0 = 600000.0, 6600000.0
+    gpkg = tmp_path / "d.gpkg"
+    gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.box(x0, y0, x0 + 1000, y0 + 1000)], crs=3006).to_file(gpkg, layer="area")
+    xy = np.random.default_rng(11).uniform([x0, y0], [x0 + 1000, y0 + 1000], (9, 2))
+    gpd.GeoDataFrame({"v": np.arange(9)}, geometry=shapely.points(xy), crs=3006).to_file(gpkg, layer="pts")
+    body = textwrap.dedent("""
+        [[layers]]
+        id = "area"
+        path = "d.gpkg"
+        layer = "area"
+        [[layers]]
+        id = "near"
+        path = "d.gpkg"
+        layer = "pts"
+        sector = "healthcare"
+        [layers.indicator]
+        method = "distance"
+        direction = "low"
+        [[layers]]
+        id = "far"
+        path = "d.gpkg"
+        layer = "pts"
+        sector = "transport"
+        [layers.indicator]
+        method = "distance"
+        normalize = "rank"
+        weight = 3
+        [units]
+        kind = "grid"
+        cell_size = 100
+        study_area = { layer = "area" }
+        """)
+    path = tmp_path / "p.toml"
+    path.write_text(f'schema_version = 1\n[project]\ntitle = "t"\ncrs = "EPSG:3006"\n{tables}\n{body}', encoding="utf-8")
+    return path
+
+
+def _workspace(path):
+    from skikt.layers.project import read_project
+    from skikt.layers.workspace import Workspace
+
+    ws = Workspace(read_project(path))
+    ws.update()
+    return ws
+
+
+def test_combine_table_chooses_owa_and_geometric(tmp_path):
+    from skikt.layers.owa import owa_scores
+
+    ws = _workspace(_decision_project(tmp_path, '[combine]\nmethod = "owa"\nalpha = 2.5'))
+    df = ws.result_table()
+    z = df[["near_norm", "far_norm"]].to_numpy().T
+    # OWA by hand for two criteria with weights 1 and 3 (u = 0.25, 0.75) and Q(p) = p^2.5: the
+    # higher value gets Q(u_high), the lower one 1 − Q(u_high).
+    u = np.where(z[0] >= z[1], 0.25, 0.75)
+    want = u ** 2.5 * z.max(axis=0) + (1 - u ** 2.5) * z.min(axis=0)
+    assert np.allclose(df["score"], want, atol=1e-6)
+    assert np.allclose(owa_scores(z, [1, 3], 2.5), want, atol=1e-12)
+    assert np.array_equal(df["rank"], rankdata(-df["score"].to_numpy(np.float32), method="min"))
+    ws.project.extra["combine"] = {"method": "geometric"}
+    ws.recombine()
+    df = ws.result_table()
+    assert np.allclose(df["score"], np.exp((np.log(np.maximum(z[0], 0.01)) + 3 * np.log(np.maximum(z[1], 0.01))) / 4), atol=1e-6)
+
+
+@pytest.mark.parametrize("table, words", [
+    ('[combine]\nmethod = "median"', "[combine] method: expected one of mean, geometric, owa, got 'median'"),
+    ('[combine]\nmethod = "owa"\nalpha = 0', "[combine] alpha: expected a number above 0, got 0"),
+    ('[combine]\nmethod = "owa"\nalpha = "big"', "[combine] alpha: expected a number above 0"),
+])
+def test_bad_combine_tables_are_one_line(tmp_path, table, words):
+    with pytest.raises(SkiktError) as err:
+        _workspace(_decision_project(tmp_path, table))
+    assert str(err.value).startswith("p.toml: ") and words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_ahp_table_sets_the_weights(tmp_path):
+    ws = _workspace(_decision_project(tmp_path, '[ahp]\norder = ["near", "far"]\nmatrix = [[1, 4], [0.25, 1]]'))
+    # Two criteria: w = (4, 1)/5 exactly, CR 0.
+    assert np.allclose(ws.weights(), [0.8, 0.2], atol=1e-6)
+    assert ws.ahp.cr == 0 and ws.ahp.warning() is None
+    df = ws.result_table()
+    assert np.allclose(df["score"], 0.8 * df["near_norm"] + 0.2 * df["far_norm"], atol=1e-6)
+
+
+@pytest.mark.parametrize("table, words", [
+    ('[ahp]\norder = ["near", "nosuch"]\nmatrix = [[1, 4], [0.25, 1]]', "'nosuch' is not an indicator layer"),
+    ('[ahp]\norder = ["near", "far"]\nmatrix = [[1, 4], [4, 1]]', "must be 1/4"),
+    ('[ahp]\norder = ["near"]', "[ahp] needs order"),
+])
+def test_bad_ahp_tables_are_one_line(tmp_path, table, words):
+    with pytest.raises(SkiktError) as err:
+        _workspace(_decision_project(tmp_path, table))
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_uncertainty_columns_in_the_result_table(tmp_path):
+    ws = _workspace(_decision_project(tmp_path, ""))
+    df = ws.result_table(ws.weight_uncertainty(draws=20, spread=0.0))
+    assert np.array_equal(df["p_top"], (df["priority_class"] == 1).astype(float))
+    assert np.array_equal(df["rank_p50"], df["rank"].astype(float))
+    df = ws.result_table(ws.weight_uncertainty(draws=200, spread=0.5))
+    assert ((df["p_top"] >= 0) & (df["p_top"] <= 1)).all()
+    assert (df["rank_p05"] <= df["rank_p50"]).all() and (df["rank_p50"] <= df["rank_p95"]).all()

@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         self.confirm_close = True  # ask about unsaved changes; tests and --screenshot switch it off
         self._build_status()
         self._build_menus()
+        from .facilitator_ui import install_facilitator_ui  # scenarios, views, compare, autosave (helper W1)
+
+        install_facilitator_ui(self)
         self.layers_panel.zoom_to_layer.connect(self.zoom_to_layer)
         self.layers_panel.style_requested.connect(self.style_layer)
         self.layers_panel.properties_requested.connect(self.show_properties)

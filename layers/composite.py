@@ -353,6 +353,16 @@ class Normalised:
             self.missing = (~ok).sum(axis=1)
         self._all_valid = bool(ok.all())
         self._sector_cache: dict = {}
+        self._owa_order = None
+
+    def owa_order(self):
+        """Each unit's criteria in descending order of value, for OWA: it does not depend on the
+        weights, so a slider step (or a Monte Carlo draw) only re-weights it."""
+        if self._owa_order is None:
+            from .owa import OwaOrder
+
+            self._owa_order = OwaOrder(self.norm)
+        return self._owa_order
 
     @property
     def m(self) -> int:
@@ -474,9 +484,7 @@ def combined_score(normalised: Normalised, weights, method: str = "mean", alpha:
     if method == "geometric":
         return normalised.geometric_mean(weights)
     if method == "owa":
-        from .owa import owa_scores
-
-        return owa_scores(normalised.norm, weights, alpha).astype(np.float32)
+        return normalised.owa_order().scores(weights, alpha).astype(np.float32)
     raise ValueError(f"unknown combination method '{method}'")
 
 

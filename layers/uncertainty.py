@@ -134,11 +134,7 @@ def monte_carlo(normalised: Normalised, weights, draws: int = 1000, spread: floa
         _ranks_into(np.where(np.isnan(base), -np.inf, base)[None, :], row)
         rank_by_unit = row[:, scored].T  # every draw the same: one column stands for all
     else:
-        owa = None
-        if method == "owa":
-            from .owa import OwaOrder
-
-            owa = OwaOrder(normalised.norm)
+        owa = normalised.owa_order() if method == "owa" else None
         rank_by_unit = np.empty((n_scored, draws), dtype)
         for start in range(0, draws, BATCH):
             batch = sampled[start:start + BATCH]

@@ -304,7 +304,7 @@ def cmd_compose(args) -> int:
     from .safe_write import check_page
 
     page = _page_spec(args, args.out)
-    check_page(*page.pixels, page.dpi)  # before the project is computed: a page that cannot be drawn
+    check_page(*page.pixels, page.dpi, page.paper)  # before the project is computed: a page that cannot be drawn
     from .export import MAP_FORMATS, compose_handout, compose_map, project_view, project_views
 
     project = _project_for_output(args.project, args.out, MAP_FORMATS, "oerr_map_format",

@@ -17,7 +17,6 @@ from matplotlib.text import Text
 from .output import _atomic, write_scores  # noqa: F401  (write_scores re-exported for callers)
 from .i18n import tr
 from .composite import combine
-from .errors import SkiktError
 from .safe_write import PAPERS, check_output_path, check_page, refuse_input_overwrite
 from .render import (LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_layer, draw_priority,
                      priority_legend)
@@ -253,54 +252,21 @@ class PageContent:
 
 
 # ------------------------------------------------------------------------------------------------
-# Saved views (helper V's [[views]]; read through one place so the page does not depend on how)
+# Saved views ([[views]], layers/views.py)
 
 
 def project_views(project) -> list:
     """The project's saved views in file order, checked."""
-    try:
-        from .views import read_views
-    except ImportError:  # an install without saved views: the plain tables
-        return [_PlainView(e) for e in project.extra.get("views", []) or []]
+    from .views import read_views
+
     return read_views(project)
 
 
 def project_view(project, name: str):
-    try:
-        from .views import find_view
-    except ImportError:
-        for v in project_views(project):
-            if v.name == name:
-                return v
-        raise SkiktError(f"no saved view named {name!r}", project.path) from None
+    """The saved view called ``name``; a name the project lacks is one line listing the known ones."""
+    from .views import find_view
+
     return find_view(project, name)
-
-
-class _PlainView:
-    def __init__(self, entry: dict):
-        self.name = str(entry.get("name", ""))
-        self.title = entry.get("title", "")
-        self.subtitle = entry.get("subtitle", "")
-        self.extent = tuple(entry["extent"]) if entry.get("extent") is not None else None
-        self.layers = entry.get("layers")
-        self.scenario = entry.get("scenario")
-        self.notes = entry.get("notes", "")
-
-
-def _project_for_view(project, view):
-    try:
-        from .views import apply_view
-    except ImportError:
-        apply_view = None
-    if apply_view is not None and not isinstance(view, _PlainView):
-        return apply_view(project, view)
-    from .scenarios import apply_scenario
-
-    out = apply_scenario(project, view.scenario) if view.scenario else project.copy()
-    if view.layers is not None:
-        for spec in out.layers:
-            spec.visible = spec.id in set(view.layers)
-    return out, view.extent
 
 
 def page_content(ws: Workspace, *, view=None, scenario: str | None = None, title: str | None = None,
@@ -310,16 +276,21 @@ def page_content(ws: Workspace, *, view=None, scenario: str | None = None, title
     ``scenario`` (it wins over the view's) and ``title``/``subtitle`` (they win over the view's)."""
     project, notes, view_scenario = ws.project, "", None
     if view is not None:
-        project, view_extent = _project_for_view(ws.project, view)
+        from .views import apply_view
+
+        project, view_extent = apply_view(ws.project, view)
         extent = extent if extent is not None else _xy_extent(view_extent)
         notes, view_scenario = (view.notes or "").strip(), view.scenario
     name = scenario or view_scenario
     result = ws.composite
     if name:
-        from .scenarios import apply_scenario, scenario_weights
+        from .scenarios import scenario_weights
 
-        project = apply_scenario(project, name)
+        # The scenario's weights over the project's own (not over another scenario a view chose).
         weights = scenario_weights(ws.project, name)
+        project = project.copy() if project is ws.project else project
+        for spec in project.indicator_layers():
+            spec.indicator.weight = weights.get(spec.id, spec.indicator.weight)
         if ws.normalised is not None:
             result = combine(ws.normalised, [weights.get(lid, 0.0) for lid in ws.normalised.layer_ids],
                              ws.project.units.classes)
@@ -543,7 +514,7 @@ def _layout(fig, scale: float, landscape: bool) -> dict[str, Panel]:
     gap = 0.12 * px
     title_h, subtitle_h = 0.42 * px, 0.36 * px
     top = H - m
-    left_w = (W - 2 * m) * 0.72
+    left_w = (W - 2 * m) * 0.64  # the title's share; the project and date take the rest
     return {
         "title": Panel("title", m, top - title_h, m + left_w, top),
         "subtitle": Panel("subtitle", m, top - title_h - subtitle_h, m + left_w, top - title_h),
@@ -680,7 +651,7 @@ def compose_map(ws: Workspace, out, *, title: str | None = None, subtitle: str |
     refuse_input_overwrite(ws.project, out)  # first: the most important thing to say about this path
     out = check_output_path(out, MAP_FORMATS, "oerr_map_format")
     page = page or PageSpec.for_output(out, dpi=dpi, size=size)
-    check_page(*page.pixels, page.dpi)
+    check_page(*page.pixels, page.dpi, page.paper)
     content = page_content(ws, view=view, scenario=scenario, title=title, subtitle=subtitle,
                            composite=composite, extent=extent, lang=lang)
     ext = out.suffix.lower()
@@ -698,7 +669,7 @@ def compose_handout(ws: Workspace, out, views, *, page: PageSpec | None = None, 
     refuse_input_overwrite(ws.project, out)
     out = check_output_path(out, (".pdf",), "oerr_map_format")
     page = page or PageSpec()
-    check_page(*page.pixels, page.dpi)
+    check_page(*page.pixels, page.dpi, page.paper)
     figures = [compose_figure(ws, page, page_content(ws, view=v, scenario=scenario, title=title, subtitle=subtitle,
                                                        composite=composite, lang=lang),
                               lang=lang, day=day, raster=False, notes=True) for v in views]

@@ -360,6 +360,10 @@ _TEXT: dict[str, tuple[str, str]] = {
                        "text cut at the field width in the middle of a character (values: {n}); the cut character "
                        "is left out"),
     # --- command line and outputs (helper L) ---
+    "oerr_paper_memory": ("--paper {paper} --dpi {dpi} ({width}x{height} bildpunkter) behöver omkring {need} MB minne "
+                          "men {free} MB är ledigt; välj en lägre --dpi",
+                          "--paper {paper} --dpi {dpi} ({width}x{height} pixels) needs about {need} MB of memory but "
+                          "{free} MB is available; choose a lower --dpi"),
     "oerr_handout_pdf": ("--all-views skriver ett häfte med en sida per vy och kräver en .pdf",
                          "--all-views writes a handout of one page per view and needs a .pdf"),
     "oerr_no_views": ("projektet har inga sparade vyer ([[views]]) för --all-views",

@@ -378,9 +378,10 @@ def available_memory() -> int | None:
         return None
 
 
-def check_page(width: int, height: int, dpi: int) -> None:
+def check_page(width: int, height: int, dpi: int, paper: str | None = None) -> None:
     """Refuse a page that is too small to draw, larger than the renderer allows, or would not fit in
-    the memory available now; and a resolution outside ``DPI_RANGE``."""
+    the memory available now; and a resolution outside ``DPI_RANGE``. ``paper`` names the sheet
+    in the message when the pixels come from ``--paper`` and ``--dpi`` rather than ``--size``."""
     if not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
         raise SkiktError.of("oerr_dpi", None, value=dpi, low=DPI_RANGE[0], high=DPI_RANGE[1])
     if width < PAGE_MIN[0] or height < PAGE_MIN[1] or width > PAGE_MAX_SIDE or height > PAGE_MAX_SIDE:
@@ -389,5 +390,6 @@ def check_page(width: int, height: int, dpi: int) -> None:
     need = width * height * PAGE_BYTES_PER_PIXEL
     free = available_memory()
     if free is not None and need > free:
-        raise SkiktError.of("oerr_size_memory", None, width=width, height=height, need=need // 2**20,
-                            free=free // 2**20)
+        key = "oerr_paper_memory" if paper else "oerr_size_memory"
+        raise SkiktError.of(key, None, width=width, height=height, need=need // 2**20, free=free // 2**20,
+                            paper=paper, dpi=dpi)

@@ -231,3 +231,29 @@ def test_a_layer_without_a_source_says_so(sample_ws):
     finally:
         meta.source, meta.licence = kept
     assert f"{project.layer('vard').title}: no source given" in lines
+
+
+def test_a_paper_too_large_for_memory_names_paper_and_dpi_not_size(sample_ws, tmp_path, monkeypatch):
+    from skikt.layers import safe_write
+    from skikt.layers.errors import SkiktError
+
+    monkeypatch.setattr(safe_write, "available_memory", lambda: 100 * 2**20)
+    with pytest.raises(SkiktError) as caught:
+        compose_map(sample_ws, tmp_path / "k.png", page=PageSpec(paper="A3", dpi=1200))
+    w, h = round(420 / 25.4 * 1200), round(297 / 25.4 * 1200)
+    assert f"--paper A3 --dpi 1200 ({w}x{h} pixels) needs about {w * h * 12 // 2**20} MB" in str(caught.value)
+    assert "100 MB is available" in str(caught.value) and not list(tmp_path.iterdir())
+
+
+def test_scenario_option_over_a_view_with_another_scenario_takes_the_projects_weights_as_its_base(sample_ws):
+    raw = sample_toml(sample_ws)
+    view = next(v for v in project_views(sample_ws.project) if v.scenario)
+    other = next(s for s in raw["scenarios"] if s["name"] != view.scenario)
+    weights = {spec["id"]: spec["indicator"]["weight"] for spec in raw["layers"] if "indicator" in spec}
+    weights.update(other["weights"])  # ids the scenario leaves out keep the project's weight
+    content = page_content(sample_ws, view=view, scenario=other["name"])
+    assert {s.id: s.indicator.weight for s in content.project.indicator_layers()} == weights
+    expected = weighted_mean(sample_ws, weights)
+    scored = ~np.isnan(expected)
+    assert np.allclose(np.asarray(content.result.score, float)[scored], expected[scored], atol=1e-5)
+    assert content.extent == (view.extent[0], view.extent[2], view.extent[1], view.extent[3])

@@ -90,7 +90,9 @@ class Autosaver(QObject):
     """One per model: writes the side file while the project has unsaved changes."""
 
     def __init__(self, model, parent=None):
-        super().__init__(parent or model)
+        # No Qt parent: the model keeps it (``model.autosaver``). As the model's child it could be
+        # deleted before the model's undo stack, whose last signals would then find no slot.
+        super().__init__(parent)
         self.model = model
         # Replaced by the window (a question box) and by tests: (side file path) -> bool
         self.ask_recover = lambda side: False

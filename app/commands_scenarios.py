@@ -29,7 +29,7 @@ class FacilitatorState(QObject):
     changed = Signal()
 
     def __init__(self, model):
-        super().__init__(model)
+        super().__init__()  # no Qt parent, for the reason given in autosave.Autosaver
         self.model = model
         self.current: str | None = None  # None: the project's own weights
         self.base_weights: dict[str, float] | None = None  # the project's weights before a scenario was picked
@@ -53,12 +53,13 @@ def working_weights(model) -> dict[str, float]:
 
 def saved_weights(model, name: str | None) -> dict[str, float]:
     """The weights a scenario was saved with (None: the project's own, as remembered)."""
-    if name is None:
-        st = state(model)
-        base = dict(working_weights(model))
-        base.update(st.base_weights or {})
-        return base
-    return sc.scenario_weights(model.project, name)
+    # The ids a scenario leaves out keep the project's own weights, not those of the scenario
+    # shown now (which the layers hold while it is current).
+    base = dict(working_weights(model))
+    base.update(state(model).base_weights or {})
+    if name is not None:
+        base.update(sc.find_scenario(model.project, name).weights)
+    return base
 
 
 def is_modified(model) -> bool:

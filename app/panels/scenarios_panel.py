@@ -76,6 +76,12 @@ class ScenariosPanel(QWidget):
 
     def refresh(self, *_):
         try:
+            self._refresh()
+        except RuntimeError:  # the dock was closed with its window (the model outlives it)
+            pass
+
+    def _refresh(self):
+        try:
             scenarios = sc.read_scenarios(self.model.project)
         except SkiktError as exc:
             scenarios = []

@@ -105,6 +105,12 @@ class ViewsPanel(QWidget):
 
     def refresh(self, *_):
         try:
+            self._refresh()
+        except RuntimeError:  # the dock was closed with its window (the model outlives it)
+            pass
+
+    def _refresh(self):
+        try:
             views = vw.read_views(self.model.project)
         except SkiktError as exc:
             views = []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.collections import Collection, LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PySide6.QtCore import Qt, Signal
@@ -142,7 +144,45 @@ class MapCanvas(FigureCanvasQTAgg):
         m = max(maxx - minx, maxy - miny, 500) * pad
         self.set_view((minx - m, maxx + m, miny - m, maxy + m))
 
+    def _outline_areas_over_priority(self) -> None:
+        """A single-colour area layer over the priority map blends with the class colours into
+        colours that read as another class (light blue water zones turn red cells purple). While
+        the priority map is shown such layers are drawn as outlines in their colour; with the
+        map hidden they get their fill back. Categorised fills keep theirs: there the fill is the
+        message, and the user chose it in Style."""
+        ws = self.model.ws
+        priority_on = (self.scene.show_composite and ws.composite is not None
+                       and not ws.composite.no_weights and not self.model.no_map_reason)
+        changed = False
+        for lid, entry in self.scene._layer_art.items():
+            art = entry[1]
+            try:
+                spec = self.model.project.layer(lid)
+            except KeyError:
+                continue
+            if (art is None or not isinstance(art, Collection) or isinstance(art, LineCollection)
+                    or not any(e.kind == "polygon" for e in entry[2])
+                    or (spec.style or {}).get("mode", "single") != "single"):
+                continue
+            if not hasattr(art, "_skikt_fill"):
+                art._skikt_fill = (art.get_facecolor().copy(), art.get_linewidth().copy())
+            fill, width = art._skikt_fill
+            want_outline = priority_on
+            if getattr(art, "_skikt_outlined", False) == want_outline:
+                continue
+            if want_outline:
+                art.set_facecolor("none")
+                art.set_linewidth(np.maximum(width, 1.6))
+            else:
+                art.set_facecolor(fill)
+                art.set_linewidth(width)
+            art._skikt_outlined = want_outline
+            changed = True
+        if changed and self.scene._cached is not None:
+            self.scene._cached.invalidate()
+
     def redraw(self):
+        self._outline_areas_over_priority()
         for a in self._furniture:
             a.remove()
         self._furniture = self._add_furniture()

@@ -523,3 +523,42 @@ def test_scale_bar_and_north_arrow_sit_on_a_light_panel_when_zoomed_in(window):
     box = panels[0].get_window_extent()
     r, g, b = rgba[int(height - box.y1) - 12, int(box.x1) + 12, :3].astype(int)
     assert min(r, g, b) < 225
+
+
+def test_water_zones_over_the_priority_map_are_outlines_not_tinted_classes(window, qtbot):
+    import shapely
+    from matplotlib.colors import to_rgb
+
+    from skikt.layers.render import priority_colours
+    from test_app_trust import screen_rgb, widget_pos
+
+    canvas, ws = window.canvas, window.model.ws
+    canvas.redraw()
+    QApplication.processEvents()
+    zones = ws.layers["vattenskydd"].geo.geometry.to_numpy()
+    others = [ws.layers[s.id].geo.geometry.to_numpy() for s in window.model.project.layers
+              if s.visible and s.id != "vattenskydd" and s.sector != "reference" and s.id in ws.layers]
+    clutter = shapely.union_all(np.concatenate(others))
+    inner = shapely.union_all(shapely.buffer(zones, -400))
+    centres = shapely.points(ws.units.centres)
+    # Cells well inside a zone and clear of every other symbol: what shows there is the class.
+    pick = np.flatnonzero(shapely.contains(inner, centres) & (shapely.distance(centres, clutter) > 1500))
+    assert len(pick) >= 5
+    c = ws.composite
+    colours = np.array([to_rgb(col) for col in priority_colours(c.k)])
+    paper = np.array(to_rgb(canvas.ax.get_facecolor()))
+    rgb = screen_rgb(canvas)
+    hits = 0
+    for i in pick:
+        pos = widget_pos(canvas, *ws.units.centres[i])
+        want = 255 * (0.9 * colours[c.cls[i] - 1] + 0.1 * paper)
+        hits += np.abs(rgb[pos.y(), pos.x()] - want).sum() < 12
+    # The class colour itself, not class + light blue (the rest sit on a cell edge, a border or a name).
+    assert hits >= 0.6 * len(pick)
+    art = canvas.scene._layer_art["vattenskydd"][1]
+    assert (art.get_facecolor()[:, 3] == 0).all()
+    # With the priority map switched off (a real click), the zones get their fill back.
+    QTest.mouseClick(window.weights_panel.show_composite, Qt.LeftButton, Qt.NoModifier,
+                     QPoint(6, window.weights_panel.show_composite.height() // 2))
+    assert not window.weights_panel.show_composite.isChecked()
+    assert (art.get_facecolor()[:, 3] > 0).all()

@@ -312,3 +312,38 @@ def apportion_per_cell(geoms, values, grid: GridSpec) -> np.ndarray:
     ok = np.isfinite(values) & (whole > 0)
     share = np.where(ok, values / np.where(ok, whole, 1.0), 0.0)
     return area_per_cell(np.where(ok, geoms, None), grid, share)
+
+
+# ------------------------------------------------------------------------------------------------
+# Row bands of a larger grid (for the national engine, layers/tiled.py)
+
+
+def area_per_cell_rows(geoms, grid: GridSpec, r0: int, r1: int, weights=None) -> np.ndarray:
+    """Rows r0 … r1 − 1 of ``area_per_cell(geoms, grid, weights)`` as a flat ((r1 − r0)·nx) array,
+    bit for bit: coordinates relative to the whole grid's origin, the same cuts, the same order
+    of sums per cell and the same row-wise cumulative sum. ``geoms`` must hold every feature
+    with a piece in these rows (in the order of the whole layer); the others add nothing."""
+    edges, feature, _, ring, exterior = _ring_edges(geoms)
+    width = grid.nx + 1
+    rows = r1 - r0
+    out = np.zeros((rows, width))
+    if len(edges):
+        ex = edges - np.array([grid.x0, grid.y0, grid.x0, grid.y0])
+        x1, y1, x2, y2 = ex.T
+        signed = np.bincount(ring, weights=x1 * y2 - x2 * y1, minlength=len(exterior))
+        orient = np.where((signed > 0) == exterior, 1.0, -1.0)
+        w = orient[ring] * (1.0 if weights is None else np.asarray(weights, float)[feature])
+        local = GridSpec(0.0, 0.0, grid.cell, grid.nx, grid.ny)
+        s, p0, p1 = _cut_at_grid_lines(ex[:, :2], ex[:, 2:], local)
+        mid = (p0 + p1) / 2
+        row = np.floor(mid[:, 1] / grid.cell).astype(np.int64)
+        col = np.floor(mid[:, 0] / grid.cell).astype(np.int64)
+        dy = (p1[:, 1] - p0[:, 1]) * w[s]
+        ok = (row >= r0) & (row < r1) & (col >= 0) & (dy != 0)
+        row, col, dy, xm = row[ok] - r0, np.minimum(col[ok], grid.nx), dy[ok], mid[ok, 0]
+        flat = row * width + col
+        own = np.bincount(flat, weights=(xm - col * grid.cell) * dy, minlength=out.size)
+        strip = np.bincount(flat, weights=dy, minlength=out.size).reshape(rows, width)
+        east = np.cumsum(strip[:, ::-1], axis=1)[:, ::-1] - strip
+        out = own.reshape(rows, width) + grid.cell * east
+    return out[:, : grid.nx].ravel()

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import shapely
 
@@ -42,7 +43,7 @@ from .composite import (_equal_interval_breaks, _fisher_jenks, _quantile_breaks,
                         JENKS_MAX_VALUES, Normalised)
 from .errors import SkiktError
 from .project import IndicatorSpec, Project, check_scorable, read_project
-from .raster import GridSpec, fill_polygons
+from .raster import GridSpec, area_per_cell_rows, disjoint_union, fill_polygons
 from .units import Units
 from .workspace import Cancelled, Workspace
 
@@ -131,9 +132,30 @@ class IndicatorJob:
     spec: IndicatorSpec
     whole: bool  # distance, or a mixed layer: the tile gets every feature
     fill: float  # the value where a tile holds no feature of the layer (0 for sums, NaN for means)
+    band: bool = False  # exact areas per cell (coverage, polygon sums): computed on the tile's rows
 
 
-def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list, subsets: list) -> TileRaw:
+def _band_values(job: IndicatorJob, part, tile: Tile, grid: GridSpec, units: Units) -> np.ndarray:
+    """Areas per cell by Green's theorem on the tile's rows of the WHOLE grid: the cumulative sum
+    along each row then runs over the same cells as on the whole grid, so the values are the
+    in-memory engine's bit for bit (a window of its own would differ in the last bits, and a
+    class bound on a tie would then put a cell in another class)."""
+    r0, r1 = tile.r0, tile.r0 + tile.window.ny
+    geoms = part.geometry.to_numpy()
+    if job.spec.method == "coverage":  # ``part`` holds the layer's disjoint union, made once on the client
+        values = np.clip(area_per_cell_rows(geoms, grid, r0, r1) / grid.cell**2, 0.0, 1.0)
+    else:  # raster.apportion_per_cell: each polygon's value spread by area share
+        v = _numbers(part, job.spec.column)
+        whole = shapely.area(geoms)
+        ok = np.isfinite(v) & (whole > 0)
+        share = np.where(ok, v / np.where(ok, whole, 1.0), 0.0)
+        values = area_per_cell_rows(np.where(ok, geoms, None), grid, r0, r1, share)
+    window = values.reshape(r1 - r0, grid.nx)[:, tile.c0: tile.c0 + tile.window.nx]
+    return np.clip(window.ravel()[units.flat], 0, 1) if job.spec.method == "coverage" else window.ravel()[units.flat]
+
+
+def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list, subsets: list,
+                 grid: GridSpec) -> TileRaw:
     units = window_units(study, tile.window, crs)
     raw = np.empty((len(jobs), units.n))
     if units.n == 0:
@@ -144,7 +166,10 @@ def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list,
                 _numbers(part, job.spec.column)).any()):
             raw[j] = job.fill  # nothing of this layer touches the tile: what the whole grid has there
             continue
-        raw[j] = ind.compute(job.spec, part, units, job.layer_id).values
+        if job.band:
+            raw[j] = _band_values(job, part, tile, grid, units)
+        else:
+            raw[j] = ind.compute(job.spec, part, units, job.layer_id).values
     return TileRaw(tile, units.flat, raw)
 
 
@@ -179,11 +204,16 @@ def _gather_column(t: TileRaw, j: int, grid_nx: int):
 
 
 def merge_tables(a, b):
-    """Two (sorted distinct values, counts) tables as one."""
+    """Two (sorted distinct values, counts) tables as one. A stable sort of two sorted runs is a
+    merge (numpy's timsort finds the runs), so this is linear, not a full sort."""
     values = np.concatenate([a[0], b[0]])
     counts = np.concatenate([a[1], b[1]])
-    merged, inverse = np.unique(values, return_inverse=True)
-    return merged, np.bincount(inverse, weights=counts, minlength=len(merged)).astype(np.int64)
+    order = np.argsort(values, kind="stable")
+    values, counts = values[order], counts[order]
+    if len(values) == 0:
+        return values, counts
+    first = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return values[first], np.add.reduceat(counts, first)
 
 
 @dataclass
@@ -216,11 +246,13 @@ class SortedView:
         return self.values[np.searchsorted(self.cum, np.asarray(positions), side="right")]
 
     def below_and_equal(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For values present in the table: how many values are below each and how many equal it."""
-        i = np.searchsorted(self.values, x)
+        """For values present in the table: how many values are below each and how many equal it.
+        The queries are looked up once per distinct value, in sorted order (cache-friendly)."""
+        distinct, inverse = np.unique(x, return_inverse=True)
+        i = np.searchsorted(self.values, distinct)
         le = self.cum[i]
         eq = le - np.r_[0, self.cum][i]
-        return le - eq, eq
+        return (le - eq)[inverse], eq[inverse]
 
 
 def class_breaks_from_table(view: SortedView, scheme: str, k: int) -> np.ndarray:
@@ -260,7 +292,7 @@ def normalise_tile(raw: np.ndarray, st: NormStats, table: tuple | None) -> np.nd
     if st.method == "minmax":
         n = (v - st.lo) / (st.hi - st.lo)
     elif st.method == "rank":
-        below, equal = SortedView(*table).below_and_equal(v)
+        below, equal = table.below_and_equal(v)
         starts, ends = below, below + equal
         n = ((starts + ends + 1) / 2.0 - 1) / max(st.n - 1, 1)
     elif st.method == "zscore":
@@ -298,7 +330,7 @@ def _rank_tile(t: TileScored, table, thresholds: np.ndarray) -> TileScored:
     rank = np.zeros(len(s), np.int64)
     cls = np.ones(len(s), np.int16)
     if scored.any():
-        view = SortedView(*table)
+        view = table
         below, equal = view.below_and_equal(s[scored])
         rank[scored] = 1 + len(view) - below - equal
         for threshold in thresholds:
@@ -338,7 +370,8 @@ def _job(spec, frame) -> IndicatorJob:
         fill = 0.0 if how == "sum" else np.nan
     else:
         fill = 0.0
-    return IndicatorJob(spec.id, i, i.method == "distance" or fam == "mixed", fill)
+    band = fam == "polygon" and (i.method == "coverage" or (i.method == "attribute" and i.aggregate == "sum"))
+    return IndicatorJob(spec.id, i, i.method == "distance" or fam == "mixed", fill, band)
 
 
 def _validate(job: IndicatorJob, frame, study, crs) -> list[str]:
@@ -376,6 +409,8 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
     touched = np.unique(shapely.STRtree(boxes).query(study, predicate="intersects")[1])
     tiles = [Tile(n, t.r0, t.c0, t.window) for n, t in enumerate(tiles[i] for i in touched)]
     boxes = boxes[touched]
+    band_boxes = shapely.box(grid.x0, [t.window.y0 for t in tiles], grid.x0 + grid.nx * cell,
+                             [t.window.y0 + t.window.ny * cell for t in tiles])
     jobs, frames, subsets, warnings = [], [], [], []
     for spec in specs:
         frame = ws.layers[spec.id].geo
@@ -384,13 +419,19 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
         job = _job(spec, frame)
         warnings += [f"{spec.id}: {w}" for w in _validate(job, frame, study, project.crs)]
         keep = [c for c in (job.spec.column,) if c and c in frame.columns]
-        frames.append(frame[[*keep, frame.geometry.name]])
+        frame = frame[[*keep, frame.geometry.name]]
+        if job.band and job.spec.method == "coverage":
+            # The union once, for every tile: the same polygons the in-memory engine measures.
+            frame = gpd.GeoDataFrame(geometry=disjoint_union(frame.geometry.to_numpy()), crs=frame.crs)
+        frames.append(frame)
+        # Features touching the tile, or for exact areas the tile's rows across the whole grid.
+        reach = band_boxes if job.band else boxes
         if job.whole:
             subsets.append([None] * len(tiles))
         else:
             # Features touching the tile (a margin of a millionth of a cell for those on its edge).
             ti, fi = shapely.STRtree(frame.geometry.to_numpy()).query(
-                shapely.buffer(boxes, cell * 1e-6, cap_style="square", join_style="mitre"), predicate="intersects")
+                shapely.buffer(reach, cell * 1e-6, cap_style="square", join_style="mitre"), predicate="intersects")
             order = np.lexsort((fi, ti))
             ti, fi = ti[order], fi[order]
             bounds = np.searchsorted(ti, np.arange(len(tiles) + 1))
@@ -412,7 +453,7 @@ def start_client(scheduler: str | None = None, workers: int | None = None, proce
     avail = available_memory()
     limit = int(avail * 0.8 / n) if avail else "auto"
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, memory_limit=limit,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     return Client(cluster), cluster
 
 
@@ -437,7 +478,10 @@ class _Runner:
             if self.cancel is not None and self.cancel():
                 self.client.cancel(futures)
                 raise Cancelled()
-            done = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED").done
+            try:
+                done = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED").done
+            except TimeoutError:  # nothing finished yet: look at cancel again
+                continue
             pending = [f for f in pending if f not in done]
             for f in done:
                 if f.status == "error":
@@ -506,7 +550,7 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
     study = client.scatter(p.study, broadcast=True)
     frames = [client.scatter(f, broadcast=True) for f in p.frames]
     raws = [client.submit(_raw_of_tile, t, study, project.crs, p.jobs, frames, [s[i] for s in p.subsets],
-                          pure=False) for i, t in enumerate(p.tiles)]
+                          p.grid, pure=False) for i, t in enumerate(p.tiles)]
     run.wait(raws, 0.05, 0.6, "raw indicators, tile")
 
     # Global statistics.
@@ -532,7 +576,7 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
         if s.normalize == "zscore" and n and st.hi != st.lo:
             st.mean, st.std = _zscore_moments(client, raws, j, p.grid.nx)
         stats.append(st)
-        tables.append(table if s.normalize == "rank" else None)
+        tables.append(client.submit(_as_view, table, pure=False) if s.normalize == "rank" and table is not None else None)
     all_valid = all(st.n == n_cells for st in stats)
     ids = [j.layer_id for j in p.jobs]
     weights = [j.spec.weight for j in p.jobs]
@@ -542,6 +586,7 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
 
     # Global ranks and classes from the distinct-score table.
     score_table = _tree_merge(client, [client.submit(_score_table, s, pure=False) for s in scored])
+    score_table = client.submit(_as_view, score_table, pure=False)
     n_scored, thresholds = client.submit(_thresholds_of_table, score_table, project.units.classes,
                                          pure=False).result()
     ranked = [client.submit(_rank_tile, s, score_table, thresholds, pure=False) for s in scored]
@@ -558,9 +603,12 @@ def _breaks_of_table(table, scheme: str, k: int) -> np.ndarray:
     return class_breaks_from_table(SortedView(*table), scheme, k)
 
 
-def _thresholds_of_table(table, k: int) -> tuple[int, np.ndarray]:
+def _as_view(table) -> SortedView:
+    return SortedView(*table)
+
+
+def _thresholds_of_table(view: SortedView, k: int) -> tuple[int, np.ndarray]:
     """(scored cells, class thresholds), computed where the table lives: only k − 1 numbers travel."""
-    view = SortedView(*table)
     return len(view), _class_thresholds(view, len(view), k)
 
 

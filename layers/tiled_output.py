@@ -2,7 +2,8 @@
 
 * ``.tif``: a Cloud-Optimised GeoTIFF (GDAL's COG driver): bands ``<id>_norm`` …, ``score``,
   ``rank``, ``priority_class``, each band's description its column name; 512-pixel tiles,
-  DEFLATE, overviews (nearest neighbour, so a class stays a class); nodata −9999 outside the study
+  ZSTD with the floating-point predictor, overviews halving until the coarsest fits in 256 pixels (nearest
+  neighbour, so a class stays a class); nodata −9999 outside the study
   area and where a normalised value is missing. float32, or float64 when there are more than
   2²⁴ scored cells (a float32 cannot hold every rank above 16,777,216 exactly).
 * ``.parquet``: GeoParquet, one row per cell of the study area, geometry = the cell's centre
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -24,7 +26,8 @@ from .errors import SkiktError
 
 NODATA = -9999.0
 BLOCK = 512
-OVERVIEW_MIN = 256  # overviews are added until the smallest is no larger than this many pixels
+OVERVIEW_MAX = 256
+COG_ZSTD_LEVEL = 1  # zstd's fastest level: the bands are mostly nodata and smooth, it costs little size
 CSV_WARN_ROWS = 1_000_000
 CSV_BYTES_PER_ROW_AND_COLUMN = 12  # what a CSV value takes, roughly, for the size in the warning
 FLOAT32_EXACT = 2**24
@@ -36,6 +39,12 @@ def check_output(path: Path) -> None:
         raise SkiktError(f"{path}: --engine dask writes {', '.join(SUFFIXES)}; not '{path.suffix or path.name}'")
     if not path.parent.exists():
         raise SkiktError(f"{path}: the folder {path.parent} does not exist")
+
+
+def overview_count(nx: int, ny: int) -> int:
+    """Halvings until the whole grid fits in OVERVIEW_MAX pixels, at least one (the app and QGIS
+    draw a national extent from the coarsest level)."""
+    return max(1, math.ceil(math.log2(max(nx, ny) / OVERVIEW_MAX)))
 
 
 def band_names(layer_ids: list[str]) -> list[str]:
@@ -77,18 +86,17 @@ def _each_completed(client, futures: list, run, lo: float, hi: float, message: s
 
 def write_cog(result, client, path: Path, run) -> None:
     import rasterio
-    from rasterio.enums import Resampling
     from rasterio.shutil import copy as rio_copy
-    from rasterio.transform import from_origin
+    from affine import Affine
     from rasterio.windows import Window
 
     g = result.prepared.grid
     names = band_names(result.layer_ids)
     dtype = "float32" if result.n_scored <= FLOAT32_EXACT else "float64"
-    transform = from_origin(g.x0, g.y0 + g.ny * g.cell, g.cell, g.cell)
+    transform = Affine(g.cell, 0.0, g.x0, 0.0, -g.cell, g.y0 + g.ny * g.cell)
     profile = dict(driver="GTiff", width=g.nx, height=g.ny, count=len(names), dtype=dtype, nodata=NODATA,
                    crs=result.prepared.project.crs, transform=transform, tiled=True, blockxsize=BLOCK,
-                   blockysize=BLOCK, compress="deflate", predictor=3, bigtiff="if_safer")
+                   blockysize=BLOCK, compress="zstd", zstd_level=1, bigtiff="if_safer")
     fd, tmp = tempfile.mkstemp(suffix=".tif", dir=path.parent)
     os.close(fd)
     try:
@@ -99,17 +107,13 @@ def write_cog(result, client, path: Path, run) -> None:
                 w = scored.tile.window
                 window = Window(scored.tile.c0, g.ny - scored.tile.r0 - w.ny, w.nx, w.ny)
                 dst.write(_tile_bands(scored, NODATA, dtype), window=window)
-            factors, f = [], 2
-            while max(g.nx, g.ny) / f >= OVERVIEW_MIN / 2 and f <= 4096:
-                factors.append(f)
-                f *= 2
-            if factors:
-                run.say(0.97, "overviews")
-                dst.build_overviews(factors, Resampling.nearest)
-        run.say(0.98, "Cloud-Optimised GeoTIFF")
+        # The COG driver builds the overviews itself from the full-resolution bands; a fast
+        # compression for the temporary file, the file that stays gets the predictor.
+        run.say(0.97, "Cloud-Optimised GeoTIFF with overviews")
         part = path.with_name(path.name + ".part")
-        rio_copy(tmp, part, driver="COG", compress="DEFLATE", predictor="YES", blocksize=BLOCK,
-                 overviews="FORCE_USE_EXISTING", bigtiff="IF_SAFER")
+        rio_copy(tmp, part, driver="COG", compress="ZSTD", level=COG_ZSTD_LEVEL, predictor="YES", blocksize=BLOCK,
+                 overview_resampling="NEAREST", overview_count=overview_count(g.nx, g.ny), num_threads="ALL_CPUS",
+                 bigtiff="IF_SAFER")
         os.replace(part, path)
     finally:
         for leftover in (tmp, tmp + ".aux.xml", str(path) + ".part"):

@@ -439,6 +439,10 @@ _TEXT: dict[str, tuple[str, str]] = {
                             "Showing or hiding it on the map is done under Layers and does not change the score."),
     "cmd_counted": ("Räknas i poängen: {name}", "Counts in the score: {name}"),
     "export_chart_name": ("diagram.png", "chart.png"),
+    "stability_explained": ("Byter klass = hur många av {n} försök (en vikt i taget ±10 %) som flyttar "
+                            "rutan till en annan prioritetsklass: {shades} försök.",
+                            "Changes class = how many of {n} tries (one weight at a time ±10 %) move the "
+                            "cell to another priority class: {shades} tries."),
     "source_hint": ("t.ex. Lantmäteriet, SCB – syns på exporterade kartor",
                     "e.g. Lantmäteriet, SCB – shown on exported maps"),
     # --- scenarios and packing (helper S) ---
@@ -617,6 +621,31 @@ _TEXT: dict[str, tuple[str, str]] = {
     "recover_question": ("Det finns en autosparad version som är nyare än projektfilen ({path}). Återställa den?",
                          "There is an autosaved version newer than the project file ({path}). Recover it?"),
     "recovered": ("Återställt från autosparning: {path} (ej sparat)", "Recovered from autosave: {path} (not saved)"),
+    # --- decision methods in the project file (lead) ---
+    "exp_value_curve": ("minst två par [råvärde, värde] med ändliga tal, råvärdena strikt växande och värdena 0–1",
+                        "at least two [raw, value] pairs of finite numbers, raw values strictly increasing and values 0–1"),
+    "exp_ahp_matrix": ("en kvadratisk tabell av positiva tal (Saatys skala 1/9–9)",
+                       "a square table of positive numbers (Saaty's scale 1/9–9)"),
+    "exp_number_above": ("ett tal över {lo} och högst {hi}", "a number above {lo} and at most {hi}"),
+    "perr_points_required": ("krävs när normalize = \"piecewise\"", "is required when normalize = \"piecewise\""),
+    "perr_exclude_indicator": ("ett uteslutningslager (role = \"exclude\") kan inte också vara en indikator",
+                               "an exclusion layer (role = \"exclude\") cannot also be an indicator"),
+    "perr_share_without_role": ("gäller bara lager med role = \"exclude\"", "applies only to layers with role = \"exclude\""),
+    "perr_exclude_units": ("enheternas lager och studieområdet kan inte vara uteslutningslager",
+                           "the units layer and the study area cannot be exclusion layers"),
+    # --- presentation (helper W2) ---
+    "pres_start": ("Presentera", "Present"),
+    "pres_priority": ("Prioritet", "Priority"),
+    "pres_weights": ("Vikter – {scenario}", "Weights – {scenario}"),
+    "pres_percent": ("{p} %", "{p}%"),
+    "pres_more": ("+ {n} till", "+ {n} more"),
+    "pres_cls_highest": ("Högst", "Highest"),
+    "pres_cls_high": ("Hög", "High"),
+    "pres_cls_mid": ("Medel", "Medium"),
+    "pres_cls_low": ("Låg", "Low"),
+    "pres_cls_lowest": ("Lägst", "Lowest"),
+    "pres_bad_size": ("--size ska se ut som 1920x1080 (minst 320x240), inte '{value}'",
+                      "--size must look like 1920x1080 (at least 320x240), not '{value}'"),
 }
 
 

@@ -1,0 +1,586 @@
+"""Presentation mode: the saved views full screen for a projector, with live weights for the room.
+
+One matplotlib figure fills the window: a title band across the top (the view's title and
+subtitle), the map below it, and a side column with the priority legend and the weight strip.
+Every text is sized from the window height (never below 1/40 of it: 27 px at 1080, 18 px at
+720) and fitted to the space it has (smaller, wrapped or cut with "…"), so nothing is clipped at
+1280×720. Outlines and point symbols are drawn heavier than on the desk map.
+
+Keys (what clickers send): PageDown, Right, Down, Space → next view; PageUp, Left, Up,
+Backspace → previous; Home/End → first/last; Esc leaves. Digits 1–9 pick a weight in the strip,
++/- change it (the bars animate to the new shares), R resets the weights to the view's scenario,
+N shows or hides the speaker notes.
+
+The window works on its own fork of the workspace (layers.workspace.Workspace.fork), so nothing
+the room does here changes the project open in the main window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+
+import numpy as np
+import shapely
+from matplotlib import patheffects
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from skikt.layers.errors import SkiktError
+from skikt.layers.export import base_layers, fit_aspect, study_extent
+from skikt.layers.i18n import tr
+from skikt.layers.render import add_scalebar, priority_colours, priority_legend
+from skikt.layers.scene import MapScene, prepare_map_axes
+from skikt.layers.sectors import SECTORS
+from skikt.layers.views import View, apply_view, read_views
+
+# Sizes as fractions of the window height. MIN_TEXT is the projector rule (1/40); the body text
+# sits a little above it so that a fitted (shrunk) text still meets it.
+MIN_TEXT = 1 / 40
+BODY = 1 / 37
+TITLE = 1 / 16
+SUBTITLE = 1 / 27
+SIDE_WIDTH = 0.29  # of the window width: the legend and the weight strip
+MAX_NAMES = 12  # municipality names on a projected map: fewer, larger
+ANIMATION_MS = 300
+ANIMATION_STEP_MS = 30
+
+NEXT_KEYS = {Qt.Key_PageDown, Qt.Key_Right, Qt.Key_Down, Qt.Key_Space}
+PREVIOUS_KEYS = {Qt.Key_PageUp, Qt.Key_Left, Qt.Key_Up, Qt.Key_Backspace}
+DIGIT_KEYS = {getattr(Qt, f"Key_{n}"): n - 1 for n in range(1, 10)}
+
+INK = "#111111"
+PANEL = "#ffffff"
+
+
+def plain_class_labels(k: int, lang: str) -> list[str]:
+    """3–5 classes get plain words (Högst … Lägst); other counts keep the desk map's labels."""
+    words = {3: ("pres_cls_highest", "pres_cls_mid", "pres_cls_lowest"),
+             4: ("pres_cls_highest", "pres_cls_high", "pres_cls_low", "pres_cls_lowest"),
+             5: ("pres_cls_highest", "pres_cls_high", "pres_cls_mid", "pres_cls_low", "pres_cls_lowest")}
+    if k in words:
+        return [tr(key, lang) for key in words[k]]
+    return [entry.label for entry in priority_legend(k, lang)]
+
+
+def weight_shares(weights: dict[str, float]) -> dict[str, float]:
+    """Each weight's share of the total (0–1); all zero when no weight is set."""
+    total = sum(max(w, 0.0) for w in weights.values())
+    return {lid: (max(w, 0.0) / total if total > 0 else 0.0) for lid, w in weights.items()}
+
+
+def _overview_view(project) -> View:
+    """A project without saved views is presented as one view: the whole study area."""
+    return View(name=project.title or "–", title=project.title or "")
+
+
+class PresentationWindow(QWidget):
+    closed = Signal()
+
+    def __init__(self, ws, lang: str = "sv", start: str | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowFlag(Qt.Window, True)
+        self.setAttribute(Qt.WA_DeleteOnClose, False)
+        self.lang = lang
+        self.ws = ws
+        self.base_project = ws.project.copy()  # views are applied to this, never to each other
+        try:
+            self.views = read_views(self.base_project) or [_overview_view(self.base_project)]
+        except SkiktError:
+            self.views = [_overview_view(self.base_project)]
+        names = [v.name for v in self.views]
+        self.index = names.index(start) if start in names else 0
+        self.weights: dict[str, float] = {}
+        self.scenario_weights: dict[str, float] = {}
+        self.shown_shares: dict[str, float] = {}
+        self.selected: int | None = None
+        self.show_notes = False
+        self.figure = Figure(facecolor=PANEL, dpi=100)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setFocusPolicy(Qt.NoFocus)  # keys go to the window, whatever the mouse did
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.ax = self.figure.add_axes([0, 0, 1 - SIDE_WIDTH, 0.85])
+        prepare_map_axes(self.ax)
+        self.scene = MapScene(self.ax, ws, lang)
+        self.scene.labels = False  # the desk map's 7.5 pt names: replaced by projector-sized ones
+        self._overlay: list = []
+        self._map_texts: list = []
+        self._bars: dict[str, tuple] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(ANIMATION_STEP_MS)
+        self._timer.timeout.connect(self._animate_step)
+        self.setWindowTitle("Skikt")
+        self._enter_view(redraw=False)
+
+    # ------------------------------------------------------------------ sizes
+
+    def px(self) -> tuple[float, float]:
+        w, h = self.figure.bbox.width, self.figure.bbox.height
+        return max(w, 1.0), max(h, 1.0)
+
+    def points(self, fraction_of_height: float) -> float:
+        """A font size in points that is ``fraction_of_height`` of the window height in pixels."""
+        return self.px()[1] * fraction_of_height * 72 / self.figure.dpi
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def view(self) -> View:
+        return self.views[self.index]
+
+    def _enter_view(self, redraw: bool = True) -> None:
+        try:
+            project, _ = apply_view(self.base_project, self.view)
+        except SkiktError:  # a view naming a scenario that was left out: the project's weights
+            project = self.base_project.copy()
+        self.ws.project = project
+        self.scenario_weights = self._project_weights()
+        self.weights = dict(self.scenario_weights)
+        self.shown_shares = weight_shares(self.weights)
+        self.selected = None
+        self._recombine()
+        self.scene.sync_layers()
+        if redraw:
+            self.render_now()
+
+    def _project_weights(self) -> dict[str, float]:
+        ids = self.ws.normalised.layer_ids if self.ws.normalised is not None else []
+        return {lid: float(self.ws.project.layer(lid).indicator.weight) for lid in ids}
+
+    def go(self, index: int) -> None:
+        index = max(0, min(index, len(self.views) - 1))
+        if index != self.index:
+            self.index = index
+            self._enter_view()
+
+    # ------------------------------------------------------------------ weights
+
+    def _recombine(self) -> None:
+        if self.ws.normalised is None or self.ws.units is None:
+            return
+        for lid, w in self.weights.items():
+            self.ws.project.layer(lid).indicator.weight = w
+        self.ws.recombine()
+        self.scene.sync_composite()
+
+    def set_weight(self, layer_id: str, weight: float) -> None:
+        self.weights[layer_id] = max(0.0, float(weight))
+        self._recombine()
+        self._start_animation()
+
+    def reset_weights(self) -> None:
+        """R: back to the weights of the view's scenario (or the project's)."""
+        self.weights = dict(self.scenario_weights)
+        self._recombine()
+        self._start_animation()
+
+    def weights_modified(self) -> bool:
+        return self.weights != self.scenario_weights
+
+    def _step_selected(self, direction: int) -> None:
+        ids = list(self.weights)
+        if self.selected is None or self.selected >= len(ids):
+            return
+        lid = ids[self.selected]
+        self.set_weight(lid, self.weights[lid] + direction)
+
+    def _start_animation(self) -> None:
+        self._anim_from = dict(self.shown_shares)
+        self._anim_steps = 0
+        self._timer.start()
+        self.render_now(quick=True)
+
+    def _animate_step(self) -> None:
+        target = weight_shares(self.weights)
+        self._anim_steps += 1
+        t = min(1.0, self._anim_steps * ANIMATION_STEP_MS / ANIMATION_MS)
+        ease = 1 - (1 - t) ** 3
+        self.shown_shares = {lid: self._anim_from.get(lid, 0.0) + (target[lid] - self._anim_from.get(lid, 0.0)) * ease
+                             for lid in target}
+        if t >= 1.0:
+            self._timer.stop()
+            self.shown_shares = target
+        self._update_bars()
+        self.canvas.draw_idle()
+
+    # ------------------------------------------------------------------ keys
+
+    def keyPressEvent(self, event):
+        key = event.key()
+        if key == Qt.Key_Escape:
+            self.close()
+        elif key in NEXT_KEYS:
+            self.go(self.index + 1)
+        elif key in PREVIOUS_KEYS:
+            self.go(self.index - 1)
+        elif key == Qt.Key_Home:
+            self.go(0)
+        elif key == Qt.Key_End:
+            self.go(len(self.views) - 1)
+        elif key == Qt.Key_R:
+            self.reset_weights()
+        elif key == Qt.Key_N:
+            self.show_notes = not self.show_notes
+            self.render_now(quick=True)
+        elif key in DIGIT_KEYS and DIGIT_KEYS[key] < len(self.weights):
+            self.selected = None if self.selected == DIGIT_KEYS[key] else DIGIT_KEYS[key]
+            self.render_now(quick=True)
+        elif key in (Qt.Key_Plus, Qt.Key_Equal):
+            self._step_selected(+1)
+        elif key in (Qt.Key_Minus, Qt.Key_Underscore):
+            self._step_selected(-1)
+        else:
+            super().keyPressEvent(event)
+
+    def closeEvent(self, event):
+        self._timer.stop()
+        self.closed.emit()
+        super().closeEvent(event)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.render_now()
+
+    # ------------------------------------------------------------------ drawing
+
+    def render_now(self, quick: bool = False) -> None:
+        """Lay out the title band, the map and the side column for the current size and draw.
+        ``quick``: only the overlay changed (weights, selection, notes); the map keeps its view."""
+        for art in self._overlay:
+            art.remove()
+        self._overlay, self._bars = [], {}
+        w, h = self.px()
+        band = self._draw_title_band(w, h)
+        map_top = 1 - band / h
+        if not quick:
+            self.ax.set_position([0, 0, 1 - SIDE_WIDTH, map_top])
+            self._set_extent()
+        self._draw_side_column(w, h, band)
+        self._overlay += add_scalebar(self.ax, fontsize=self.points(BODY))
+        if self.show_notes:
+            self._draw_notes(w, h, band)
+        if not quick:
+            self.scene.sync_layers()
+            self._heavy_outlines()
+            self._draw_names()
+        self.canvas.draw()
+
+    def _set_extent(self) -> None:
+        extent = self.view.extent
+        if extent is None:
+            x0, x1, y0, y1 = study_extent(self.ws)
+        else:
+            x0, y0, x1, y1 = extent
+        bbox = self.ax.get_position()
+        w, h = self.px()
+        aspect = (bbox.width * w) / max(bbox.height * h, 1.0)
+        x0, x1, y0, y1 = fit_aspect((x0, x1, y0, y1), aspect)
+        self.ax.set_xlim(x0, x1)
+        self.ax.set_ylim(y0, y1)
+        self.scene.view_changed()
+
+    def _text(self, x_px: float, y_px: float, text: str, size_frac: float, max_width_px: float, *,
+              ha: str = "left", weight: str = "normal", colour: str = INK, max_lines: int = 1):
+        """A figure text at (x, y from the top) in pixels, fitted into ``max_width_px``: shrunk
+        towards MIN_TEXT, then wrapped onto up to ``max_lines`` lines, then cut with "…"."""
+        w, h = self.px()
+        art = self.figure.text(x_px / w, 1 - y_px / h, text, ha=ha, va="top", fontsize=self.points(size_frac),
+                               fontweight=weight, color=colour, parse_math=False, linespacing=1.1)
+        self._overlay.append(art)
+        renderer = self.canvas.get_renderer()
+        size = size_frac
+        while art.get_window_extent(renderer).width > max_width_px and size > MIN_TEXT * 1.02:
+            size = max(MIN_TEXT * 1.02, size * 0.92)
+            art.set_fontsize(self.points(size))
+        if art.get_window_extent(renderer).width > max_width_px and max_lines > 1:
+            for width in range(len(text), 8, -2):
+                wrapped = textwrap.wrap(text, width)
+                if len(wrapped) > max_lines:
+                    break
+                art.set_text("\n".join(wrapped))
+                if art.get_window_extent(renderer).width <= max_width_px:
+                    break
+        shown = art.get_text()
+        while art.get_window_extent(renderer).width > max_width_px and len(shown) > 1:
+            shown = shown[:-2].rstrip() + "…"
+            art.set_text(shown)
+        return art
+
+    def _draw_title_band(self, w: float, h: float) -> float:
+        """The view's title and subtitle; returns the band's height in pixels."""
+        margin = h * 0.02
+        view = self.view
+        title = view.title or view.name
+        art = self._text(margin * 1.5, margin, title, TITLE, w - 3 * margin, weight="bold", max_lines=1)
+        renderer = self.canvas.get_renderer()
+        bottom = margin + art.get_window_extent(renderer).height
+        if view.subtitle:
+            sub = self._text(margin * 1.5, bottom + margin * 0.3, view.subtitle, SUBTITLE, w - 3 * margin,
+                             colour="#333333", max_lines=2)
+            bottom += margin * 0.3 + sub.get_window_extent(renderer).height
+        band = bottom + margin
+        self._overlay.append(self.figure.add_artist(Rectangle(
+            (0, 1 - band / h), 1, 3 / h, transform=self.figure.transFigure, facecolor=INK, edgecolor="none")))
+        return band
+
+    def _draw_side_column(self, w: float, h: float, band: float) -> None:
+        x0 = w * (1 - SIDE_WIDTH)
+        pad = h * 0.02
+        inner = w * SIDE_WIDTH - 2 * pad
+        body = h * BODY
+        y = band + pad
+        renderer = self.canvas.get_renderer()
+        composite = self.ws.composite
+        if composite is not None and not composite.no_weights:
+            head = self._text(x0 + pad, y, tr("pres_priority", self.lang), BODY * 1.1, inner, weight="bold")
+            y += head.get_window_extent(renderer).height + body * 0.45
+            for colour, label in zip(priority_colours(composite.k), plain_class_labels(composite.k, self.lang)):
+                self._overlay.append(self.figure.add_artist(Rectangle(
+                    ((x0 + pad) / w, 1 - (y + body * 1.1) / h), body * 1.5 / w, body * 1.1 / h,
+                    transform=self.figure.transFigure, facecolor=colour, edgecolor=INK, linewidth=1.5)))
+                self._text(x0 + pad + body * 2.0, y, label, BODY, inner - body * 2.0)
+                y += body * 1.45
+            y += body * 0.6
+        self._draw_weight_strip(x0 + pad, y, inner, h - pad - body * 1.6)
+        counter = f"{self.index + 1} / {len(self.views)}"
+        self._text(w - pad, h - pad - body * 1.25, counter, BODY, inner, ha="right", colour="#444444")
+
+    def _draw_weight_strip(self, x: float, y: float, width: float, bottom: float) -> None:
+        """The current weights as bars with percentages, the selected one highlighted."""
+        if not self.weights:
+            return
+        w, h = self.px()
+        body = h * BODY
+        renderer = self.canvas.get_renderer()
+        scenario = self.view.scenario or tr("project_weights", self.lang)
+        if self.weights_modified():
+            scenario += " " + tr("scenario_modified", self.lang)
+        head = self._text(x, y, tr("pres_weights", self.lang).format(scenario=scenario), BODY * 1.1, width,
+                          weight="bold", max_lines=2)
+        y += head.get_window_extent(renderer).height + body * 0.45
+        row = body * 2.05
+        ids = list(self.weights)
+        room = max(int((bottom - y) // row), 1)
+        shown = ids
+        if len(ids) > room:  # the largest weights first; the rest summed up in one line
+            order = sorted(ids, key=lambda lid: -self.weights[lid])
+            shown = [lid for lid in ids if lid in set(order[:room - 1])]
+        percent_w = body * 3.2
+        for lid in shown:
+            number = ids.index(lid)
+            if self.selected == number:
+                self._overlay.append(self.figure.add_artist(Rectangle(
+                    ((x - body * 0.3) / w, 1 - (y + row - body * 0.15) / h), (width + body * 0.6) / w, row / h,
+                    transform=self.figure.transFigure, facecolor="#ffe680", edgecolor=INK, linewidth=2)))
+            spec = self.ws.project.layer(lid)
+            self._text(x, y, spec.title, BODY, width - percent_w)
+            percent = self._text(x + width, y, "", BODY, percent_w, ha="right", weight="bold")
+            colour = SECTORS[spec.sector].colour if spec.sector in SECTORS else "#555555"
+            bar_y = y + body * 1.25
+            track = self.figure.add_artist(Rectangle(
+                (x / w, 1 - (bar_y + body * 0.45) / h), width / w, body * 0.45 / h, transform=self.figure.transFigure,
+                facecolor="#e4e4e4", edgecolor="none"))
+            bar = self.figure.add_artist(Rectangle(
+                (x / w, 1 - (bar_y + body * 0.45) / h), 0, body * 0.45 / h, transform=self.figure.transFigure,
+                facecolor=colour, edgecolor=INK, linewidth=1.0))
+            self._overlay += [track, bar]
+            self._bars[lid] = (bar, percent, width / w)
+            y += row
+        if len(shown) < len(ids):
+            self._text(x, y, tr("pres_more", self.lang).format(n=len(ids) - len(shown)), BODY, width)
+        self._update_bars()
+
+    def _update_bars(self) -> None:
+        pattern = tr("pres_percent", self.lang)
+        for lid, (bar, percent, full) in self._bars.items():
+            share = self.shown_shares.get(lid, 0.0)
+            bar.set_width(full * share)
+            percent.set_text(pattern.format(p=round(share * 100)))
+
+    def _draw_notes(self, w: float, h: float, band: float) -> None:
+        """N: the view's speaker notes over the lower part of the map (one screen, no console)."""
+        notes = " ".join(self.view.notes.split()) or "–"
+        pad = h * 0.02
+        map_w = w * (1 - SIDE_WIDTH)
+        chars = max(int((map_w - 4 * pad) / (h * BODY * 0.52)), 10)
+        lines = textwrap.wrap(notes, chars)[:8]
+        text = self.figure.text(2 * pad / w, 2 * pad / h, "\n".join(lines), ha="left", va="bottom",
+                                fontsize=self.points(BODY), color=INK, parse_math=False, linespacing=1.25,
+                                bbox=dict(boxstyle="round,pad=0.5", facecolor="#fffbe6", edgecolor=INK, linewidth=2))
+        self._overlay.append(text)
+
+    def _heavy_outlines(self) -> None:
+        """Projector weights: outlines about three times the desk map's, larger point symbols.
+        Single-colour area layers become outlines over the priority map, as on the desk map."""
+        scale = self.px()[1] / 1080
+        priority_on = self.ws.composite is not None and not self.ws.composite.no_weights
+        changed = False
+        for art in self.scene._static_artists():
+            if getattr(art, "_w2_heavy", False):
+                continue
+            if isinstance(art, LineCollection):
+                art.set_linewidth(np.maximum(np.asarray(art.get_linewidth()) * 3.0, 1.5) * max(scale, 0.7))
+            elif isinstance(art, PolyCollection) or (isinstance(art, PathCollection) and not len(art.get_sizes())):
+                faces = art.get_facecolor()
+                single = len(faces) <= 1
+                if single and priority_on:
+                    art.set_edgecolor(faces[0][:3] if len(faces) else INK)
+                    art.set_facecolor("none")
+                art.set_linewidth(np.maximum(np.asarray(art.get_linewidth()) * 3.0, 2.5) * max(scale, 0.7))
+            elif isinstance(art, PathCollection):  # point symbols
+                art.set_sizes(np.asarray(art.get_sizes()) * 3.0 * max(scale, 0.7) ** 2)
+                art.set_linewidth(1.5)
+            art._w2_heavy = True
+            changed = True
+        if changed and self.scene._cached is not None:
+            self.scene._cached.invalidate()
+
+    def _draw_names(self) -> None:
+        """Municipality names in body size with a white halo: the largest in view, none
+        overlapping another or crossing the map's edge."""
+        for art in self._map_texts:
+            art.remove()
+        self._map_texts = []
+        _, municipalities = base_layers(self.ws)
+        if municipalities is None or not len(municipalities) or "name" not in municipalities.columns:
+            return
+        x0, x1 = self.ax.get_xlim()
+        y0, y1 = self.ax.get_ylim()
+        xy = shapely.get_coordinates(shapely.point_on_surface(municipalities.geometry.to_numpy()))
+        inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        area = municipalities.geometry.area.to_numpy()
+        prefer = self.scene._in_study_area(municipalities)
+        if prefer is not None:  # the study area's municipalities are named before larger neighbours
+            area = area + np.where(prefer, area.max() + 1, 0)
+        renderer = self.canvas.get_renderer()
+        box = self.ax.get_window_extent(renderer)
+        placed = []
+        halo = [patheffects.withStroke(linewidth=self.points(BODY) * 0.3, foreground="white")]
+        for i in np.flatnonzero(inside)[np.argsort(-area[inside])]:
+            if len(self._map_texts) >= MAX_NAMES:
+                break
+            art = self.ax.text(xy[i, 0], xy[i, 1], str(municipalities["name"].iloc[i]), ha="center", va="center",
+                               fontsize=self.points(BODY), fontweight="bold", color=INK, zorder=30,
+                               parse_math=False, path_effects=halo, clip_on=True)
+            ext = art.get_window_extent(renderer).expanded(1.08, 1.15)
+            fits = box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1
+            if not fits or any(ext.overlaps(other) for other in placed) or self._covers_furniture(ext):
+                art.remove()
+                continue
+            placed.append(ext)
+            self._map_texts.append(art)
+
+    def _covers_furniture(self, ext) -> bool:
+        renderer = self.canvas.get_renderer()
+        return any(ext.overlaps(art.get_window_extent(renderer)) for art in self._overlay
+                   if art.axes is self.ax or art.figure is self.figure and hasattr(art, "get_text"))
+
+    # ------------------------------------------------------------------ for tests and screenshots
+
+    def texts(self) -> list:
+        """Every text on screen (title band, side column, notes, scale bar, names)."""
+        return [a for a in self.figure.findobj() if hasattr(a, "get_text") and a.get_visible() and a.get_text()]
+
+
+# ----------------------------------------------------------------------------------------------
+# Starting it
+
+
+def start_presentation(window) -> PresentationWindow:
+    """F5 in the main window: present the open project's saved views full screen on the screen
+    the window is on. Works on a fork of the live workspace; the window's map is left alone."""
+    from .i18n import language
+
+    old = getattr(window, "_presentation", None)
+    if old is not None and old.isVisible():
+        old.raise_()
+        old.activateWindow()
+        return old
+    pres = PresentationWindow(window.model.ws.fork(), language())
+    screen = window.screen()
+    if screen is not None:
+        pres.setGeometry(screen.geometry())
+    window._presentation = pres
+    pres.showFullScreen()
+    pres.activateWindow()
+    pres.setFocus()
+    return pres
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(prog="skikt present", description="the project's saved views full screen")
+    p.add_argument("project")
+    p.add_argument("--view", help="start at this saved view (its name)")
+    p.add_argument("--screenshot", help="write a PNG of the projected view and quit")
+    p.add_argument("--size", default="1920x1080", help="window size for --screenshot, e.g. 1280x720")
+    p.add_argument("--lang", choices=["sv", "en"])
+    return p.parse_args(argv)
+
+
+def _size(text: str) -> tuple[int, int] | None:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        return None
+    return (w, h) if w >= 320 and h >= 240 else None
+
+
+def run_present(argv: list[str]) -> int:
+    """``skikt present PROJECT [--view NAME] [--screenshot FILE --size WxH]``; bad input is one
+    line on stderr and exit code 2."""
+    args = _parse(argv)
+    from .i18n import language, set_language
+
+    size = _size(args.size)
+    if size is None:
+        print(f"skikt: {tr('pres_bad_size', args.lang or 'sv').format(value=args.size)}", file=sys.stderr)
+        return 2
+    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    from skikt.layers.project import read_project
+    from skikt.layers.views import find_view
+    from skikt.layers.workspace import Workspace
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    if args.lang:
+        set_language(args.lang, remember=False)
+    lang = language()
+    try:
+        project = read_project(args.project)
+        if args.view is not None:
+            find_view(project, args.view)
+        ws = Workspace(project)
+        ws.update(strict=True)
+    except SkiktError as exc:
+        print(f"skikt: {exc}", file=sys.stderr)
+        return 2
+    window = PresentationWindow(ws, lang, start=args.view)
+    if args.screenshot:
+        window.resize(*size)
+        window.show()
+        app.processEvents()
+        window.render_now()
+        app.processEvents()
+        if not window.grab().save(args.screenshot):
+            print(f"skikt: could not write {args.screenshot}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.screenshot}")
+        return 0
+    window.closed.connect(app.quit)
+    window.showFullScreen()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(run_present(sys.argv[1:]))

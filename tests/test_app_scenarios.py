@@ -49,8 +49,15 @@ def settle(qtbot):
 
 
 def ctrl_z(win, qtbot):
+    """The real key press; the shortcut only fires in the active window."""
+    from PySide6.QtWidgets import QApplication
+
     win.activateWindow()
-    QTest.keyClick(win.windowHandle(), Qt.Key_Z, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win and QApplication.focusWindow() is win.windowHandle(),
+                    timeout=2000)
+    steps = win.model.undo.index()
+    QTest.keyClick(QApplication.focusWidget() or win, Qt.Key_Z, Qt.ControlModifier)
+    assert win.model.undo.index() == steps - 1, "Ctrl+Z did not reach the undo action"
     settle(qtbot)
 
 

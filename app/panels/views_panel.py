@@ -48,7 +48,9 @@ class ViewList(QListWidget):
         target = self.drop_row(event.position().toPoint())
         if target > source:
             target -= 1  # the dragged row leaves its place first
-        event.setDropAction(Qt.CopyAction)  # the list must not remove the row itself: the model moves it
+        # Not a move for Qt: after a MoveAction the drag source would remove the dragged row from
+        # the list; the model moves the view and the list is rebuilt from it.
+        event.setDropAction(Qt.IgnoreAction)
         event.accept()
         if target != source:
             self.panel.move(dragged.data(ROLE_NAME), target)

@@ -280,8 +280,9 @@ class CompareWindow(QWidget):
             self.summary.setText(self.model.no_map_reason or T("no_map_no_indicator"))
             return
         try:
-            self.table = sc.compare(ws, a, b)
-            self.municipalities = sc.by_municipality(ws, self.table)
+            base = project_weights_workspace(self.model)
+            self.table = sc.compare(base, a, b)
+            self.municipalities = sc.by_municipality(base, self.table)
         except SkiktError as exc:
             self.summary.setText(exc.text(language()))
             return
@@ -394,6 +395,21 @@ class CompareWindow(QWidget):
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         table.setEditTriggers(QTableWidget.NoEditTriggers)
         table.verticalHeader().setVisible(False)
+
+
+def project_weights_workspace(model):
+    """A fork of the live workspace whose layers hold the project's own weights.
+
+    While a scenario is shown the layers hold its weights, and a scenario's left-out ids take the
+    layers' weights: compared on the live project, "Vård först" would borrow the weights of the
+    scenario on screen. The fork shares the normalised indicators, so this costs no computation."""
+    from .commands_scenarios import saved_weights
+
+    fork = model.ws.fork()
+    own = saved_weights(model, None)
+    for spec in fork.project.indicator_layers():
+        spec.indicator.weight = own.get(spec.id, spec.indicator.weight)
+    return fork
 
 
 def _scenario_names(model) -> list[str]:

@@ -29,7 +29,8 @@ from .errors import ProjectError
 from .i18n import Msg
 from .metadata import LayerMeta
 from .schema import (AGGREGATES, CLASS_SCHEMES, ENTRY_MODELS, ENTRY_TABLES, METHODS, NORMALIZE,  # noqa: F401
-                     SCHEMA_VERSION, FileModel, HeadModel, IndicatorModel, LayerModel, UnitsModel, field_error,
+                     SCHEMA_VERSION, EXTRA_TABLES, FileModel, HeadModel, IndicatorExtrasModel, IndicatorModel,
+                     LayerModel, LayerRoleModel, UnitsModel, field_error,
                      known_keys, show, validate)
 
 # The field that names an entry of each array of tables: saving matches entries by it, so an
@@ -263,7 +264,29 @@ def _layer_entry(raw, index: int, path) -> tuple[LayerSpec | None, ProjectError 
     ind = model.indicator
     if ind is not None and ind.method == "attribute" and not ind.column:
         return None, field_error(f"{at}.indicator.column", Msg.of("perr_needs_column"), path)
+    problem = _decision_keys(model, raw, at, path)
+    if problem is not None:
+        return None, problem
     return _layer_spec(model, raw), None
+
+
+def _decision_keys(model: LayerModel, raw: dict, at: str, path) -> ProjectError | None:
+    """Value curves, the score switch and constraint roles: kept in the specs' ``extra`` (the
+    engine reads them there), checked here with the same one-line messages as every key."""
+    if model.indicator is not None:
+        _, errors = validate(IndicatorExtrasModel, raw["indicator"], f"{at}.indicator", path)
+        if errors:
+            return errors[0]
+        if model.indicator.normalize == "piecewise" and "points" not in raw["indicator"]:
+            return field_error(f"{at}.indicator.points", Msg.of("perr_points_required"), path)
+    roles, errors = validate(LayerRoleModel, raw, at, path)
+    if errors:
+        return errors[0]
+    if roles.role == "exclude" and model.indicator is not None:
+        return field_error(f"{at}.role", Msg.of("perr_exclude_indicator"), path)
+    if roles.exclude_share is not None and roles.role != "exclude":
+        return field_error(f"{at}.exclude_share", Msg.of("perr_share_without_role"), path)
+    return None
 
 
 def _raw_id(raw) -> str | None:
@@ -298,6 +321,9 @@ def _check_references(proj: Project, bad: dict[str, ProjectError], index: dict[s
         resolve(units.layer, "units.layer")
     if units.study_area:
         resolve(units.study_area["layer"], "units.study_area.layer")
+    for spec in proj.layers:
+        if spec.extra.get("role") == "exclude" and spec.id in (units.layer, (units.study_area or {}).get("layer")):
+            raise field_error(f"layers[{index[spec.id]}].role", Msg.of("perr_exclude_units"), path)
     if proj.population and proj.population["layer"] not in bad:  # only compare needs it: not fatal
         resolve(proj.population["layer"], "project.population.layer")
 
@@ -346,7 +372,8 @@ def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = F
     proj = Project(path=Path(path).resolve() if path else None, title=head.title, crs=head.crs)
     proj.project_extra = {k: v for k, v in head_raw.items() if k not in known_keys(HeadModel)}
     proj.population = dict(head_raw["population"]) if head.population else None
-    proj.extra = {k: v for k, v in data.items() if k not in known_keys(FileModel) or k in ENTRY_TABLES}
+    proj.extra = {k: v for k, v in data.items()
+                  if k not in known_keys(FileModel) or k in ENTRY_TABLES or k in EXTRA_TABLES}
 
     bad: dict[str, ProjectError] = {}
     file_index: dict[str, int] = {}
@@ -371,6 +398,10 @@ def project_from_dict(data: dict, path: Path | None = None, *, lenient: bool = F
         raise ProjectError.of("perr_duplicate", path, ids=", ".join(dup))
     proj.units = _units_spec(top.units, data.get("units"))
     _check_references(proj, bad, file_index, path)
+    if "ahp" in data:  # Saaty's scale, reciprocity and indicator ids: one line now, not at scoring
+        from .ahp import project_ahp
+
+        project_ahp(proj)
     for key in ENTRY_TABLES:  # scenarios first: views name them
         if key in data:
             proj.extra[key] = _kept_entries(proj, key, data[key], lenient)

@@ -29,7 +29,9 @@ from .sectors import SECTORS
 
 SCHEMA_VERSION = 1
 METHODS = ("count", "density", "distance", "coverage", "length", "attribute")
-NORMALIZE = ("minmax", "rank", "zscore", "classes")
+NORMALIZE = ("minmax", "rank", "zscore", "classes", "piecewise")
+COMBINE_METHODS = ("mean", "geometric", "owa")
+ROLES = ("exclude",)
 AGGREGATES = ("sum", "mean", "area_weighted_mean")
 CLASS_SCHEMES = ("quantiles", "equal_interval", "natural_breaks")
 DIRECTIONS = ("high", "low")
@@ -42,6 +44,9 @@ MAX_WEIGHT = 1000
 MAX_CELL_SIZE = 100_000  # metres: one cell per 100 km is already coarser than any county
 _ID = re.compile(r"^[a-z0-9_]{1,64}$")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Top-level tables the engine reads from ``Project.extra`` (decision methods): checked here,
+# kept there so that saving writes them back exactly as written.
+EXTRA_TABLES = ("combine", "ahp")
 # Top-level arrays of tables checked entry by entry (a bad entry may be left out by a lenient
 # read), in the order they are checked: views name scenarios, so scenarios come first.
 ENTRY_TABLES = ("scenarios", "views", "groups")
@@ -235,6 +240,31 @@ def extent_box():
     return Check(Msg.of("exp_extent"), accept).type(list)
 
 
+def value_curve():
+    """[[raw, value], …]: at least two pairs of finite numbers, raw strictly increasing, values 0–1."""
+    def accept(v):
+        _no(not isinstance(v, list) or len(v) < 2)
+        _no(any(not isinstance(p, list) or len(p) != 2 for p in v))
+        _no(any(isinstance(x, bool) or not isinstance(x, (int, float)) for p in v for x in p))
+        pts = [(float(a), float(b)) for a, b in v]  # OverflowError for a 400-digit integer: refused
+        _no(not all(math.isfinite(a) and math.isfinite(b) for a, b in pts))
+        _no(any(b <= a for (a, _), (b, _) in zip(pts, pts[1:])))
+        _no(any(not 0 <= y <= 1 for _, y in pts))
+        return v
+    return Check(Msg.of("exp_value_curve"), accept).type(list)
+
+
+def ahp_matrix():
+    """A square table of positive finite numbers; Saaty's scale and reciprocity are checked by
+    :func:`skikt.layers.ahp.check_matrix` once the layers are known."""
+    def accept(v):
+        _no(not isinstance(v, list) or not v or any(not isinstance(r, list) or len(r) != len(v) for r in v))
+        _no(any(isinstance(x, bool) or not isinstance(x, (int, float)) for r in v for x in r))
+        _no(any(not math.isfinite(float(x)) or float(x) <= 0 for r in v for x in r))
+        return v
+    return Check(Msg.of("exp_ahp_matrix"), accept).type(list)
+
+
 def where_filter():
     def accept(v):
         _no(not isinstance(v, str))
@@ -305,6 +335,14 @@ class IndicatorModel(_Table):
     k: integer(2, 10) = 5
 
 
+class IndicatorExtrasModel(_Table):
+    """Indicator keys the engine and the app read from ``IndicatorSpec.extra``."""
+
+    points: value_curve() | None = None  # normalize = "piecewise"
+    active: flag() | None = None  # "Räknas i poängen"; off stores weight 0
+    weight_when_counted: number(0, MAX_WEIGHT) | None = None  # the weight brought back when on again
+
+
 class JoinModel(_Table):
     layer: ident()
     left: text(nonempty=True)
@@ -349,6 +387,13 @@ class LayerModel(_Table):
     style: StyleModel | None = None
     visible: flag() = True
     opacity: number(0, 1) = 1.0
+
+
+class LayerRoleModel(_Table):
+    """Layer keys the engine reads from ``LayerSpec.extra`` (constraints)."""
+
+    role: choice(ROLES) | None = None
+    exclude_share: number(0, 1, above=True, key="exp_number_above") | None = None
 
 
 class StudyAreaModel(_Table):
@@ -403,6 +448,16 @@ class GroupModel(_Table):
     weights: Weights = {}
 
 
+class CombineModel(_Table):
+    method: choice(COMBINE_METHODS) = "mean"
+    alpha: number(0, 1000, above=True, key="exp_number_above") = 1.0  # OWA's Q(p) = p^alpha
+
+
+class AhpModel(_Table):
+    order: list[ident()]
+    matrix: ahp_matrix()
+
+
 ENTRY_MODELS = {"scenarios": ScenarioModel, "views": ViewModel, "groups": GroupModel}
 
 
@@ -417,6 +472,8 @@ class FileModel(_Table):
     scenarios: list[Any] = []
     views: list[Any] = []
     groups: list[Any] = []
+    combine: CombineModel | None = None
+    ahp: AhpModel | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -478,10 +535,12 @@ def known_keys(model: type[BaseModel]) -> set[str]:
 def reference_rows() -> list[tuple[str, str, str]]:
     """(key path, accepted values, default) for every key, for the README's reference table."""
     tables = [("", FileModel), ("project", HeadModel), ("layers[i]", LayerModel),
-              ("layers[i].indicator", IndicatorModel), ("layers[i].join", JoinModel),
+              ("layers[i].indicator", IndicatorModel), ("layers[i].indicator", IndicatorExtrasModel),
+              ("layers[i]", LayerRoleModel), ("layers[i].join", JoinModel),
               ("layers[i].meta", MetaModel), ("layers[i].style", StyleModel), ("units", UnitsModel),
               ("units.study_area", StudyAreaModel), ("project.population", PopulationModel),
-              ("scenarios[i]", ScenarioModel), ("views[i]", ViewModel), ("groups[i]", GroupModel)]
+              ("scenarios[i]", ScenarioModel), ("views[i]", ViewModel), ("groups[i]", GroupModel),
+              ("combine", CombineModel), ("ahp", AhpModel)]
     rows = []
     for prefix, model in tables:
         for name, info in model.model_fields.items():
@@ -494,7 +553,7 @@ def reference_rows() -> list[tuple[str, str, str]]:
                 accepted = str(Msg.of("exp_layers"))
             elif name in ENTRY_TABLES and prefix == "":
                 accepted = str(Msg.of("exp_entries", table=name))
-            elif name == "layers":
+            elif name in ("layers", "order"):
                 accepted = str(Msg.of("exp_id_list"))
             else:
                 accepted = str(Msg.of("exp_table"))

@@ -69,7 +69,7 @@ def test_atomic_save_leaves_no_temp_files(tmp_path):
     ({"layers": [{"id": "a", "path": "x", "indicator": {"method": "count", "weight": -1}}]},
      "layers[0].indicator.weight: expected a number 0–1000, got -1"),
     ({"layers": [{"id": "a", "path": "x", "indicator": {"method": "count", "normalize": "log"}}]},
-     'layers[0].indicator.normalize: expected one of minmax, rank, zscore, classes, got "log"'),
+     'layers[0].indicator.normalize: expected one of minmax, rank, zscore, classes, piecewise, got "log"'),
     ({"layers": [{"id": "a", "path": "x"}, {"id": "a", "path": "y"}]}, "duplicate layer id"),
     ({"units": {"kind": "hex"}}, 'units.kind: expected one of grid, areas, got "hex"'),
     ({"units": {"kind": "grid", "study_area": {"layer": "nope"}}},

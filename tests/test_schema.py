@@ -4,7 +4,7 @@ key's path (0-based [[layers]] index); the lenient read for the app leaves out o
 import pytest
 
 from conftest import ROOT
-from skikt.layers.errors import LoadError, ProjectError
+from skikt.layers.errors import LoadError, ProjectError, SkiktError
 from skikt.layers.metadata import read_sidecar
 from skikt.layers.project import project_from_dict, read_project
 from skikt.layers.schema import reference_rows
@@ -243,3 +243,56 @@ def test_unknown_keys_named_like_python_internals_are_kept(key):
     proj = project_from_dict(data)
     assert proj.extra == {key: 1} and proj.project_extra == {key: 2} and proj.units.extra == {key: 5}
     assert proj.layer("a").extra == {key: 3} and proj.layer("a").indicator.extra == {key: 4}
+
+
+# Decision methods (issue 12): their keys live in the specs' `extra` for the engine, but are
+# checked when the file is read, with the same one-line messages as every other key.
+VARD = 'method = "distance"\ndirection = "high"\nnormalize = "minmax"\nweight = 3'
+DECISION_CASES = [
+    (VARD, VARD.replace('"minmax"', '"piecewise"'),
+     'layers[3].indicator.points: is required when normalize = "piecewise"'),
+    (VARD, VARD + "\npoints = [[0, 0], [0, 1]]",
+     "layers[3].indicator.points: expected at least two [raw, value] pairs of finite numbers, raw values "
+     "strictly increasing and values 0–1, got [[0, 0], [0, 1]]"),
+    (VARD, VARD + "\npoints = [[0, 0], [10, 2]]",
+     "layers[3].indicator.points: expected at least two [raw, value] pairs of finite numbers, raw values "
+     "strictly increasing and values 0–1, got [[0, 0], [10, 2]]"),
+    (VARD, VARD + "\npoints = [[0, 0], [true, 1]]",
+     "layers[3].indicator.points: expected at least two [raw, value] pairs of finite numbers, raw values "
+     "strictly increasing and values 0–1, got [[0, 0], [true, 1]]"),
+    (VARD, VARD + '\nactive = "no"', 'layers[3].indicator.active: expected true or false (without quotes), got "no"'),
+    ('id = "transport"', 'id = "transport"\nrole = "hide"', 'layers[4].role: expected one of exclude, got "hide"'),
+    ('id = "transport"', 'id = "transport"\nrole = "exclude"',
+     'layers[4].role: an exclusion layer (role = "exclude") cannot also be an indicator'),
+    ('id = "transport"', 'id = "transport"\nexclude_share = 0.5',
+     'layers[4].exclude_share: applies only to layers with role = "exclude"'),
+    ("[units]", '[combine]\nmethod = "median"\n\n[units]', 'combine.method: expected one of mean, geometric, owa, got "median"'),
+    ("[units]", '[combine]\nmethod = "owa"\nalpha = 0\n\n[units]',
+     "combine.alpha: expected a number above 0 and at most 1000, got 0"),
+    ("[units]", '[ahp]\norder = ["vard", "transport"]\nmatrix = "x"\n\n[units]',
+     "ahp.matrix: expected a square table of positive numbers (Saaty's scale 1/9–9), got \"x\""),
+    ("[units]", '[ahp]\norder = ["vard", "transport"]\nmatrix = [[1, 3], [0.5, 1]]\n\n[units]',
+     "[ahp] matrix: 'transport' vs 'vard' must be 1/3 (the reciprocal of 'vard' vs 'transport'), got 0.5"),
+]
+
+
+@pytest.mark.parametrize("old,new,line", DECISION_CASES, ids=[c[2][:40] for c in DECISION_CASES])
+def test_decision_method_keys_are_checked_when_read(tmp_path, old, new, line):
+    assert old in SAMPLE
+    path = _write(tmp_path, SAMPLE.replace(old, new, 1))
+    with pytest.raises(SkiktError) as err:  # [ahp]'s deeper checks come from skikt.layers.ahp
+        read_project(path)
+    assert str(err.value) == f"sample.toml: {line}"
+
+
+def test_decision_method_keys_reach_the_engine_where_it_reads_them(tmp_path):
+    text = SAMPLE.replace(VARD, VARD.replace('"minmax"', '"piecewise"') + "\npoints = [[0, 0], [5000, 0], [30000, 1]]", 1)
+    text = text.replace("[units]", '[combine]\nmethod = "owa"\nalpha = 2\n\n'
+                                   '[ahp]\norder = ["vard", "transport"]\nmatrix = [[1, 3], [0.3333, 1]]\n\n[units]', 1)
+    project = read_project(_write(tmp_path, text))
+    assert project.layer("vard").indicator.normalize == "piecewise"
+    assert project.layer("vard").indicator.extra["points"] == [[0, 0], [5000, 0], [30000, 1]]
+    assert project.extra["combine"] == {"method": "owa", "alpha": 2}
+    assert project.extra["ahp"]["order"] == ["vard", "transport"]
+    keys = {row[0] for row in reference_rows()}
+    assert {"layers[i].indicator.points", "layers[i].role", "combine.alpha", "ahp.matrix"} <= keys

@@ -29,7 +29,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from skikt.layers.errors import SkiktError
@@ -118,6 +118,7 @@ class PresentationWindow(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(ANIMATION_STEP_MS)
         self._timer.timeout.connect(self._animate_step)
+        self._anim_clock = QElapsedTimer()
         self.setWindowTitle("Skikt")
         self._enter_view(redraw=False)
 
@@ -195,14 +196,13 @@ class PresentationWindow(QWidget):
 
     def _start_animation(self) -> None:
         self._anim_from = dict(self.shown_shares)
-        self._anim_steps = 0
+        self._anim_clock.start()  # progress follows the wall clock: a slow draw skips frames
         self._timer.start()
         self.render_now(quick=True)
 
     def _animate_step(self) -> None:
         target = weight_shares(self.weights)
-        self._anim_steps += 1
-        t = min(1.0, self._anim_steps * ANIMATION_STEP_MS / ANIMATION_MS)
+        t = min(1.0, self._anim_clock.elapsed() / ANIMATION_MS)
         ease = 1 - (1 - t) ** 3
         self.shown_shares = {lid: self._anim_from.get(lid, 0.0) + (target[lid] - self._anim_from.get(lid, 0.0)) * ease
                              for lid in target}
@@ -320,11 +320,12 @@ class PresentationWindow(QWidget):
         margin = h * 0.02
         view = self.view
         title = view.title or view.name
-        art = self._text(margin * 1.5, margin, title, TITLE, w - 3 * margin, weight="bold", max_lines=1)
+        self.subtitle_art = None
+        art = self.title_art = self._text(margin * 1.5, margin, title, TITLE, w - 3 * margin, weight="bold")
         renderer = self.canvas.get_renderer()
         bottom = margin + art.get_window_extent(renderer).height
         if view.subtitle:
-            sub = self._text(margin * 1.5, bottom + margin * 0.3, view.subtitle, SUBTITLE, w - 3 * margin,
+            sub = self.subtitle_art = self._text(margin * 1.5, bottom + margin * 0.3, view.subtitle, SUBTITLE, w - 3 * margin,
                              colour="#333333", max_lines=2)
             bottom += margin * 0.3 + sub.get_window_extent(renderer).height
         band = bottom + margin

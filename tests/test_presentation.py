@@ -1,0 +1,189 @@
+"""Presentation mode (issue 11, items 1 and 3): real key events on the presentation window.
+
+Oracles: the sample project's TOML read with tomllib (view titles, extents, scenario weights),
+hand-worked aspect fitting, numpy weighted means, and matplotlib's own text extents in pixels.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from skikt.app.presentation import PresentationWindow, run_present
+from skikt.layers.project import read_project
+from skikt.layers.workspace import Workspace
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sample_project.toml"
+
+
+@pytest.fixture(scope="module")
+def sample_ws():
+    ws = Workspace(read_project(SAMPLE))
+    ws.update(strict=True)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def sample_toml():
+    return tomllib.loads(SAMPLE.read_text(encoding="utf-8"))
+
+
+def _window(qtbot, ws, size=(1920, 1080), start=None):
+    win = PresentationWindow(ws.fork(), "sv", start=start)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitUntil(lambda: win.figure.bbox.height == size[1] and win.figure.bbox.width == size[0])
+    win.render_now()
+    win.activateWindow()
+    return win
+
+
+def _expected_limits(extent, ax_px_w, ax_px_h):
+    """The view's extent grown in one direction to the map's pixel aspect, about its centre."""
+    xmin, ymin, xmax, ymax = extent
+    w, h = xmax - xmin, ymax - ymin
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    aspect = ax_px_w / ax_px_h
+    if w / h < aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    return (cx - w / 2, cx + w / 2), (cy - h / 2, cy + h / 2)
+
+
+def _assert_shows(win, entry):
+    assert win.title_art.get_text() == entry["title"]
+    if entry.get("subtitle"):
+        # the subtitle may wrap onto two lines at 1280×720, never lose words
+        assert " ".join(win.subtitle_art.get_text().split()) == entry["subtitle"]
+    box = win.ax.get_window_extent()
+    want_x, want_y = _expected_limits(entry["extent"], box.width, box.height)
+    np.testing.assert_allclose(win.ax.get_xlim(), want_x, rtol=0, atol=1.0)
+    np.testing.assert_allclose(win.ax.get_ylim(), want_y, rtol=0, atol=1.0)
+
+
+def test_clicker_keys_step_through_the_views(qtbot, sample_ws, sample_toml):
+    views = sample_toml["views"]
+    win = _window(qtbot, sample_ws)
+    _assert_shows(win, views[0])
+    for i, key in enumerate([Qt.Key_PageDown, Qt.Key_Space, Qt.Key_Right, Qt.Key_Down], start=1):
+        qtbot.keyClick(win, key)
+        assert win.index == i
+        _assert_shows(win, views[i])
+    qtbot.keyClick(win, Qt.Key_PageDown)  # past the last view: stays on it
+    _assert_shows(win, views[-1])
+    qtbot.keyClick(win, Qt.Key_PageUp)
+    _assert_shows(win, views[-2])
+    qtbot.keyClick(win, Qt.Key_Left)
+    _assert_shows(win, views[-3])
+    qtbot.keyClick(win, Qt.Key_Home)
+    _assert_shows(win, views[0])
+    qtbot.keyClick(win, Qt.Key_Up)  # before the first: stays
+    _assert_shows(win, views[0])
+    qtbot.keyClick(win, Qt.Key_End)
+    _assert_shows(win, views[-1])
+    # the view's layers are the ones shown, every other layer hidden
+    shown = {s.id for s in win.ws.project.layers if s.visible}
+    assert shown == set(views[-1]["layers"])
+
+
+def test_escape_leaves(qtbot, sample_ws):
+    win = _window(qtbot, sample_ws)
+    with qtbot.waitSignal(win.closed, timeout=2000):
+        qtbot.keyClick(win, Qt.Key_Escape)
+    assert not win.isVisible()
+
+
+def _scenario_weights(toml, name):
+    weights = {layer["id"]: float(layer["indicator"]["weight"]) for layer in toml["layers"] if "indicator" in layer}
+    if name is not None:
+        weights.update({k: float(v) for k, v in next(s for s in toml["scenarios"] if s["name"] == name)["weights"].items()})
+    return weights
+
+
+def test_weights_change_live_and_r_resets_to_the_views_scenario(qtbot, sample_ws, sample_toml):
+    views = sample_toml["views"]
+    vard = next(i for i, v in enumerate(views) if v.get("scenario") == "Vård först")
+    win = _window(qtbot, sample_ws, start=views[vard]["name"])
+    scenario = _scenario_weights(sample_toml, "Vård först")
+    assert win.weights == scenario
+    ids = list(win.weights)
+    second = ids[1]
+    qtbot.keyClick(win, Qt.Key_2)  # pick the second bar …
+    assert win.selected == 1
+    for _ in range(3):  # … and raise it three steps
+        qtbot.keyClick(win, Qt.Key_Plus)
+    qtbot.keyClick(win, Qt.Key_Minus)
+    changed = dict(scenario, **{second: scenario[second] + 2})
+    assert win.weights == changed
+    assert all(win.ws.project.layer(i).indicator.weight == changed[i] for i in ids)
+    # the bars animate to the new shares, worked out by hand
+    total = sum(changed.values())
+    qtbot.waitUntil(lambda: not win._timer.isActive(), timeout=10000)
+    for lid, (bar, percent, full) in win._bars.items():
+        assert bar.get_width() == pytest.approx(full * changed[lid] / total, abs=1e-9)
+        assert percent.get_text() == f"{round(100 * changed[lid] / total)} %"
+    finite = np.isfinite(win.ws.composite.score)
+    matrix = np.vstack([win.ws._normalised_layer(win.ws.project.layer(i)) for i in win.ws.normalised.layer_ids])
+    w = np.array([changed[i] for i in win.ws.normalised.layer_ids])[:, None]
+    all_finite = np.isfinite(matrix).all(axis=0)
+    oracle = (w * np.nan_to_num(matrix)).sum(axis=0) / w.sum()
+    np.testing.assert_allclose(win.ws.composite.score[all_finite & finite], oracle[all_finite & finite], rtol=1e-5)
+    assert "(ändrat)" in " ".join(t.get_text() for t in win.texts())
+    qtbot.keyClick(win, Qt.Key_R)
+    assert win.weights == scenario
+    assert all(win.ws.project.layer(i).indicator.weight == scenario[i] for i in ids)
+    qtbot.waitUntil(lambda: not win._timer.isActive(), timeout=10000)
+    total = sum(scenario.values())
+    for lid, (bar, percent, full) in win._bars.items():
+        assert bar.get_width() == pytest.approx(full * scenario[lid] / total, abs=1e-9)
+    assert "(ändrat)" not in " ".join(t.get_text() for t in win.texts())
+
+
+def test_stepping_to_another_view_takes_its_scenario(qtbot, sample_ws, sample_toml):
+    win = _window(qtbot, sample_ws)
+    for index, view in enumerate(sample_toml["views"]):
+        win.go(index)
+        assert win.weights == _scenario_weights(sample_toml, view.get("scenario"))
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
+def test_text_is_large_enough_and_nothing_is_clipped(qtbot, sample_ws, sample_toml, size):
+    win = _window(qtbot, sample_ws, size=size)
+    renderer = win.canvas.get_renderer()
+    fig_w, fig_h = size
+    for index in range(len(sample_toml["views"])):
+        win.go(index)
+        win.show_notes = index % 2 == 1  # the notes overlay on every other view
+        win.render_now()
+        texts = win.texts()
+        assert len(texts) > 20  # title, subtitle, legend, eight weights, names, scale bar
+        for text in texts:
+            px = text.get_fontsize() * win.figure.dpi / 72
+            assert px >= fig_h / 40 - 1e-6, (text.get_text(), px)
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig_w and box.y1 <= fig_h, (text.get_text(), box)
+        # a capital letter's height on screen: at least 0.7 of the 1/40 em (DejaVu's cap height)
+        assert win.title_art.get_window_extent(renderer).height >= fig_h / 40 * 2
+    # the window is exactly the screen: no scroll bars, one canvas the size of the window
+    assert (win.canvas.width(), win.canvas.height()) == size
+
+
+def test_present_command_line(tmp_path, capsys, sample_toml):
+    out = tmp_path / "p.png"
+    assert run_present([str(SAMPLE), "--view", sample_toml["views"][1]["name"], "--screenshot", str(out),
+                        "--size", "1280x720"]) == 0
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1280, 720)
+    assert run_present([str(SAMPLE), "--view", "Finns inte", "--screenshot", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Finns inte" in err[0]
+    assert run_present([str(SAMPLE), "--screenshot", str(out), "--size", "big"]) == 2
+    assert "--size" in capsys.readouterr().err

@@ -175,6 +175,9 @@ class MainWindow(QMainWindow):
         full = self._action(v, T("full_screen"), None, "F11")
         full.setCheckable(True)
         full.toggled.connect(lambda on: self.showFullScreen() if on else self.showNormal())
+        from .presentation import start_presentation  # presentation mode, F5 (helper W2)
+
+        self._action(v, T("pres_start"), lambda: start_presentation(self), "F5")
         labels = self.labels_action = self._action(v, T("labels"), None)
         labels.setCheckable(True)
         labels.setChecked(True)

@@ -286,8 +286,10 @@ def page_content(ws: Workspace, *, view=None, scenario: str | None = None, title
     if name:
         from .scenarios import scenario_weights
 
-        # The scenario's weights over the project's own (not over another scenario a view chose).
+        # The scenario's weights over the project's own (not over another scenario a view chose);
+        # "-" is the project's own weights, as in compare.
         weights = scenario_weights(ws.project, name)
+        name = None if name.strip() == "-" else name
         project = project.copy() if project is ws.project else project
         for spec in project.indicator_layers():
             spec.indicator.weight = weights.get(spec.id, spec.indicator.weight)

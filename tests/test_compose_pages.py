@@ -257,3 +257,15 @@ def test_scenario_option_over_a_view_with_another_scenario_takes_the_projects_we
     scored = ~np.isnan(expected)
     assert np.allclose(np.asarray(content.result.score, float)[scored], expected[scored], atol=1e-5)
     assert content.extent == (view.extent[0], view.extent[2], view.extent[1], view.extent[3])
+
+
+def test_scenario_dash_is_the_projects_own_weights_even_on_a_view_with_a_scenario(sample_ws):
+    raw = sample_toml(sample_ws)
+    view = next(v for v in project_views(sample_ws.project) if v.scenario)
+    weights = {spec["id"]: spec["indicator"]["weight"] for spec in raw["layers"] if "indicator" in spec}
+    content = page_content(sample_ws, view=view, scenario="-", subtitle=None, lang="en")
+    assert {s.id: s.indicator.weight for s in content.project.indicator_layers()} == weights
+    expected = weighted_mean(sample_ws, weights)
+    scored = ~np.isnan(expected)
+    assert np.allclose(np.asarray(content.result.score, float)[scored], expected[scored], atol=1e-5)
+    assert content.scenario is None

@@ -187,3 +187,40 @@ def test_present_command_line(tmp_path, capsys, sample_toml):
     assert len(err) == 1 and "Finns inte" in err[0]
     assert run_present([str(SAMPLE), "--screenshot", str(out), "--size", "big"]) == 2
     assert "--size" in capsys.readouterr().err
+
+
+def test_f5_in_the_main_window_presents_and_leaves_the_desk_map_alone(qtbot, sample_copy, sample_toml):
+    from skikt.app.i18n import set_language
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
+
+    set_language("sv", remember=False)
+    model = AppModel()
+    main = MainWindow(model)
+    qtbot.addWidget(main)
+    main.confirm_close = False
+    main.resize(1400, 900)
+    main.show()
+    model.set_project_sync(sample_copy)
+    qtbot.waitExposed(main)
+    before = {s.id: (s.visible, s.indicator.weight if s.indicator else None) for s in model.project.layers}
+    main.activateWindow()
+    qtbot.waitUntil(main.isActiveWindow)
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.keyClick(QApplication.focusWidget() or main, Qt.Key_F5)
+    pres = main._presentation
+    qtbot.addWidget(pres)
+    qtbot.waitUntil(pres.isVisible)
+    assert pres.isFullScreen()
+    assert pres.title_art.get_text() == sample_toml["views"][0]["title"]
+    qtbot.keyClick(pres, Qt.Key_PageDown)
+    qtbot.keyClick(pres, Qt.Key_2)
+    qtbot.keyClick(pres, Qt.Key_Plus)
+    assert pres.title_art.get_text() == sample_toml["views"][1]["title"]
+    qtbot.keyClick(pres, Qt.Key_Escape)
+    assert not pres.isVisible()
+    # the presentation worked on a fork: the desk project's visibility and weights are untouched
+    after = {s.id: (s.visible, s.indicator.weight if s.indicator else None) for s in model.project.layers}
+    assert after == before
+    assert model.undo.isClean()

@@ -31,6 +31,11 @@ def code_width(codes: pd.Series) -> int | None:
     return int(lengths[0]) if len(lengths) == 1 else None
 
 
+# The texts that change for exactly one ("1 rad matchade", "1 row matched").
+SINGULAR = {"join_matched": "join_matched_one", "join_unmatched": "join_unmatched_one",
+            "join_no_code": "join_no_code_one", "join_padded": "join_padded_one"}
+
+
 @dataclass
 class JoinReport:
     table_rows: int
@@ -56,7 +61,7 @@ class JoinReport:
 
         def counted(key: str, n: int) -> str:
             """The singular text ("1 rad", "1 row") where there is one for exactly one."""
-            return tr(f"{key}_one" if n == 1 else key, lang)
+            return tr(SINGULAR.get(key, key) if n == 1 else key, lang)
 
         out = [counted("join_matched", self.table_rows).format(n=self.matched, rows=self.table_rows,
                                                                 rate=f"{self.match_rate:.0%}")]

@@ -562,3 +562,24 @@ def test_water_zones_over_the_priority_map_are_outlines_not_tinted_classes(windo
                      QPoint(6, window.weights_panel.show_composite.height() // 2))
     assert not window.weights_panel.show_composite.isChecked()
     assert (art.get_facecolor()[:, 3] > 0).all()
+
+
+def test_stability_legend_says_what_changes_class_means(window, qtbot):
+    from skikt.layers.composite import sensitivity
+
+    QTest.mouseClick(window.weights_panel.show_stability, Qt.LeftButton, Qt.NoModifier,
+                     QPoint(6, window.weights_panel.show_stability.height() // 2))
+    window.canvas.redraw()
+    QApplication.processEvents()
+    ws = window.model.ws
+    sens = sensitivity(ws.normalised, ws.composite.weights, ws.composite.k, 0.10)
+    tries = 2 * int((np.asarray(ws.composite.weights) > 0).sum())
+    assert sens.perturbations == tries  # the count the legend names is the core's own number of tries
+    top = int(sens.stability.max())
+    # Hand-worked thirds: count v is in shade j when v < j·top/3 + 0.5.
+    first = max(v for v in range(1, top + 1) if v < top / 3 + 0.5)
+    from PySide6.QtWidgets import QLabel
+
+    note = window.legend_panel.findChild(QLabel, "stability_explained")
+    assert note is not None
+    assert f"{tries} försök" in note.text() and f"(1/3) 1–{first}" in note.text() and f"{top} försök" in note.text()

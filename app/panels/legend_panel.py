@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -77,6 +80,22 @@ class LegendPanel(QWidget):
         canvas.model.no_map_changed.connect(self.rebuild)
         self.rebuild()
 
+    def stability_explained(self) -> str:
+        """What "Byter klass (1/3)" means, in counts: each try moves one weight by ±10 %; the
+        three shades split 1…(most changes of any unit) into thirds, as the map's colours do."""
+        values = self.canvas.scene.show_stability
+        ws = self.canvas.model.ws
+        if values is None or ws.composite is None:
+            return ""
+        tries = 2 * int(np.count_nonzero(np.asarray(ws.composite.weights) > 0))
+        top = max(int(np.max(values)), 1)
+        # The scene's bounds: a count v is in shade j when v < j·top/3 + 0.5.
+        upper = [math.ceil(j * top / 3 + 0.5) - 1 for j in (1, 2)] + [top]
+        lower = [1, upper[0] + 1, upper[1] + 1]
+        shades = [f"({j + 1}/3) {lo}–{hi}" if lo < hi else f"({j + 1}/3) {hi}"
+                  for j, (lo, hi) in enumerate(zip(lower, upper)) if lo <= hi]
+        return T("stability_explained").format(n=tries, shades=", ".join(shades))
+
     def hidden_weighted(self) -> list[str]:
         """Titles of the layers that count in the score (weight above zero) but are not shown."""
         return [s.title for s in self.canvas.model.project.layers
@@ -95,6 +114,13 @@ class LegendPanel(QWidget):
             note.setStyleSheet("color:#7a1f00;background:#fff4e5;border:1px solid #b35900;padding:4px")
             self.inner.addWidget(note)
         sections = self.canvas.scene.legend_sections()
+        explained = self.stability_explained()
+        if explained:
+            what = QLabel(explained)
+            what.setObjectName("stability_explained")
+            what.setWordWrap(True)
+            what.setStyleSheet("color:#444444")
+            self.inner.addWidget(what)
         hidden = self.hidden_weighted()
         if hidden and sections and not reason:
             # Counted in the score but not drawn: the map's colours come from these too.

@@ -13,7 +13,9 @@ Exactness, step by step (the equality test checks each against the in-memory eng
   worker once), so the nearest feature beyond a tile's edge is found. Count, density, coverage,
   length and attribute get the features that touch the tile, whole (never clipped), so a
   polygon's area share and a line's length share are the same as on the whole grid and sums are
-  conserved;
+  conserved. Exact areas (coverage, polygon ``sum``) run Green's theorem on the tile's rows of
+  the whole grid (``raster.area_per_cell_rows``), with the layer's disjoint union made once on
+  the client, so they are the in-memory values bit for bit;
 * normalisation uses global statistics: min and max by reduction; ``rank`` and class breaks from
   the global table of distinct values and their counts (a tree-merge of per-tile
   ``np.unique`` tables), which gives every order statistic and every tie exactly; ``zscore``'s
@@ -440,9 +442,14 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
     return Prepared(project, grid, tiles, study, jobs, frames, subsets, [s.sector for s in specs], warnings)
 
 
-def start_client(scheduler: str | None = None, workers: int | None = None, processes: bool = True):
+def start_client(scheduler: str | None = None, workers: int | None = None, processes: bool = False):
     """A client of the cluster at ``scheduler`` (tcp://host:8786), or of a new local cluster with
-    ``workers`` single-threaded workers (default: one per core), sharing 80 % of the free memory."""
+    ``workers`` single-threaded workers (default: one per core), sharing 80 % of the free memory.
+
+    Local workers are threads of this process by default: numpy, shapely and the KD-tree release
+    the GIL in their heavy loops, and tiles then move between steps without being serialised
+    (measured: 127 s against 216 s for Sweden at 250 m on two busy cores). ``processes=True``
+    gives each worker its own process, as on a real cluster."""
     from dask.distributed import Client, LocalCluster
 
     from .units import available_memory
@@ -499,7 +506,6 @@ def _tree_merge(client, parts: list):
     return parts[0]
 
 
-EMPTY_TABLE = (np.zeros(0), np.zeros(0, np.int64))
 
 
 def _pick(summary, j):
@@ -541,11 +547,11 @@ class TiledResult:
 
 
 def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None) -> TiledResult:
+                cancel: Callable[[], bool] | None = None, prepared: Prepared | None = None) -> TiledResult:
     """Every step of the in-memory engine, tile by tile on ``client``'s cluster."""
     run = _Runner(client, progress, cancel)
     run.say(0.0, "loading layers")
-    p = prepare(project, tile_cells)
+    p = prepared or prepare(project, tile_cells)
     run.say(0.05, f"{len(p.tiles)} tiles")
     study = client.scatter(p.study, broadcast=True)
     frames = [client.scatter(f, broadcast=True) for f in p.frames]
@@ -636,7 +642,7 @@ def _zscore_moments(client, raws: list, j: int, grid_nx: int) -> tuple[float, fl
 
 def run_score_dask(project_path, out_path, scheduler: str | None = None, workers: int | None = None,
                    progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-                   tile_cells: int = TILE_CELLS, processes: bool = True, project: Project | None = None) -> dict:
+                   tile_cells: int = TILE_CELLS, processes: bool = False, project: Project | None = None) -> dict:
     """Score a grid project on dask and write ``out_path`` (.tif: Cloud-Optimised GeoTIFF,
     .parquet: GeoParquet of the scored cells' centres, .csv: CSV, with a size warning).
 
@@ -649,10 +655,17 @@ def run_score_dask(project_path, out_path, scheduler: str | None = None, workers
     check_output(out_path)
     project = project or read_project(project_path)
     t0 = time.perf_counter()
+    if progress is not None:
+        progress(0.0, "loading layers")
+    prepared = prepare(project, tile_cells)  # bad input is refused before a cluster is started
     client, cluster = start_client(scheduler, workers, processes)
     try:
-        result = score_tiles(project, client, tile_cells, progress, cancel)
+        result = score_tiles(project, client, tile_cells, progress, cancel, prepared)
         warnings = list(result.warnings)
+        if out_path.suffix.lower() in (".tif", ".tiff"):
+            for future in result.raw:  # the raster holds normalised values only: free the raw ones
+                future.release()
+            result.raw = []
         warnings += write_output(result, client, out_path, _Runner(client, progress, cancel))
         if progress is not None:
             progress(1.0, "done")

@@ -18,7 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/skikt
+	@# Exit code 2 means Skikt has already said what is wrong in one line (e.g. a missing system
+	@# library): do not add make's own error line under it.
+	@$(BIN)/skikt; status=$$?; [ $$status -eq 2 ] || exit $$status
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen MPLBACKEND=Agg $(BIN)/python -m pytest -q

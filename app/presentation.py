@@ -114,6 +114,7 @@ class PresentationWindow(QWidget):
         self.scene.labels = False  # the desk map's 7.5 pt names: replaced by projector-sized ones
         self._overlay: list = []
         self._map_texts: list = []
+        self._legend = None
         self._bars: dict[str, tuple] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(ANIMATION_STEP_MS)
@@ -271,7 +272,10 @@ class PresentationWindow(QWidget):
         if not quick:
             self.scene.sync_layers()
             self._heavy_outlines()
+            self._draw_layer_legend(h)
             self._draw_names()
+        if self._legend is not None:  # the notes cover the map's lower part; the legend would peek out
+            self._legend.set_visible(not self.show_notes)
         self.canvas.draw()
 
     def _set_extent(self) -> None:
@@ -420,29 +424,30 @@ class PresentationWindow(QWidget):
         self._overlay.append(text)
 
     def _heavy_outlines(self) -> None:
-        """Projector weights: outlines about three times the desk map's, larger point symbols.
-        Single-colour area layers become outlines over the priority map, as on the desk map."""
-        scale = self.px()[1] / 1080
-        priority_on = self.ws.composite is not None and not self.ws.composite.no_weights
-        changed = False
+        """Projector weights: outlines about three times the desk map's, point symbols at least
+        1/70 of the screen high. Always from the desk map's own widths and sizes (remembered on
+        the artist), so a resize rescales instead of compounding. Single-colour area layers become
+        outlines over the priority map, as on the desk map."""
+        scale = max(self.px()[1] / 1080, 0.7)
+        priority_on = self._has_priority()
         for art in self.scene._static_artists():
-            if getattr(art, "_w2_heavy", False):
-                continue
+            if not hasattr(art, "_w2_desk"):
+                sizes = art.get_sizes() if isinstance(art, PathCollection) else np.zeros(0)
+                art._w2_desk = (np.asarray(art.get_linewidth()).copy(), np.asarray(sizes).copy(),
+                                np.asarray(art.get_facecolor()).copy())
+            widths, sizes, faces = art._w2_desk
             if isinstance(art, LineCollection):
-                art.set_linewidth(np.maximum(np.asarray(art.get_linewidth()) * 3.0, 1.5) * max(scale, 0.7))
-            elif isinstance(art, PolyCollection) or (isinstance(art, PathCollection) and not len(art.get_sizes())):
-                faces = art.get_facecolor()
-                single = len(faces) <= 1
-                if single and priority_on:
+                art.set_linewidth(np.maximum(widths * 3.0, 1.5) * scale)
+            elif isinstance(art, PolyCollection) or (isinstance(art, PathCollection) and not len(sizes)):
+                if len(faces) <= 1 and priority_on:
                     art.set_edgecolor(faces[0][:3] if len(faces) else INK)
                     art.set_facecolor("none")
-                art.set_linewidth(np.maximum(np.asarray(art.get_linewidth()) * 3.0, 2.5) * max(scale, 0.7))
+                art.set_linewidth(np.maximum(widths * 3.0, 2.5) * scale)
             elif isinstance(art, PathCollection):  # point symbols
-                art.set_sizes(np.asarray(art.get_sizes()) * 3.0 * max(scale, 0.7) ** 2)
+                diameter = self.points(1 / 70)
+                art.set_sizes(np.maximum(sizes * 3.0 * scale ** 2, diameter ** 2))
                 art.set_linewidth(1.5)
-            art._w2_heavy = True
-            changed = True
-        if changed and self.scene._cached is not None:
+        if self.scene._cached is not None:
             self.scene._cached.invalidate()
 
     def _draw_names(self) -> None:
@@ -482,14 +487,53 @@ class PresentationWindow(QWidget):
 
     def _covers_furniture(self, ext) -> bool:
         renderer = self.canvas.get_renderer()
-        return any(ext.overlaps(art.get_window_extent(renderer)) for art in self._overlay
-                   if art.axes is self.ax or art.figure is self.figure and hasattr(art, "get_text"))
+        marks = [a for a in self._overlay if a.axes is self.ax] + ([self._legend] if self._legend else [])
+        return any(ext.overlaps(art.get_window_extent(renderer)) for art in marks)
+
+    def _draw_layer_legend(self, h: float) -> None:
+        """What the shown layers' symbols mean, bottom right on the map, in body size; at most
+        four rows (a categorised layer gives its first categories)."""
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        if self._legend is not None:
+            self._legend.remove()
+            self._legend = None
+        body_pt = self.points(BODY)
+        handles, labels = [], []
+        for title, entries, _illustrative in self.scene.legend_sections()[1:] if self._has_priority() else \
+                self.scene.legend_sections():
+            for entry in entries[:3]:
+                label = title if len(entries) == 1 or not entry.label else entry.label
+                if entry.kind == "point":
+                    handle = Line2D([], [], marker=entry.marker, linestyle="none", markersize=body_pt * 0.8,
+                                    markerfacecolor=entry.colour, markeredgecolor=INK, markeredgewidth=1.2)
+                elif entry.kind == "line":
+                    handle = Line2D([], [], color=entry.colour, linewidth=body_pt * 0.25)
+                else:
+                    fill = "none" if self._has_priority() and len(entries) == 1 else entry.colour
+                    handle = Patch(facecolor=fill, edgecolor=entry.colour, linewidth=body_pt * 0.12)
+                handles.append(handle)
+                labels.append(label if len(label) <= 34 else label[:33].rstrip() + "…")
+        if not handles:
+            return
+        self._legend = self.ax.legend(handles[:4], labels[:4], loc="lower right", fontsize=body_pt, frameon=True,
+                                      framealpha=0.94, edgecolor=INK, facecolor=PANEL, borderpad=0.5,
+                                      handlelength=1.4, handleheight=1.0, borderaxespad=0.6)
+        self._legend.get_frame().set_linewidth(1.5)
+        self._legend.set_zorder(35)
+
+    def _has_priority(self) -> bool:
+        return self.ws.composite is not None and not self.ws.composite.no_weights and self.scene.show_composite
 
     # ------------------------------------------------------------------ for tests and screenshots
 
     def texts(self) -> list:
         """Every text on screen (title band, side column, notes, scale bar, names)."""
-        return [a for a in self.figure.findobj() if hasattr(a, "get_text") and a.get_visible() and a.get_text()]
+        from matplotlib.text import Text
+
+        hidden = set(self._legend.get_texts()) if self._legend is not None and not self._legend.get_visible() else set()
+        return [a for a in self.figure.findobj(Text) if a.get_visible() and a.get_text() and a not in hidden]
 
 
 # ----------------------------------------------------------------------------------------------

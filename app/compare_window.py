@@ -263,7 +263,16 @@ class CompareWindow(QWidget):
         lay.addWidget(self.tabs, 1)
         self.combo_a.currentIndexChanged.connect(self.refresh)
         self.combo_b.currentIndexChanged.connect(self.refresh)
+        # New indicators (a layer added, a direction flipped) change both scenarios' scores.
+        model.computed.connect(self._recomputed)
         self.refresh()
+
+    def _recomputed(self):
+        try:
+            if self.isVisible():
+                self.refresh()
+        except RuntimeError:  # the window was closed and deleted; the model outlives it
+            pass
 
     # ------------------------------------------------------------------ data
 

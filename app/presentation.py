@@ -82,6 +82,7 @@ def _overview_view(project) -> View:
 
 class PresentationWindow(QWidget):
     closed = Signal()
+    changed = Signal()  # the view, a weight or a layer changed (the presenter console follows)
 
     def __init__(self, ws, lang: str = "sv", start: str | None = None, parent=None):
         super().__init__(parent)
@@ -153,6 +154,7 @@ class PresentationWindow(QWidget):
         self.scene.sync_layers()
         if redraw:
             self.render_now()
+        self.changed.emit()
 
     def _project_weights(self) -> dict[str, float]:
         ids = self.ws.normalised.layer_ids if self.ws.normalised is not None else []
@@ -178,12 +180,21 @@ class PresentationWindow(QWidget):
         self.weights[layer_id] = max(0.0, float(weight))
         self._recombine()
         self._start_animation()
+        self.changed.emit()
+
+    def set_layer_visible(self, layer_id: str, visible: bool) -> None:
+        """A layer toggle from the presenter console: this view only, until the next view."""
+        self.ws.project.layer(layer_id).visible = bool(visible)
+        self.scene.sync_layers()
+        self.render_now()
+        self.changed.emit()
 
     def reset_weights(self) -> None:
         """R: back to the weights of the view's scenario (or the project's)."""
         self.weights = dict(self.scenario_weights)
         self._recombine()
         self._start_animation()
+        self.changed.emit()
 
     def weights_modified(self) -> bool:
         return self.weights != self.scenario_weights
@@ -541,9 +552,14 @@ class PresentationWindow(QWidget):
 
 
 def start_presentation(window) -> PresentationWindow:
-    """F5 in the main window: present the open project's saved views full screen on the screen
-    the window is on. Works on a fork of the live workspace; the window's map is left alone."""
+    """F5 in the main window: present the open project's saved views full screen. With a second
+    screen the map goes there and the presenter console stays on the window's screen; with one
+    screen the map covers it (N shows the notes). Works on a fork of the live workspace; the
+    window's map is left alone."""
+    from PySide6.QtGui import QGuiApplication
+
     from .i18n import language
+    from .presenter_console import PresenterConsole, choose_screens
 
     old = getattr(window, "_presentation", None)
     if old is not None and old.isVisible():
@@ -551,13 +567,20 @@ def start_presentation(window) -> PresentationWindow:
         old.activateWindow()
         return old
     pres = PresentationWindow(window.model.ws.fork(), language())
-    screen = window.screen()
-    if screen is not None:
-        pres.setGeometry(screen.geometry())
+    projector, console_screen = choose_screens(QGuiApplication.screens(), window.screen())
+    if projector is not None:
+        pres.setGeometry(projector.geometry())
     window._presentation = pres
     pres.showFullScreen()
-    pres.activateWindow()
-    pres.setFocus()
+    window._presenter_console = None
+    if console_screen is not None:
+        console = window._presenter_console = PresenterConsole(pres, language())
+        console.setGeometry(console_screen.availableGeometry())
+        console.showMaximized()
+        console.activateWindow()  # the clicker's keys reach the map through the console
+    else:
+        pres.activateWindow()
+        pres.setFocus()
     return pres
 
 

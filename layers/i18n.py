@@ -646,6 +646,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "pres_cls_lowest": ("Lägst", "Lowest"),
     "pres_bad_size": ("--size ska se ut som 1920x1080 (minst 320x240), inte '{value}'",
                       "--size must look like 1920x1080 (at least 320x240), not '{value}'"),
+    "pres_console": ("Talarkonsol", "Presenter console"),
+    "pres_notes": ("Talarstöd", "Speaker notes"),
+    "pres_now": ("Nu ({n}/{total}): {title}", "Now ({n}/{total}): {title}"),
+    "pres_next": ("Nästa: {title}", "Next: {title}"),
+    "pres_last": ("Sista vyn", "Last view"),
+    "pres_clock": ("{time}   ({elapsed})", "{time}   ({elapsed})"),
 }
 
 

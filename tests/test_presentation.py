@@ -224,3 +224,53 @@ def test_f5_in_the_main_window_presents_and_leaves_the_desk_map_alone(qtbot, sam
     after = {s.id: (s.visible, s.indicator.weight if s.indicator else None) for s in model.project.layers}
     assert after == before
     assert model.undo.isClean()
+
+
+def test_choose_screens_puts_the_map_on_the_other_screen():
+    from skikt.app.presenter_console import choose_screens, slider_top
+
+    laptop, projector, third = object(), object(), object()
+    assert choose_screens([laptop, projector], laptop) == (projector, laptop)
+    assert choose_screens([projector, laptop, third], laptop) == (projector, laptop)
+    assert choose_screens([laptop], laptop) == (laptop, None)
+    assert choose_screens([laptop], None) == (laptop, None)
+    assert slider_top({"a": 6.0, "b": 1.0}) == 12 and slider_top({"a": 30.0}) == 60 and slider_top({}) == 10
+
+
+def test_presenter_console_follows_and_drives_the_presentation(qtbot, sample_ws, sample_toml):
+    import re
+
+    from PySide6.QtTest import QTest
+
+    from skikt.app.presenter_console import PresenterConsole
+
+    views = sample_toml["views"]
+    win = _window(qtbot, sample_ws, size=(1280, 720))
+    console = PresenterConsole(win, "sv")
+    qtbot.addWidget(console)
+    console.resize(1200, 800)
+    console.show()
+    assert console.now.text() == f"Nu (1/{len(views)}): {views[0]['title']}"
+    assert console.next.text() == f"Nästa: {views[1]['title']}"
+    assert console.notes.toPlainText() == views[0]["notes"].strip()
+    assert re.fullmatch(r"\d\d:\d\d   \(0:\d\d\)", console.clock.text())
+    qtbot.keyClick(console, Qt.Key_PageDown)  # the clicker, with the console in front
+    assert win.index == 1 and win.title_art.get_text() == views[1]["title"]
+    assert console.now.text().endswith(views[1]["title"]) and console.notes.toPlainText() == views[1]["notes"].strip()
+    scenario = _scenario_weights(sample_toml, views[1].get("scenario"))
+    assert {lid: s.value() for lid, s in console.sliders.items()} == {k: round(v) for k, v in scenario.items()}
+    console.sliders["kultur"].setValue(7)  # a slider moved in the console …
+    assert win.weights["kultur"] == 7 and win.ws.project.layer("kultur").indicator.weight == 7
+    assert win.weights_modified()
+    qtbot.keyClick(console, Qt.Key_R)  # … and R from the console puts the scenario back, sliders too
+    assert win.weights == scenario and console.sliders["kultur"].value() == round(scenario["kultur"])
+    vard = console.toggles["vard"]
+    assert vard.isChecked() and win.ws.project.layer("vard").visible
+    QTest.mouseClick(vard, Qt.LeftButton)  # a layer toggle hides the layer on the projected map
+    assert not win.ws.project.layer("vard").visible
+    art = win.scene._layer_art["vard"][1]
+    assert not art.get_visible()
+    qtbot.keyClick(console, Qt.Key_End)
+    assert console.next.text() == "Sista vyn"
+    qtbot.keyClick(console, Qt.Key_Escape)
+    assert not win.isVisible() and not console.isVisible()

@@ -70,6 +70,25 @@ def test_distance_matches_shapely(grid):
         assert np.mean(np.abs(got - expect) < 1e-6) > 0.97, "exact for nearly every cell"
 
 
+def test_distance_to_many_overlapping_buffers_and_multipart_lines_against_shapely():
+    """Many overlapping circles (only centres outside all of them are measured; the rest are 0)
+    and multi-part lines whose parts end near each other (a part's last vertex must not be joined
+    to the next part's first): every distance is within the documented bound of shapely's."""
+    rng = np.random.default_rng(7)
+    units = make_grid_units([shapely.box(0, 0, 12_000, 9_000)], 100.0, "EPSG:3006")
+    centres = shapely.points(units.centres)
+    circles = shapely.buffer(shapely.points(rng.uniform(0, 12_000, (300, 2))), rng.uniform(100, 900, 300), quad_segs=4)
+    tracks = rng.uniform(0, 12_000, (40, 2, 4, 2))  # 40 features of 2 parts of 4 vertices
+    lines = [shapely.MultiLineString(list(parts)) for parts in tracks]
+    for geoms in (circles, lines):
+        layer = gpd.GeoDataFrame(geometry=list(geoms), crs=3006)
+        got = compute(IndicatorSpec("distance"), layer, units).values
+        expect = shapely.distance(shapely.union_all(layer.geometry.to_numpy()), centres)
+        assert (got >= expect - 1e-6).all() and (got <= expect + 100 / 4 + 1e-6).all()
+        assert np.mean(np.abs(got - expect) < 1e-6) > 0.97
+        assert (got[expect == 0] == 0).all()
+
+
 def test_distance_counts_features_outside_the_study_area(grid):
     outside = gpd.GeoDataFrame(geometry=[shapely.Point(-3000, 1500)], crs=3006)
     d = compute(IndicatorSpec("distance"), outside, grid).values

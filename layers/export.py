@@ -506,10 +506,16 @@ def _page_scale(w_in: float, h_in: float) -> float:
     return float(np.clip(min(w_in / A4_INCHES[0], h_in / A4_INCHES[1]), 0.7, 2.5))
 
 
-def _layout(fig, scale: float, landscape: bool) -> dict[str, Panel]:
-    """Header (title, subtitle; project and date on the right), body (map, legend), footer
-    (attributions), and a notes band for handouts, as pixel panels. Heights of the footer and
-    notes are set later by what they hold."""
+@dataclass(frozen=True)
+class Spacing:
+    margin: float  # pixels around the page
+    gap: float  # pixels between panels
+    body_top: float  # the header's lower edge
+
+
+def _layout(fig, scale: float) -> tuple[dict[str, Panel], Spacing]:
+    """The header's panels (title, subtitle; the project and date on the right) in pixels. The
+    footer, notes, map and legend are placed later, from the bottom up, by what they hold."""
     W, H = fig.bbox.width, fig.bbox.height
     px = fig.dpi * scale  # one inch of A4-equivalent page
     m = 0.3 * px
@@ -517,25 +523,22 @@ def _layout(fig, scale: float, landscape: bool) -> dict[str, Panel]:
     title_h, subtitle_h = 0.42 * px, 0.36 * px
     top = H - m
     left_w = (W - 2 * m) * 0.64  # the title's share; the project and date take the rest
-    return {
+    panels = {
         "title": Panel("title", m, top - title_h, m + left_w, top),
         "subtitle": Panel("subtitle", m, top - title_h - subtitle_h, m + left_w, top - title_h),
         "made": Panel("made", m + left_w + gap, top - title_h - subtitle_h, W - m, top),
-        "_body_top": Panel("_", m, 0, W - m, top - title_h - subtitle_h - gap),
-        "_margin": Panel("_", m, m, W - m, gap),
     }
+    return panels, Spacing(m, gap, top - title_h - subtitle_h - gap)
 
 
-def _stack_bottom(fig, renderer, panels, scale, lines, notes, lang):
+def _stack_bottom(fig, renderer, panels, spacing: Spacing, scale, lines, notes, lang):
     """Fit the footer (and notes) from the bottom up; return the body's lower edge."""
     W, H = fig.bbox.width, fig.bbox.height
-    m, gap = panels["_margin"].y0, panels["_margin"].y1
-    footer_max = 0.2 * H
-    footer = Panel("footer", m, m, W - m, m + footer_max)
+    m, gap = spacing.margin, spacing.gap
+    footer = panels["footer"] = Panel("footer", m, m, W - m, m + 0.2 * H)
     text = fit_text(fig, renderer, footer, "\n".join(lines), 6.5 * scale, va="bottom", color="#333333")
     used = text.get_window_extent(renderer).height
     bottom = m + used + gap
-    panels["footer"] = Panel("footer", m, m, W - m, m + footer_max)
     if notes:
         band = Panel("notes", m, bottom, W - m, bottom + 0.22 * H)
         heading = fit_text(fig, renderer, band, tr("page_notes", lang), 8 * scale, va="top", fontweight="bold")
@@ -575,52 +578,79 @@ def compose_figure(ws: Workspace, page: PageSpec, content: PageContent, *, lang:
     renderer = fig.canvas.get_renderer()
     w_in, h_in = page.inches
     scale = _page_scale(w_in, h_in)
-    panels = _layout(fig, scale, w_in >= h_in)
+    panels, spacing = _layout(fig, scale)
     fit_text(fig, renderer, panels["title"], content.title, 18 * scale, va="top", fontweight="bold")
     if content.subtitle:
         fit_text(fig, renderer, panels["subtitle"], content.subtitle, 10.5 * scale, va="top", color="#333333")
     made = tr("page_made", lang).format(project=ws.project.title, day=day or date.today().isoformat())
     fit_text(fig, renderer, panels["made"], made, 8 * scale, ha="right", va="top", color="#555555")
-    lines = attribution_lines(ws, lang, content.project, content.result is not None)
-    lines[0] = f"{tr('attribution', lang)}: {lines[0]}" if lines else tr("attribution", lang)
-    bottom = _stack_bottom(fig, renderer, panels, scale, lines, content.notes if notes else "", lang)
-    _body(fig, renderer, ws, panels, bottom, scale, content, lang, w_in >= h_in)
+    lines = attribution_lines(ws, lang, content.project, content.result is not None) or [tr("page_no_source", lang)]
+    lines[0] = f"{tr('attribution', lang)}: {lines[0]}"
+    bottom = _stack_bottom(fig, renderer, panels, spacing, scale, lines, content.notes if notes else "", lang)
+    _body(fig, renderer, ws, panels, spacing, bottom, scale, content, lang, w_in >= h_in)
     plain_text(fig)
-    fig.skikt_panels = {name: p for name, p in panels.items() if not name.startswith("_")}
+    fig.skikt_panels = panels
     return fig
 
 
-def _body(fig, renderer, ws, panels, bottom, scale, content, lang, landscape):
-    """The map beside the legend (landscape) or above it (portrait)."""
-    top = panels["_body_top"].y1
-    m, gap = panels["_margin"].y0, panels["_margin"].y1
+def _body(fig, renderer, ws, panels, spacing: Spacing, bottom, scale, content, lang, landscape):
+    """The map beside the legend (landscape), or above it (portrait: the legend takes the height
+    it needs, at most a third, and the map the rest)."""
+    top, m, gap = spacing.body_top, spacing.margin, spacing.gap
     W = fig.bbox.width
     if landscape:
         split = m + (W - 2 * m) * 0.72
         panels["map"] = Panel("map", m, bottom, split, top)
         side = Panel("legend", split + gap, bottom, W - m, top)
     else:
-        split = bottom + (top - bottom) * 0.32
+        split = bottom + (top - bottom) * 0.34
         panels["map"] = Panel("map", m, split + gap, W - m, top)
         side = Panel("legend", m, bottom, W - m, split)
     panels["legend"] = side
-    sections = _draw_map(fig, ws, panels["map"], scale, content, lang)
+    ax, sections = _draw_map(fig, ws, panels["map"], scale, content, lang)
+    used = _legend_and_weights(fig, renderer, ws, side, spacing, sections, scale, content, lang)
+    if not landscape and used < side.height - gap:
+        # Give the room the legend left to the map: the map is drawn again at its final size.
+        ax.remove()
+        panels["legend"] = Panel("legend", m, bottom, W - m, bottom + used)
+        panels["map"] = Panel("map", m, bottom + used + gap, W - m, top)
+        _draw_map(fig, ws, panels["map"], scale, content, lang)
+
+
+def _legend_and_weights(fig, renderer, ws, side: Panel, spacing: Spacing, sections, scale, content, lang) -> float:
+    """The legend at the top of ``side`` and the weights line at its foot, pulled up under the
+    legend; returns the height they take from ``side``'s bottom."""
     weights = _weights_text(ws, content, lang)
+    title = tr("legend", lang)
     if weights:
         box = Panel("legend", side.x0, side.y0, side.x1, side.y0 + side.height * 0.3)
         text = fit_text(fig, renderer, box, weights, 7 * scale, va="bottom", color="#333333")
-        used = text.get_window_extent(renderer).height
-        legend_panel = Panel("legend", side.x0, side.y0 + used + gap, side.x1, side.y1)
-        leg, whole = fit_legend(fig, renderer, legend_panel, sections, tr("legend", lang), 8.5 * scale, 6.0)
+        text_h = text.get_window_extent(renderer).height
+        legend_panel = Panel("legend", side.x0, side.y0 + text_h + spacing.gap, side.x1, side.y1)
+        leg, whole = fit_legend(fig, renderer, legend_panel, sections, title, 8.5 * scale, 6.0)
         if whole:
-            return
+            return _pull_up(fig, renderer, side, leg, text, spacing.gap)
         leg.remove()  # a small page: the legend matters more than the weights line
         text.remove()
-    fit_legend(fig, renderer, side, sections, tr("legend", lang), 8.5 * scale, 6.0)
+    leg, _ = fit_legend(fig, renderer, side, sections, title, 8.5 * scale, 6.0)
+    return _pull_up(fig, renderer, side, leg, None, spacing.gap)
 
 
-def _draw_map(fig, ws, panel: Panel, scale: float, content: PageContent, lang: str) -> list:
-    """The map axes filling ``panel``; returns the legend sections of what it drew."""
+def _pull_up(fig, renderer, side: Panel, leg, text, gap: float) -> float:
+    """The height legend and weights line take from ``side``'s bottom. Under a portrait map the
+    legend moves down onto the weights line, so the map can have the rest; beside a landscape
+    map nothing moves."""
+    used = leg.get_window_extent(renderer).height
+    if text is not None:
+        used += text.get_window_extent(renderer).height + gap
+    if side.width > side.height:
+        W, H = fig.bbox.width, fig.bbox.height
+        leg.set_bbox_to_anchor((side.x0 / W, (side.y0 + used) / H), transform=fig.transFigure)
+    return used
+
+
+def _draw_map(fig, ws, panel: Panel, scale: float, content: PageContent, lang: str):
+    """The map axes filling ``panel``; returns them and the legend sections of what they show."""
     ax = fig.add_axes(panel.fraction(fig))
     ext = fit_aspect(content.extent if content.extent is not None else study_extent(ws), panel.width / panel.height)
     ax.set_xlim(ext[0], ext[1])
@@ -637,7 +667,7 @@ def _draw_map(fig, ws, panel: Panel, scale: float, content: PageContent, lang: s
     for art in add_scalebar(ax, fontsize=8 * scale) + add_north_arrow(ax):
         if isinstance(art, Text):
             art.skikt_panel = "map"
-    return sections
+    return ax, sections
 
 
 def compose_map(ws: Workspace, out, *, title: str | None = None, subtitle: str | None = None, size=None,

@@ -119,6 +119,12 @@ def test_print_pages_clip_no_text_and_the_legend_reads_at_print_size(sample_ws, 
     legend = fig.legends[0]
     sizes = [t.get_fontsize() for t in legend.get_texts()]
     assert min(sizes) >= 6.0  # points on paper: readable in print
+    panels = fig.skikt_panels
+    if not landscape:  # the legend under the map takes only the height it needs; the map the rest
+        fig.canvas.draw()
+        box = legend.get_window_extent(fig.canvas.get_renderer())
+        assert panels["map"].y0 > panels["legend"].y1 and box.y0 >= panels["legend"].y0 - 0.5
+        assert panels["map"].height > 3 * panels["legend"].height
 
 
 # ------------------------------------------------------------------------------------------------

@@ -80,6 +80,17 @@ def _overview_view(project) -> View:
     return View(name=project.title or "–", title=project.title or "")
 
 
+class _Canvas(FigureCanvasQTAgg):
+    """The figure tells when it has taken its new size: the layout is sized from it, and the
+    window's own resize comes before the canvas's (the fonts would follow the old size)."""
+
+    resized = Signal()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.resized.emit()
+
+
 class PresentationWindow(QWidget):
     closed = Signal()
     changed = Signal()  # the view, a weight or a layer changed (the presenter console follows)
@@ -103,7 +114,8 @@ class PresentationWindow(QWidget):
         self.selected: int | None = None
         self.show_notes = False
         self.figure = Figure(facecolor=PANEL, dpi=100)
-        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas = _Canvas(self.figure)
+        self.canvas.resized.connect(self.render_now)
         self.canvas.setFocusPolicy(Qt.NoFocus)  # keys go to the window, whatever the mouse did
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -257,10 +269,6 @@ class PresentationWindow(QWidget):
         self._timer.stop()
         self.closed.emit()
         super().closeEvent(event)
-
-    def resizeEvent(self, event):
-        super().resizeEvent(event)
-        self.render_now()
 
     # ------------------------------------------------------------------ drawing
 

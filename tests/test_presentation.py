@@ -38,7 +38,8 @@ def _window(qtbot, ws, size=(1920, 1080), start=None):
     win.resize(*size)
     win.show()
     qtbot.waitUntil(lambda: win.figure.bbox.height == size[1] and win.figure.bbox.width == size[0])
-    win.render_now()
+    # laid out for the new size by the resize itself (no render_now here): the fonts follow it
+    qtbot.waitUntil(lambda: win.title_art.get_fontsize() == pytest.approx(win.points(1 / 16), rel=0.3))
     win.activateWindow()
     return win
 

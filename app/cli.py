@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         from skikt.layers.cli import main as core_main
 
         return core_main(argv)
+    if argv[:1] == ["present"]:
+        from .presentation import run_present
+
+        return run_present(argv[1:])
     from .main import run
 
     return run(argv)

@@ -70,6 +70,36 @@ def _cells(text: str) -> int:
     return value
 
 
+def _draws(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of draws, got '{text}'") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"expected 1–100,000 draws, got {value}")
+    return value
+
+
+def _spread(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a relative spread such as 0.2, got '{text}'") from None
+    if not (math.isfinite(value) and 0 <= value <= 5):
+        raise argparse.ArgumentTypeError(f"expected a relative spread 0–5 (0.2 = ±20 %), got '{text}'")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of workers, got '{text}'") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"expected 1–1024 workers, got {value}")
+    return value
+
+
 def _bench_names(text: str) -> set[str]:
     names = {n.strip() for n in text.split(",") if n.strip()}
     known = _known_benchmarks()
@@ -166,6 +196,16 @@ def _parser() -> argparse.ArgumentParser:
     add_scenario_argument(s)
     s.add_argument("--groups", action="store_true",
                    help="add each [[groups]] entry's score and rank, the consensus and the rank spread")
+    s.add_argument("--uncertainty", type=_draws, metavar="N",
+                   help="Monte Carlo weight uncertainty: N Dirichlet draws around the weights (adds p_top, "
+                        "rank_p05, rank_p50, rank_p95)")
+    s.add_argument("--spread", type=_spread, default=0.2, metavar="S",
+                   help="relative spread of a mean weight in the draws (default 0.2; 0 = the set weights)")
+    s.add_argument("--engine", choices=["memory", "dask"], default="memory",
+                   help="memory (default) or dask: tiled, for national grids (--out .tif, .parquet or .csv)")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask: an existing dask.distributed scheduler, e.g. tcp://host:8786 (default: a local cluster)")
+    s.add_argument("--workers", type=_workers, metavar="N", help="dask: local workers (default: one per core)")
 
     add_more_parsers(sub)  # compare, pack, unpack
 
@@ -203,6 +243,13 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("project")
     m.add_argument("--out", required=True, help="FILE.pdf")
     m.add_argument("--lang", choices=["sv", "en"], default="sv")
+
+    # `skikt present` opens a window, so app/cli.py routes it before this parser; listed for --help.
+    pr = sub.add_parser("present", help="presentation mode: the saved views full screen (F5 in the app)")
+    pr.add_argument("project")
+    pr.add_argument("--view", metavar="NAME")
+    pr.add_argument("--screenshot", metavar="FILE.png")
+    pr.add_argument("--size", metavar="WxH")
 
     b = sub.add_parser("bench", help="measure the speed targets (see README)")
     b.add_argument("--cells", type=_cells, default=400_000, help="cells for the re-weighting benchmark")
@@ -256,6 +303,10 @@ def cmd_score(args) -> int:
     from .composite import sensitivity
     from .output import SCORE_FORMATS, write_scores
 
+    if args.engine == "dask":
+        return _score_dask(args)
+    if args.scheduler or args.workers:
+        raise SkiktError("score: --scheduler and --workers need --engine dask")
     project = _project_for_output(args.project, args.out, SCORE_FORMATS, "oerr_scores_format", scorable=True)
     project = apply_scenario_arg(project, args.scenario)
     if args.groups:
@@ -263,15 +314,21 @@ def cmd_score(args) -> int:
 
         read_groups(project) or _no_groups(project)  # before the slow part
     ws = _workspace(project, args.crs)
-    table = None
+    uncertainty = ws.weight_uncertainty(args.uncertainty, args.spread) if args.uncertainty else None
+    table = ws.result_table(uncertainty) if uncertainty is not None else None
     if args.groups:
         from .groups import score_table_with_groups
 
-        table = score_table_with_groups(ws)
+        with_groups = score_table_with_groups(ws)
+        if table is not None:
+            for col in ("p_top", "rank_p05", "rank_p50", "rank_p95"):
+                with_groups[col] = table[col].to_numpy()
+        table = with_groups
     out = write_scores(ws, args.out, table=table)
     c = ws.composite
     scenario = f", scenario {args.scenario!r}" if args.scenario else ""
     print(f"{ws.units.n} units ({ws.project.units.kind}), {len(ws.normalised.layer_ids)} indicators{scenario} → {out}")
+    _print_decision_methods(ws, uncertainty)
     for lid, share, missing in zip(ws.normalised.layer_ids, c.shares, ws.normalised.missing):
         extra = f", {missing} units without a value" if missing else ""
         print(f"  {lid}: weight share {share:.1%}{extra}")
@@ -285,6 +342,51 @@ def cmd_score(args) -> int:
               f"under at least one of {sens.perturbations} perturbations")
         for name, share in sens.changed_share.items():
             print(f"  {name}: {share:.1%}")
+    return 0
+
+
+def _print_decision_methods(ws, uncertainty) -> None:
+    """What the decision methods did, so a number on the map can be traced back from the log."""
+    import numpy as np
+
+    ahp = getattr(ws, "ahp", None)
+    if ahp is not None:
+        weights = ", ".join(f"{lid} {w:.3f}" for lid, w in ahp.weight_of().items())
+        print(f"AHP weights: {weights} (λmax {ahp.lambda_max:.3f}, CR {ahp.cr:.3f})")
+        if ahp.warning():
+            _say(f"warning: {ahp.warning()}")
+    method, alpha = ws.combine_method()
+    if method != "mean":
+        print(f"combination: {method}" + (f", alpha {alpha:g}" if method == "owa" else ""))
+    excluded = getattr(ws, "excluded_by", None)
+    if excluded is not None and (excluded != "").any():
+        for lid in sorted(set(excluded) - {""}):
+            print(f"excluded: {int((excluded == lid).sum()):,} units by {lid}")
+    if uncertainty is not None:
+        p = uncertainty.p_top
+        always, sometimes = float(np.mean(p == 1)), float(np.mean((p > 0) & (p < 1)))
+        print(f"weight uncertainty: {uncertainty.draws} draws, Dirichlet concentration c = "
+              f"{uncertainty.concentration:.1f}; {always:.1%} of units always in the top class, {sometimes:.1%} sometimes")
+
+
+def _score_dask(args) -> int:
+    """--engine dask: the tiled engine (layers/tiled.py) on a local or remote dask cluster."""
+    from .project import check_scorable, read_project
+    from .safe_write import refuse_input_overwrite
+    from .tiled import run_score_dask
+
+    for flag, value in (("--scenario", args.scenario), ("--groups", args.groups),
+                        ("--sensitivity", args.sensitivity), ("--uncertainty", args.uncertainty)):
+        if value:
+            raise SkiktError(f"score: {flag} is not available with --engine dask yet")
+    project = read_project(args.project)
+    refuse_input_overwrite(project, args.out)
+    check_scorable(project)
+    done = run_score_dask(args.project, args.out, scheduler=args.scheduler, workers=args.workers, project=project)
+    print(f"{done['cells']:,} cells ({done['scored']:,} scored) in {done['tiles']} tiles, "
+          f"{done['indicators']} indicators, {done['seconds']:.1f} s → {done['out']}")
+    for line in done["warnings"]:
+        _say(f"warning: {line}")
     return 0
 
 
@@ -361,6 +463,10 @@ def cmd_memo(args) -> int:
     return 0
 
 
+def cmd_present(args) -> int:
+    raise SkiktError("present: opens a window; run it as `skikt present PROJECT`")
+
+
 def cmd_bench(args) -> int:
     from .bench import run_benchmarks
 
@@ -368,7 +474,7 @@ def cmd_bench(args) -> int:
 
 
 HANDLERS = {"inspect": cmd_inspect, "score": cmd_score, "compose": cmd_compose, "export": cmd_export,
-            "memo": cmd_memo, "bench": cmd_bench}
+            "memo": cmd_memo, "present": cmd_present, "bench": cmd_bench}
 
 
 def _say(line: str) -> None:

@@ -102,9 +102,14 @@ class Workspace:
             areas = self.load_layer(area_spec).geo
             if areas is None:
                 raise SkiktError(f"layer '{spec.id}': join layer '{area_spec.id}' has no geometry")
-            frame, join_report = join_table(frame, spec.join["left"], areas, spec.join["right"], source=path.name)
+            table = frame
+            frame, join_report = join_table(table, spec.join["left"], areas, spec.join["right"], source=path.name)
             # Areas the table says nothing about are not part of this layer (nor drawn with it).
             frame = frame[~frame[spec.join["right"]].astype(str).isin(set(join_report.areas_without_data))]
+            study = self.study_area_geometries()
+            if study is not None:  # the report counts missing rows in the study area only
+                join_report = join_table(table, spec.join["left"], areas, spec.join["right"], source=path.name,
+                                         study_area=study)[1]
             frame = frame.reset_index(drop=True)
             for line in join_report.lines():
                 loaded.report.warnings.append(f"join: {line}")

@@ -272,3 +272,31 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, named):
     assert named in lines[0]
     assert hashes(folder) == before
     assert list(out.iterdir()) == []
+
+
+def test_score_uncertainty_with_no_spread_is_the_set_weights(sample_dir, scored):
+    """--spread 0: every draw is the set weights, so p_top is exactly 1 in the top class and 0
+    elsewhere, and every rank percentile is the unit's rank (issue 12's check of the draws)."""
+    out = sample_dir.parent / "uncertainty.csv"
+    stdout = ok("score", sample_dir / "sample_project.toml", "--out", out, "--uncertainty", 20, "--spread", 0)
+    assert "20 draws" in stdout
+    table = pd.read_csv(out, dtype={"unit_id": str})
+    base = scored["base"]
+    assert (table["unit_id"] == base["unit_id"]).all()
+    top = (base["priority_class"] == 1).to_numpy()
+    assert (table["p_top"].to_numpy()[top] == 1).all() and (table["p_top"].to_numpy()[~top] == 0).all()
+    for col in ("rank_p05", "rank_p50", "rank_p95"):
+        # The draws rank in float64, the map's ranks come from float32 scores: they may part only
+        # where the scores tie to the CSV's six decimals, which assert_min_ranks allows for.
+        np.testing.assert_array_equal(table["rank_p05"], table[col])
+        assert_min_ranks(table[col].to_numpy(), base["score"].to_numpy())
+
+
+@pytest.mark.parametrize("args,line", [
+    (("--uncertainty", "abc"), "skikt: score: --uncertainty: expected a whole number of draws, got 'abc'"),
+    (("--uncertainty", "10", "--spread", "nan"), "skikt: score: --spread: expected a relative spread 0–5 (0.2 = ±20 %), got 'nan'"),
+    (("--workers", "2"), "skikt: score: --scheduler and --workers need --engine dask"),
+])
+def test_score_decision_and_engine_options_refuse_bad_values(sample_dir, args, line):
+    run = skikt("score", sample_dir / "sample_project.toml", "--out", sample_dir.parent / "x.csv", *args)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [line]

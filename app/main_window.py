@@ -336,9 +336,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: [self.add_file(p) for p in paths])
 
     def export_map_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, T("export_map"), T("export_map_name"), "PNG (*.png);;PDF (*.pdf);;SVG (*.svg)")
-        if path:
-            self.export_map(path)
+        from .export_dialog import dialog_for_window  # the page dialog with a preview (helper X)
+
+        self.dialog_exec(dialog_for_window(self))
 
     def export_map(self, path):
         from skikt.layers.export import compose_map

@@ -652,6 +652,27 @@ _TEXT: dict[str, tuple[str, str]] = {
     "pres_next": ("Nästa: {title}", "Next: {title}"),
     "pres_last": ("Sista vyn", "Last view"),
     "pres_clock": ("{time}   ({elapsed})", "{time}   ({elapsed})"),
+    # --- export dialog (helper X) ---
+    "exd_title": ("Exportera karta", "Export map"),
+    "exd_view": ("Vy", "View"),
+    "exd_view_screen": ("Kartan som den ser ut nu", "The map as it looks now"),
+    "exd_view_all": ("Alla vyer (PDF, en sida per vy)", "All views (PDF, one page per view)"),
+    "exd_scenario": ("Vikter", "Weights"),
+    "exd_scenario_own": ("Vyns eller kartans egna", "The view's or the map's own"),
+    "exd_scenario_project": ("Projektets vikter", "The project's weights"),
+    "exd_paper": ("Papper", "Paper"),
+    "exd_screen_size": ("Skärmstorlek ({w} × {h} px)", "Screen size ({w} × {h} px)"),
+    "exd_orientation": ("Riktning", "Orientation"),
+    "exd_landscape": ("Liggande", "Landscape"),
+    "exd_portrait": ("Stående", "Portrait"),
+    "exd_dpi": ("Upplösning (dpi)", "Resolution (dpi)"),
+    "exd_page_title": ("Rubrik", "Title"),
+    "exd_page_subtitle": ("Underrubrik", "Subtitle"),
+    "exd_page_size": ("Sidan blir {w} × {h} px vid {dpi} dpi", "The page is {w} × {h} px at {dpi} dpi"),
+    "exd_preview_wait": ("Förhandsvisningen ritas …", "Drawing the preview …"),
+    "exd_export": ("Exportera …", "Export …"),
+    "exd_cancel": ("Avbryt", "Cancel"),
+    "exd_handout_name": ("handout.pdf", "handout.pdf"),
 }
 
 

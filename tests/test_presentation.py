@@ -275,3 +275,28 @@ def test_presenter_console_follows_and_drives_the_presentation(qtbot, sample_ws,
     assert console.next.text() == "Sista vyn"
     qtbot.keyClick(console, Qt.Key_Escape)
     assert not win.isVisible() and not console.isVisible()
+
+
+def test_a_project_without_views_is_one_view_of_the_study_area_in_english(qtbot, sample_ws, sample_toml):
+    from skikt.layers.export import study_extent
+
+    ws = sample_ws.fork()
+    ws.project.extra.pop("views")
+    win = PresentationWindow(ws, "en")
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    qtbot.waitUntil(lambda: win.figure.bbox.height == 720)
+    qtbot.waitUntil(lambda: win.title_art.get_fontsize() == pytest.approx(win.points(1 / 16), rel=0.3))
+    assert len(win.views) == 1 and win.title_art.get_text() == sample_toml["project"]["title"]
+    x0, x1, y0, y1 = study_extent(ws)
+    box = win.ax.get_window_extent()
+    want_x, want_y = _expected_limits((x0, y0, x1, y1), box.width, box.height)
+    np.testing.assert_allclose(win.ax.get_xlim(), want_x, atol=1.0)
+    np.testing.assert_allclose(win.ax.get_ylim(), want_y, atol=1.0)
+    shown = [t.get_text() for t in win.texts()]
+    assert ["Highest", "High", "Medium", "Low", "Lowest"] == [t for t in shown if t in
+                                                              {"Highest", "High", "Medium", "Low", "Lowest"}]
+    assert "Weights – Project weights" in shown and "1 / 1" in shown
+    qtbot.keyClick(win, Qt.Key_PageDown)  # nowhere to go: stays
+    assert win.index == 0

@@ -80,14 +80,29 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
             continue
         if spec.sector == "reference" and (lay.geo is counties or lay.geo is municipalities):
             continue
-        _, entries = draw_layer(ax, lay.geo, Style.from_dict(spec.style), spec.sector, alpha=spec.opacity,
-                                zorder=z, simplify=simplify, lang=lang)
+        art, entries = draw_layer(ax, lay.geo, Style.from_dict(spec.style), spec.sector, alpha=spec.opacity,
+                                  zorder=z, simplify=simplify, lang=lang)
+        if composite and result is not None:
+            _outline_over_priority(art, entries, spec)
         z += 1
         sections.append((layer_title(spec, lay.meta, lang), entries))
     sections.reverse()
     if sections and composite and result is not None:
         sections.insert(0, sections.pop())  # the priority map's classes first
     return sections
+
+
+def _outline_over_priority(art, entries, spec) -> None:
+    """As in the app: a single-colour area layer over the priority map would blend with the class
+    colours into colours that read as another class (light-blue water zones turn red cells
+    purple), so on a page with the priority map it is drawn as an outline in its colour."""
+    from matplotlib.collections import Collection, LineCollection
+
+    if (art is None or not isinstance(art, Collection) or isinstance(art, LineCollection)
+            or not any(e.kind == "polygon" for e in entries) or (spec.style or {}).get("mode", "single") != "single"):
+        return
+    art.set_facecolor("none")
+    art.set_linewidth(np.maximum(art.get_linewidth(), 1.6))
 
 
 def legend_handles(sections) -> list:

@@ -275,3 +275,26 @@ def test_scenario_dash_is_the_projects_own_weights_even_on_a_view_with_a_scenari
     scored = ~np.isnan(expected)
     assert np.allclose(np.asarray(content.result.score, float)[scored], expected[scored], atol=1e-5)
     assert content.scenario is None
+
+
+def _water_zone_collections(fig, ws):
+    """The map's collections drawn for the sample's water-protection zones (a single-colour
+    polygon layer), recognised by their path count: one path per zone."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    zones = len(ws.layers["vattenskydd"].geo)
+    return [c for ax in fig.axes for c in ax.collections
+            if isinstance(c, PolyCollection) and not isinstance(c, LineCollection) and len(c.get_paths()) == zones]
+
+
+def test_single_colour_areas_are_outlines_over_the_priority_map_and_fills_without_it(sample_ws):
+    """Issue 9 item 3 on the printed page: light-blue zones filled over red classes read as purple,
+    a class that does not exist."""
+    page = PageSpec(size=(1280, 720), dpi=100)
+    with_map = compose_figure(sample_ws, page, page_content(sample_ws), day="2026-01-01")
+    over = _water_zone_collections(with_map, sample_ws)
+    assert over and all((c.get_facecolor()[:, 3] == 0).all() for c in over)
+    assert all((c.get_linewidth() >= 1.6).all() for c in over)
+    without = compose_figure(sample_ws, page, page_content(sample_ws, composite=False), day="2026-01-01")
+    alone = _water_zone_collections(without, sample_ws)
+    assert alone and all((c.get_facecolor()[:, 3] > 0).all() for c in alone)

@@ -26,6 +26,7 @@ ALL_VIEWS = "\x00all"  # the view combo's data for "every view, one PDF page eac
 PROJECT_WEIGHTS = "-"  # page_content's name for the project's own weights
 PREVIEW_BOX = (520, 380)  # the preview's largest pixmap, in pixels
 DEBOUNCE_MS = 200  # a burst of typing or spinning redraws the preview once
+PREVIEW_WAIT_MS = 30000  # closing waits for a preview being drawn, but never forever
 
 
 class ExportDialog(QDialog):
@@ -242,8 +243,21 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, T("exd_title"), self.default_name(), filters)
         if not path:
             return
+        self.stop_preview()
         self.start_export(path)
         self.accept()
+
+    def stop_preview(self):
+        """No preview thread outlives the dialog or draws beside the export: matplotlib is not
+        made for two pages drawn at once, and the dialog's widgets are gone after it closes. At
+        most the one page being drawn is waited for."""
+        self._timer.stop()
+        self.preview_worker.abandon()
+        self.preview_worker.wait(PREVIEW_WAIT_MS)
+
+    def done(self, result):
+        self.stop_preview()
+        super().done(result)
 
     def start_export(self, path):
         """Write the page (or handout) on the export worker; errors reach the worker's `failed`."""

@@ -168,3 +168,20 @@ def test_english_labels(window, qtbot):
         assert dialog.export_button.text() == "Export …"
     finally:
         set_language("sv", remember=False)
+
+
+def test_a_burst_of_changes_draws_one_preview(window, qtbot):
+    """Typing a title letter by letter and spinning the dpi restart the 200 ms timer; the preview
+    thread is started once, for the final state."""
+    dialog = open_dialog(window, qtbot)
+    dialog._timer.setInterval(2000)  # the same debounce, with room for a slow, shared test machine
+    starts = []
+    start = dialog.preview_worker.start
+    dialog.preview_worker.start = lambda job: (starts.append(dialog.title_edit.text()), start(job))[-1]
+    dialog.title_edit.setFocus()
+    dialog.title_edit.selectAll()
+    qtbot.keyClicks(dialog.title_edit, "Styrelsen")
+    pick(qtbot, dialog.paper_combo, "A3")
+    assert starts == []  # nothing drawn while the user is still changing things
+    wait_preview(dialog, qtbot, dialog.preview_pixmap().cacheKey())
+    assert starts == ["Styrelsen"]

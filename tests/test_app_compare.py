@@ -47,8 +47,7 @@ def compare(window, qtbot):
     qtbot.wait(20)
     action = next(a for a in window.menuBar().actions()[0].menu().actions() if a.objectName() == "compare_scenarios")
     action.trigger()
-    cw = window.compare_window
-    qtbot.addWidget(cw)
+    cw = window.compare_window  # a child of the window: closed and deleted with it
     cw.resize(1400, 860)
     qtbot.waitExposed(cw)
     assert cw.names() == ("Vård först", "Beredskap")

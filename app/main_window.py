@@ -338,7 +338,11 @@ class MainWindow(QMainWindow):
     def export_map_dialog(self):
         from .export_dialog import dialog_for_window  # the page dialog with a preview (helper X)
 
-        self.dialog_exec(dialog_for_window(self))
+        # Window-modal but not a nested event loop: the preview thread reports through the main loop.
+        dialog = dialog_for_window(self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def export_map(self, path):
         from skikt.layers.export import compose_map

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtWidgets import QFileDialog
 
 pytest.importorskip("pytestqt")
 
@@ -36,13 +36,13 @@ def window(qtbot, sample_copy):
 
 
 def open_dialog(win, qtbot):
-    """Through the File menu's action, as a user would; the dialog is shown, not exec'd, so the
-    test can drive it."""
-    shown = []
-    win.dialog_exec = lambda dialog: (shown.append(dialog), dialog.show(), QDialog.Accepted)[-1]
+    """Through the File menu's action, as a user would; the dialog opens window-modal without a
+    nested event loop, so the test can drive it."""
+    from skikt.app.export_dialog import ExportDialog
+
     action = next(a for a in win.findChildren(type(win.menuBar().actions()[0])) if a.shortcut() == QKeySequence("Ctrl+E"))
     action.trigger()
-    dialog = shown[0]
+    dialog = win.findChild(ExportDialog)
     qtbot.addWidget(dialog)
     qtbot.waitExposed(dialog)
     wait_preview(dialog, qtbot)
@@ -157,7 +157,7 @@ def test_handout_as_png_is_one_line_and_writes_nothing(window, qtbot, monkeypatc
     assert not out.exists()
 
 
-def test_english_labels(window, qtbot):
+def test_english_labels(window, qtbot, monkeypatch):
     from skikt.app.i18n import set_language
 
     set_language("en", remember=False)
@@ -166,6 +166,10 @@ def test_english_labels(window, qtbot):
         assert dialog.windowTitle() == "Export map"
         assert dialog.view_combo.itemText(0) == "The map as it looks now"
         assert dialog.export_button.text() == "Export …"
+        asked = []
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (asked.append(a[2]), ("", ""))[1]))
+        qtbot.mouseClick(dialog.export_button, Qt.LeftButton)  # the suggested name is English too
+        assert asked == ["map.png"] and dialog.isVisible()  # cancelled: the dialog stays
     finally:
         set_language("sv", remember=False)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-import pandas as pd
 
 # Colour-blind-safe palettes only: ColorBrewer schemes marked CB-safe and the viridis family.
 SEQUENTIAL = ("viridis", "cividis", "magma", "YlOrRd", "YlGnBu", "Blues", "Greens", "Purples", "OrRd")
@@ -63,6 +62,8 @@ def graduated_breaks(values: pd.Series, scheme: str, k: int) -> np.ndarray:
     Fisher–Jenks for natural breaks), with repeated bounds dropped as mapclassify does, so the
     legend has no empty rows; standard-deviation classes by mapclassify (imported only then)."""
     from .composite import class_breaks
+
+    import pandas as pd  # not at import time: the project reader imports this module on the way to the window
 
     v = pd.to_numeric(values, errors="coerce").to_numpy(float)
     if scheme != "std_mean":

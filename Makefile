@@ -23,7 +23,11 @@ run: $(STAMP)
 	@$(BIN)/skikt; status=$$?; [ $$status -eq 2 ] || exit $$status
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen MPLBACKEND=Agg $(BIN)/python -m pytest -q
+	@# One xdist worker runs the tests in order, as plain pytest would; it exists so that a hard
+	@# crash in native code (a rare GDAL segfault on the app's worker thread under load, under
+	@# investigation) fails and reruns that one test instead of killing the whole run. Only
+	@# crashes are rerun: an ordinary failure fails.
+	QT_QPA_PLATFORM=offscreen MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 1 --reruns 1 --only-rerun crashed
 
 bench: $(STAMP)
 	$(BIN)/skikt bench

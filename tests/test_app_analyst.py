@@ -259,7 +259,13 @@ def test_export_dialog_suggests_names_in_the_interface_language(window, qtbot, m
     new.confirm_close = False
     new.activateWindow()
     QTest.keyClick(new.windowHandle(), Qt.Key_E, Qt.ControlModifier)
+    from skikt.app.export_dialog import ExportDialog  # Ctrl+E opens the page dialog first
+
+    dialog = new.findChild(ExportDialog)
+    assert dialog is not None
+    qtbot.mouseClick(dialog.export_button, Qt.LeftButton)
     assert asked == ["map.png"]
+    dialog.reject()
 
 
 def test_missing_x11_library_is_one_line_with_the_install_command(monkeypatch, capsys):

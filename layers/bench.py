@@ -24,7 +24,9 @@ import numpy as np
 from .errors import SkiktError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
-BENCHMARK_NAMES = ("reweight", "score", "render", "panzoom", "slider", "startup")
+BENCHMARK_NAMES = ("reweight", "score", "render", "panzoom", "slider", "startup", "national")
+# Minutes even at 250 m, so only when asked for by name (`skikt bench --only national`).
+ON_REQUEST = ("national",)
 MISSING_SHARE = 0.05  # share of units without a value, per indicator
 # Eight indicators in three sectors of three, three and two: a slider step recomputes one
 # sector's top class for the overlap, as in the app.
@@ -427,7 +429,7 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
     only = check_arguments(cells, only)
 
     def want(name):
-        return only is None or name in only
+        return name in only if only is not None else name not in ON_REQUEST
 
     if quick:
         cells = min(cells, 40_000)
@@ -485,4 +487,8 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
         else:
             print(f"startup    start to first map (all visible layers drawn) {_spread(r['first_map_s'], 's', 2)}; "
                   f"to the priority map {_spread(r['priority_map_s'], 's', 2)} (sample project, offscreen)")
+    if want("national"):
+        from .tiled_bench import bench_national, line
+
+        print(line(bench_national(250 if not quick else 1000, None)))
     return 0

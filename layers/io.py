@@ -11,7 +11,6 @@ import codecs
 import csv
 import errno
 import io as _io
-import os
 import re
 import shutil
 import sqlite3
@@ -36,6 +35,7 @@ from .errors import CRSRequired, LoadError, SkiktError
 from .i18n import Msg
 from .metadata import LoadReport
 from .where import filter_frame
+from .sysmem import available_memory
 
 VECTOR_EXTS = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite"}
 TABLE_EXTS = {".csv", ".tsv", ".txt", ".xlsx", ".xlsm"}
@@ -91,30 +91,6 @@ XLSX_MEMORY_FACTOR = 20
 MEMORY_SHARE = 0.5
 
 _CHUNK = 1 << 20
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (Linux: MemAvailable, capped by a cgroup limit), or None."""
-    avail = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                avail = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        cap = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-        if cap.isdigit():
-            avail = min(avail or int(cap), int(cap) - used)
-    except (OSError, ValueError):
-        pass
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
-            return None
-    return max(int(avail), 0)
 
 
 def human_size(n: float) -> str:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from .errors import SkiktError
+from .sysmem import available_memory
 
 TEMP_PREFIX = ".skikt-tmp-"
 _TEMP_NAME = re.compile(r"^\.skikt-tmp-(\d+)-")
@@ -361,21 +362,6 @@ def _fsync_folder(folder: Path) -> None:
 
 # ------------------------------------------------------------------------------------------------
 # compose: page size and resolution
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation, None where the system does not say."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def check_page(width: int, height: int, dpi: int, paper: str | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -12,6 +11,7 @@ import shapely
 
 from .errors import SkiktError
 from .raster import GridSpec, fill_polygons
+from .sysmem import available_memory  # noqa: F401  (tiled.py and the tests import it from here)
 
 
 @dataclass
@@ -149,36 +149,6 @@ BYTES_PER_BOX_CELL = 48
 # Share of the available memory a run may plan to use: the estimate is not exact and the
 # desktop (and the app's own drawing) needs the rest.
 MEMORY_SHARE = 0.8
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def available_memory() -> int | None:
-    """Bytes the system can give this process now, or None if unknown: MemAvailable (or free
-    pages where there is no /proc), lowered to what a cgroup memory limit leaves."""
-    avail = None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return None
-    limit, used = _read_int("/sys/fs/cgroup/memory.max"), _read_int("/sys/fs/cgroup/memory.current")
-    if limit is not None and used is not None:
-        avail = min(avail, max(limit - used, 0))
-    return avail
 
 
 def grid_memory(study_area: np.ndarray, cell: float, indicators: int) -> tuple[float, float, float]:

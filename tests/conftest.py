@@ -57,3 +57,30 @@ def write_shapefile(gdf: gpd.GeoDataFrame, path: Path, encoding: str, cpg: bool 
     if not prj:
         path.with_suffix(".prj").unlink(missing_ok=True)
     return path
+
+
+def open_sample_window(qtbot, project, *, accept_dialogs: bool = True):
+    """The real main window on ``project``, computed synchronously, in Swedish, 1400×900."""
+    from PySide6.QtWidgets import QDialog
+
+    from skikt.app.i18n import set_language
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
+
+    set_language("sv", remember=False)
+    model = AppModel()
+    win = MainWindow(model)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    model.set_project_sync(project)
+    if accept_dialogs:
+        win.dialog_exec = lambda dialog: QDialog.Accepted
+    win.confirm_close = False
+    return win
+
+
+@pytest.fixture
+def window(qtbot, sample_copy):
+    """The app's window on a copy of the sample; dialogs opened with dialog_exec are accepted."""
+    return open_sample_window(qtbot, sample_copy)

@@ -14,24 +14,6 @@ from conftest import ROOT
 pytest.importorskip("pytestqt")
 
 
-@pytest.fixture
-def window(qtbot, sample_copy):
-    from skikt.app.i18n import set_language
-    from skikt.app.main_window import MainWindow
-    from skikt.app.model import AppModel
-
-    set_language("sv", remember=False)
-    model = AppModel()
-    win = MainWindow(model)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    model.set_project_sync(sample_copy)
-    win.dialog_exec = lambda dialog: QDialog.Accepted
-    win.confirm_close = False
-    return win
-
-
 def layer_titles(win):
     return [win.layers_panel.tree.topLevelItem(g).child(i).text(0)
             for g in range(win.layers_panel.tree.topLevelItemCount())

@@ -14,24 +14,6 @@ from PySide6.QtWidgets import QApplication, QDialog
 pytest.importorskip("pytestqt")
 
 
-@pytest.fixture
-def window(qtbot, sample_copy):
-    from skikt.app.i18n import set_language
-    from skikt.app.main_window import MainWindow
-    from skikt.app.model import AppModel
-
-    set_language("sv", remember=False)
-    model = AppModel()
-    win = MainWindow(model)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    model.set_project_sync(sample_copy)
-    win.dialog_exec = lambda dialog: QDialog.Accepted
-    win.confirm_close = False
-    return win
-
-
 # ------------------------------------------------------------------------------------------------
 # item 1: a real drag in the layer list
 

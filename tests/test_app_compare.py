@@ -11,7 +11,6 @@ import shapely
 from matplotlib.colors import to_rgb
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog
 from scipy.stats import rankdata
 
 pytest.importorskip("pytestqt")
@@ -20,24 +19,6 @@ PROJECT = {"vard": 3, "transport": 1, "kompetens": 2, "kultur": 1, "besoksmal": 
            "skyddsrum": 2, "socio": 2}
 VARD_FORST = {**PROJECT, "vard": 6, "socio": 3, "transport": 1}
 BEREDSKAP = {**PROJECT, "skyddsrum": 5, "vattenskydd": 4, "vard": 1, "kultur": 0, "besoksmal": 0}
-
-
-@pytest.fixture
-def window(qtbot, sample_copy):
-    from skikt.app.i18n import set_language
-    from skikt.app.main_window import MainWindow
-    from skikt.app.model import AppModel
-
-    set_language("sv", remember=False)
-    model = AppModel()
-    win = MainWindow(model)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    model.set_project_sync(sample_copy)
-    win.dialog_exec = lambda dialog: QDialog.Accepted
-    win.confirm_close = False
-    return win
 
 
 @pytest.fixture

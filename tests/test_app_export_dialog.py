@@ -7,6 +7,8 @@ import subprocess
 import tomllib
 
 import pytest
+
+from conftest import open_sample_window
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -19,18 +21,7 @@ MM_PER_INCH = 25.4
 
 @pytest.fixture
 def window(qtbot, sample_copy):
-    from skikt.app.i18n import set_language
-    from skikt.app.main_window import MainWindow
-    from skikt.app.model import AppModel
-
-    set_language("sv", remember=False)
-    model = AppModel()
-    win = MainWindow(model)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    model.set_project_sync(sample_copy)
-    win.confirm_close = False
+    win = open_sample_window(qtbot, sample_copy, accept_dialogs=False)
     qtbot.waitExposed(win)
     return win
 

@@ -3,9 +3,10 @@ numbers against the weights typed from the sample's TOML and scores computed wit
 
 import numpy as np
 import pytest
+
+from conftest import open_sample_window
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog
 
 pytest.importorskip("pytestqt")
 
@@ -18,19 +19,7 @@ BEREDSKAP = {**PROJECT, "skyddsrum": 5, "vattenskydd": 4, "vard": 1, "kultur": 0
 
 @pytest.fixture
 def window(qtbot, sample_copy):
-    from skikt.app.i18n import set_language
-    from skikt.app.main_window import MainWindow
-    from skikt.app.model import AppModel
-
-    set_language("sv", remember=False)
-    model = AppModel()
-    win = MainWindow(model)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    model.set_project_sync(sample_copy)
-    win.dialog_exec = lambda dialog: QDialog.Accepted
-    win.confirm_close = False
+    win = open_sample_window(qtbot, sample_copy)
     win.docks["scenarios"].raise_()
     qtbot.waitExposed(win)
     return win

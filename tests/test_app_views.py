@@ -3,10 +3,11 @@ view from the map, drag to reorder, rename, delete, each undone with Ctrl+Z; val
 against the sample's TOML as typed and against a fresh read of the saved file."""
 
 import pytest
+
+from conftest import open_sample_window
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog
 
 pytest.importorskip("pytestqt")
 
@@ -17,19 +18,7 @@ VARD_FORST = {"vard": 6, "transport": 1, "kompetens": 2, "kultur": 1, "besoksmal
 
 @pytest.fixture
 def window(qtbot, sample_copy):
-    from skikt.app.i18n import set_language
-    from skikt.app.main_window import MainWindow
-    from skikt.app.model import AppModel
-
-    set_language("sv", remember=False)
-    model = AppModel()
-    win = MainWindow(model)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    model.set_project_sync(sample_copy)
-    win.dialog_exec = lambda dialog: QDialog.Accepted
-    win.confirm_close = False
+    win = open_sample_window(qtbot, sample_copy)
     win.docks["views"].raise_()
     qtbot.waitExposed(win)
     return win

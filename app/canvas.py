@@ -115,6 +115,13 @@ class MapCanvas(FigureCanvasQTAgg):
         self.scene.sync_composite()
         self.redraw()
 
+    def set_unit_map(self, unit_map):
+        """Show a per-unit map (layers.unit_maps.UnitMap) where the priority classes go; None
+        goes back to the priority map (or the stability view if that is on)."""
+        self.scene.unit_map = unit_map
+        self.scene.sync_composite()
+        self.redraw()
+
     def set_stability(self, values):
         self.scene.show_stability = values
         self.scene.sync_composite()

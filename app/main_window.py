@@ -82,6 +82,11 @@ class MainWindow(QMainWindow):
         from .facilitator_ui import install_facilitator_ui  # scenarios, views, compare, autosave (helper W1)
 
         install_facilitator_ui(self)
+        # Each part of the facilitator's and the analyst's tools installs itself; one module each.
+        from . import capture_ui, curves_ui, decision_ui, national_ui, workshop_ui
+
+        for part in (workshop_ui, capture_ui, decision_ui, curves_ui, national_ui):
+            part.install(self)
         self.layers_panel.zoom_to_layer.connect(self.zoom_to_layer)
         self.layers_panel.style_requested.connect(self.style_layer)
         self.layers_panel.properties_requested.connect(self.show_properties)

@@ -106,6 +106,9 @@ class MapScene:
         self.lang = lang
         self.show_composite = True
         self.show_stability: np.ndarray | None = None
+        # A per-unit map shown instead of the priority classes (layers/unit_maps.py); wins over
+        # the stability view while set.
+        self.unit_map = None
         self.labels = True
         # Caches remember the very objects they were built from and compare them with `is`: an
         # id() can be reused by a new frame once the old one is freed, and a DataFrame cannot be
@@ -257,6 +260,15 @@ class MapScene:
             if self._priority is not None:
                 self._priority.set_visible(False)
             return
+        if self.unit_map is not None:
+            um = self.unit_map
+            if self._priority is not None:
+                self._priority.remove()
+            norm = BoundaryNorm(list(um.bounds), len(um.colours))
+            self._priority = draw_unit_values(self.ax, ws.units, np.asarray(um.values, np.float32),
+                                              ListedColormap(list(um.colours)), norm, alpha=0.9, interactive=True)
+            self._priority_units = None
+            return
         if self.show_stability is not None:
             values = np.asarray(self.show_stability, np.float32)
             if self._priority is not None:
@@ -343,7 +355,11 @@ class MapScene:
         out = []
         ws = self.ws
         if self.show_composite and ws.composite is not None and not ws.composite.no_weights:
-            if self.show_stability is not None:
+            if self.unit_map is not None:
+                um = self.unit_map
+                entries = [LegendEntry(label, "patch", colour) for label, colour in zip(um.labels, um.colours)]
+                out.append((um.title, entries[::-1], False))  # high first, as the priority legend
+            elif self.show_stability is not None:
                 from .i18n import tr
 
                 colours = ["#f7f7f7", "#fdb863", "#e66101", "#5e3c99"]

@@ -1,0 +1,8 @@
+"""Installed into the main window by one call in MainWindow.__init__: group weights table, consensus and disagreement maps, memo from the app, decision log (helper A)."""
+
+from __future__ import annotations
+
+
+def install(window) -> None:
+    """Add this part's docks, menu entries and signal connections to a new main window (also a
+    window rebuilt for another language: keep state that must survive on the model, not here)."""

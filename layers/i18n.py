@@ -673,6 +673,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "exd_export": ("Exportera …", "Export …"),
     "exd_cancel": ("Avbryt", "Cancel"),
     "exd_handout_name": ("handout.pdf", "handout.pdf"),
+    # --- workshop: groups, memo, decision log in the app (helper WG) ---
+    # --- workshop: pins, areas, dot votes on the map (helper WC) ---
+    # --- decision methods: AHP dialog, OWA slider, p_top map (helper DM1) ---
+    # --- decision methods: value curves, exclusions (helper DM2) ---
+    # --- national scale: dask engine and CLI (helper ND) ---
+    # --- national scale: the app's national view (helper NV) ---
+    # --- speed (helper SP) ---
 }
 
 

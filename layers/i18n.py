@@ -674,6 +674,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "exd_cancel": ("Avbryt", "Cancel"),
     "exd_handout_name": ("handout.pdf", "handout.pdf"),
     # --- workshop: groups, memo, decision log in the app (helper WG) ---
+    "ws_menu": ("Möte", "Workshop"),
     # --- workshop: pins, areas, dot votes on the map (helper WC) ---
     # --- decision methods: AHP dialog, OWA slider, p_top map (helper DM1) ---
     # --- decision methods: value curves, exclusions (helper DM2) ---

@@ -29,6 +29,8 @@ import pandas as pd
 
 from .composite import Composite, Normalised, average_ranks, combine
 from .errors import ProjectError
+from .i18n import tr
+from .unit_maps import UnitMap
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ID = re.compile(r"^[a-z0-9_]{1,64}$")  # as every id in the project file; also a column name prefix
@@ -211,3 +213,46 @@ def score_table_with_groups(ws) -> pd.DataFrame:
     if clash:
         raise GroupError.of("gerr_column_clash", ws.project.path, column=clash[0])
     return pd.concat([table.reset_index(drop=True), extra], axis=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# The disagreement map
+
+# Class edges on the rank spread (0 = every group ranks the unit alike, 1 = one group's top is
+# another's bottom). Fixed edges, not quantiles: "eniga" must mean the same in every meeting, and
+# a room that agrees everywhere must see a map that says so.
+SPREAD_BOUNDS = (0.0, 0.10, 0.25, 0.50, 0.75, 1.0)
+SPREAD_COLOURS = ("#f1eef6", "#d7b5d8", "#df65b0", "#dd1c77", "#980043")  # ColorBrewer PuRd, 5 classes
+SPREAD_LABEL_KEYS = ("gw_spread_agree", "gw_spread_nearly", "gw_spread_partly", "gw_spread_disagree",
+                     "gw_spread_strongly")
+
+
+def spread_labels(lang: str = "sv") -> tuple[str, ...]:
+    """One legend label per class: the word and the range in percentile points."""
+    edges = [round(b * 100) for b in SPREAD_BOUNDS]
+    return tuple(tr("gw_spread_label", lang).format(word=tr(key, lang), lo=lo, hi=hi)
+                 for key, lo, hi in zip(SPREAD_LABEL_KEYS, edges[:-1], edges[1:]))
+
+
+def disagreement_map(gs: GroupScores, lang: str = "sv") -> UnitMap:
+    """The rank spread as a per-unit map in five plainly labelled classes (units some group does
+    not score stay NaN and are not drawn)."""
+    return UnitMap(np.asarray(gs.spread, np.float64), SPREAD_BOUNDS, SPREAD_COLOURS, spread_labels(lang),
+                   tr("gw_spread_title", lang), tr("gw_spread_note", lang).format(n=len(gs.groups)),
+                   "disagreement")
+
+
+def short_list_entries(ws, gs: GroupScores) -> list[tuple[int, str, str]]:
+    """The units every group puts in its top class, best consensus score first, as
+    (unit index, unit id, place name). Grid cells are named by the municipality holding their
+    centre (as the Info panel names them); area units by their own name."""
+    from .scenarios import unit_municipalities
+
+    picked = np.flatnonzero(gs.short_list)
+    if not len(picked):
+        return []
+    _, names = unit_municipalities(ws)
+    ids = np.asarray(ws.units.ids).astype(str)
+    score = np.asarray(gs.consensus.score, np.float64)[picked]
+    order = picked[np.lexsort((ids[picked], -np.nan_to_num(score, nan=-np.inf)))]
+    return [(int(i), str(ids[i]), str(names[i] or "")) for i in order]

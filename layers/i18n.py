@@ -675,6 +675,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     "exd_handout_name": ("handout.pdf", "handout.pdf"),
     # --- workshop: groups, memo, decision log in the app (helper WG) ---
     "ws_menu": ("Möte", "Workshop"),
+    "gw_spread_title": ("Oenighet mellan grupperna", "Disagreement between the groups"),
+    "gw_spread_note": ("Skillnad i percentilrang mellan {n} grupper (högsta − lägsta)",
+                       "Spread of percentile rank across {n} groups (highest − lowest)"),
+    "gw_spread_label": ("{word} ({lo}–{hi} percentilenheter)", "{word} ({lo}–{hi} percentile points)"),
+    "gw_spread_agree": ("Eniga", "Agree"),
+    "gw_spread_nearly": ("Nästan eniga", "Nearly agree"),
+    "gw_spread_partly": ("Delvis oeniga", "Partly disagree"),
+    "gw_spread_disagree": ("Oeniga", "Disagree"),
+    "gw_spread_strongly": ("Mycket oeniga", "Strongly disagree"),
     # --- workshop: pins, areas, dot votes on the map (helper WC) ---
     # --- decision methods: AHP dialog, OWA slider, p_top map (helper DM1) ---
     # --- decision methods: value curves, exclusions (helper DM2) ---

@@ -233,3 +233,66 @@ def test_score_table_with_groups_on_the_sample(sample_copy):
     np.testing.assert_allclose(table["kommunerna_score"], _oracle_score(norm, w / w.sum()), rtol=1e-5,
                                equal_nan=True)
     assert len(table) == ws.units.n and list(table["unit_id"]) == list(ws.units.ids)
+
+
+# ------------------------------------------------------------------------------------------------
+# The disagreement map and the short list
+
+
+def test_disagreement_map_classes_by_hand_with_values_on_the_edges():
+    from skikt.layers.groups import SPREAD_BOUNDS, disagreement_map
+
+    # Spreads chosen on and beside the class edges 0.10, 0.25, 0.50, 0.75 (a value on an edge
+    # belongs to the class above it; 1.0 closes the top class) and a unit some group leaves unscored.
+    spread = np.array([0.0, 0.0999, 0.10, 0.25, 0.4999, 0.5, 0.75, 1.0, np.nan])
+    gs = SimpleNamespace(spread=spread, groups=[1, 2, 3])
+    um = disagreement_map(gs, "sv")
+    assert um.kind == "disagreement" and um.bounds == SPREAD_BOUNDS
+    assert um.class_of().tolist() == [0, 0, 1, 2, 2, 3, 4, 4, -1]
+    assert um.labels[0] == "Eniga (0–10 percentilenheter)"
+    assert um.labels[-1] == "Mycket oeniga (75–100 percentilenheter)"
+    assert "3 grupper" in um.note
+    en = disagreement_map(gs, "en")
+    assert en.labels[2] == "Partly disagree (25–50 percentile points)" and en.title.startswith("Disagreement")
+
+
+def test_disagreement_map_on_the_sample_matches_rankdata(sample_ws):
+    from skikt.layers.groups import disagreement_map, workspace_group_scores
+
+    gs = workspace_group_scores(sample_ws)
+    pcts = []
+    for comp in gs.composites:
+        pcts.append(_oracle_percentile(np.asarray(comp.score, np.float64)))
+    pcts = np.array(pcts)
+    spread = np.where(np.isnan(pcts).any(axis=0), np.nan, pcts.max(axis=0) - pcts.min(axis=0))
+    um = disagreement_map(gs)
+    np.testing.assert_allclose(um.values, spread, atol=1e-9, equal_nan=True)
+    assert len(um.values) == sample_ws.units.n
+    # Ties exist in the sample's scores, so the average-rank rule matters here.
+    assert any(len(np.unique(c.score[~np.isnan(c.score)])) < (~np.isnan(c.score)).sum() for c in gs.composites)
+    expected_class = np.digitize(spread, [0.10, 0.25, 0.50, 0.75])
+    expected_class = np.where(np.isnan(spread), -1, expected_class)
+    assert (um.class_of() == expected_class).all()
+    assert len(set(um.class_of().tolist()) - {-1}) == 5  # every class is used on the sample
+
+
+def test_short_list_entries_are_the_intersection_of_every_groups_top_class(sample_ws):
+    from skikt.layers.groups import short_list_entries, workspace_group_scores
+
+    gs = workspace_group_scores(sample_ws)
+    ids = np.asarray(sample_ws.units.ids).astype(str)
+    tops = [set(ids[np.asarray(c.cls) == 1]) for c in gs.composites]
+    entries = short_list_entries(sample_ws, gs)
+    assert {uid for _, uid, _ in entries} == set.intersection(*tops) and len(entries) == len(set.intersection(*tops))
+    assert all(ids[i] == uid for i, uid, _ in entries)
+    scores = [gs.consensus.score[i] for i, _, _ in entries]
+    assert scores == sorted(scores, reverse=True)
+    # Cells are named by their municipality: the first one lies inside the municipality named.
+    import shapely
+    from skikt.layers.scenarios import municipality_layer
+
+    i, _, name = entries[0]
+    frame = municipality_layer(sample_ws)
+    col = next(c for c in frame.columns if frame[c].astype(str).eq(name).any())
+    polygon = frame.loc[frame[col].astype(str) == name].geometry.union_all()
+    assert polygon.intersects(shapely.Point(sample_ws.units.centres[i]))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SkiktError
+from .i18n import Msg
 
 # Saaty's random consistency index: the mean CI of random reciprocal matrices of order n.
 # Saaty, T. L. (1980) "The Analytic Hierarchy Process", McGraw-Hill, Table 1.3 (n = 1…15), the
@@ -46,13 +47,13 @@ class AhpResult:
     def consistent(self) -> bool:
         return self.cr <= CR_LIMIT
 
-    def warning(self) -> str | None:
-        """One line for the CLI and the app when CR > 0.10, naming the pair to revisit."""
+    def warning(self) -> Msg | None:
+        """One line for the CLI and the app when CR > 0.10, naming the pair to revisit (English as
+        a str; ``layers.i18n.say(msg, lang)`` gives it in the app's language)."""
         if self.consistent:
             return None
         i, j = self.worst_pair
-        return (f"AHP consistency ratio {self.cr:.3f} is above {CR_LIMIT:.2f}: the judgements contradict "
-                f"each other; the most inconsistent pair is '{i}' vs '{j}'")
+        return Msg.of("ahp_warning", cr=f"{self.cr:.3f}", limit=f"{CR_LIMIT:.2f}", a=i, b=j)
 
     def weight_of(self) -> dict[str, float]:
         return dict(zip(self.order, (float(w) for w in self.weights)))
@@ -64,27 +65,27 @@ def check_matrix(matrix, order=None, path=None) -> np.ndarray:
     try:
         a = np.array(matrix, dtype=np.float64)
     except (TypeError, ValueError):
-        raise SkiktError("[ahp] matrix: expected a square table of numbers", path) from None
+        raise SkiktError.of("ahp_err_not_numbers", path) from None
     n = a.shape[0] if a.ndim == 2 else 0
     if a.ndim != 2 or a.shape != (n, n) or n == 0:
-        raise SkiktError(f"[ahp] matrix: expected a square table of numbers, got shape {a.shape}", path)
+        raise SkiktError.of("ahp_err_shape", path, shape=str(a.shape))
     if order is not None and len(order) != n:
-        raise SkiktError(f"[ahp] matrix has {n} rows but order names {len(order)} layers", path)
+        raise SkiktError.of("ahp_err_order_size", path, n=n, m=len(order))
     if n > max(RANDOM_INDEX):
-        raise SkiktError(f"[ahp] matrix: at most {max(RANDOM_INDEX)} criteria (Saaty's random index), got {n}", path)
+        raise SkiktError.of("ahp_err_too_many", path, most=max(RANDOM_INDEX), n=n)
     if not np.isfinite(a).all() or (a <= 0).any():
-        raise SkiktError("[ahp] matrix: every entry must be a positive number", path)
+        raise SkiktError.of("ahp_err_positive", path)
     label = (lambda i: f"'{order[i]}'") if order is not None else (lambda i: f"row {i + 1}")
     for i in range(n):
         if not math.isclose(a[i, i], 1.0, rel_tol=1e-9):
-            raise SkiktError(f"[ahp] matrix: the diagonal must be 1 ({label(i)} vs itself is {a[i, i]:g})", path)
+            raise SkiktError.of("ahp_err_diagonal", path, a=label(i), value=f"{a[i, i]:g}")
     low, high = SCALE_MIN * (1 - RECIPROCAL_RTOL), SCALE_MAX * (1 + RECIPROCAL_RTOL)
     for i, j in zip(*np.nonzero((a < low) | (a > high))):
-        raise SkiktError(f"[ahp] matrix: {label(i)} vs {label(j)} is {a[i, j]:g}, outside Saaty's scale 1/9…9", path)
+        raise SkiktError.of("ahp_err_scale", path, a=label(i), b=label(j), value=f"{a[i, j]:g}")
     for i, j in zip(*np.triu_indices(n, 1)):
         if not math.isclose(a[i, j] * a[j, i], 1.0, rel_tol=RECIPROCAL_RTOL):
-            raise SkiktError(f"[ahp] matrix: {label(j)} vs {label(i)} must be 1/{a[i, j]:g} "
-                             f"(the reciprocal of {label(i)} vs {label(j)}), got {a[j, i]:g}", path)
+            raise SkiktError.of("ahp_err_reciprocal", path, a=label(j), b=label(i), value=f"{a[i, j]:g}",
+                                got=f"{a[j, i]:g}")
     return a
 
 
@@ -135,16 +136,16 @@ def project_ahp(project) -> AhpResult | None:
         return None
     path = project.path
     if not isinstance(table, dict) or "order" not in table or "matrix" not in table:
-        raise SkiktError("[ahp] needs order = [layer ids] and matrix = [[…], …]", path)
+        raise SkiktError.of("ahp_err_table", path)
     order = table["order"]
     if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
-        raise SkiktError("[ahp] order: expected a list of indicator layer ids", path)
+        raise SkiktError.of("ahp_err_order_list", path)
     if len(set(order)) != len(order):
-        raise SkiktError("[ahp] order names a layer twice", path)
+        raise SkiktError.of("ahp_err_order_twice", path)
     indicators = {s.id for s in project.indicator_layers()}
     for lid in order:
         if lid not in indicators:
-            raise SkiktError(f"[ahp] order: '{lid}' is not an indicator layer", path)
+            raise SkiktError.of("ahp_err_not_indicator", path, id=lid)
     return ahp(table["matrix"], order, path)
 
 

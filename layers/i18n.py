@@ -686,6 +686,31 @@ _TEXT: dict[str, tuple[str, str]] = {
     "gw_spread_strongly": ("Mycket oeniga", "Strongly disagree"),
     # --- workshop: pins, areas, dot votes on the map (helper WC) ---
     # --- decision methods: AHP dialog, OWA slider, p_top map (helper DM1) ---
+    "ahp_warning": ("AHP:s konsistenskvot {cr} är över {limit}: bedömningarna motsäger varandra; mest motsägelsefulla paret är '{a}' mot '{b}'",
+                    "AHP consistency ratio {cr} is above {limit}: the judgements contradict each other; the most inconsistent pair is '{a}' vs '{b}'"),
+    "ahp_err_not_numbers": ("[ahp] matrix: förväntade en kvadratisk tabell av tal", "[ahp] matrix: expected a square table of numbers"),
+    "ahp_err_shape": ("[ahp] matrix: förväntade en kvadratisk tabell av tal, fick formen {shape}",
+                      "[ahp] matrix: expected a square table of numbers, got shape {shape}"),
+    "ahp_err_order_size": ("[ahp] matrix har {n} rader men order namnger {m} lager", "[ahp] matrix has {n} rows but order names {m} layers"),
+    "ahp_err_too_many": ("[ahp] matrix: högst {most} kriterier (Saatys slumpindex), fick {n}",
+                         "[ahp] matrix: at most {most} criteria (Saaty's random index), got {n}"),
+    "ahp_err_positive": ("[ahp] matrix: varje tal måste vara positivt", "[ahp] matrix: every entry must be a positive number"),
+    "ahp_err_diagonal": ("[ahp] matrix: diagonalen måste vara 1 ({a} mot sig själv är {value})",
+                         "[ahp] matrix: the diagonal must be 1 ({a} vs itself is {value})"),
+    "ahp_err_scale": ("[ahp] matrix: {a} mot {b} är {value}, utanför Saatys skala 1/9…9",
+                      "[ahp] matrix: {a} vs {b} is {value}, outside Saaty's scale 1/9…9"),
+    "ahp_err_reciprocal": ("[ahp] matrix: {a} mot {b} måste vara 1/{value} (det omvända värdet av {b} mot {a}), fick {got}",
+                           "[ahp] matrix: {a} vs {b} must be 1/{value} (the reciprocal of {b} vs {a}), got {got}"),
+    "ahp_err_table": ("[ahp] behöver order = [lager-id] och matrix = [[…], …]", "[ahp] needs order = [layer ids] and matrix = [[…], …]"),
+    "ahp_err_order_list": ("[ahp] order: förväntade en lista med indikatorlagrens id", "[ahp] order: expected a list of indicator layer ids"),
+    "ahp_err_order_twice": ("[ahp] order namnger ett lager två gånger", "[ahp] order names a layer twice"),
+    "ahp_err_not_indicator": ("[ahp] order: '{id}' är inte ett indikatorlager", "[ahp] order: '{id}' is not an indicator layer"),
+    "unc_spread_too_large": ("--spread {spread} är för stor för {m} viktade indikatorer (största möjliga är under {limit})",
+                             "--spread {spread} is too large for {m} weighted indicators (the largest possible is below {limit})"),
+    "unc_bad_draws": ("--uncertainty: förväntade ett heltal ≥ 1 för antalet dragningar, fick {value}",
+                      "--uncertainty: expected a whole number of draws ≥ 1, got {value}"),
+    "unc_bad_spread": ("--spread: förväntade ett tal ≥ 0, fick {value}", "--spread: expected a number ≥ 0, got {value}"),
+    "unc_zero_weights": ("alla vikter är noll: inget att variera", "every weight is zero: nothing to vary"),
     # --- decision methods: value curves, exclusions (helper DM2) ---
     # --- national scale: dask engine and CLI (helper ND) ---
     # --- national scale: the app's national view (helper NV) ---

@@ -17,6 +17,7 @@ so the same project, N, spread and seed give the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,20 +52,19 @@ def concentration(spread: float, m: int) -> float:
         return float("inf")
     c = (m - 1) / spread**2 - 1
     if not c > 0:
-        raise SkiktError(f"--spread {spread:g} is too large for {m} weighted indicators "
-                         f"(the largest possible is below {np.sqrt(m - 1):.3g})")
+        raise SkiktError.of("unc_spread_too_large", spread=f"{spread:g}", m=m, limit=f"{np.sqrt(m - 1):.3g}")
     return float(c)
 
 
 def draw_weights(weights, draws: int, spread: float, seed: int = DEFAULT_SEED) -> tuple[np.ndarray, float]:
     """(draws, m) weight vectors, each summing to 1, and the concentration used."""
     if not (isinstance(draws, (int, np.integer)) and draws >= 1):
-        raise SkiktError(f"--uncertainty: expected a whole number of draws ≥ 1, got {draws!r}")
+        raise SkiktError.of("unc_bad_draws", value=repr(draws))
     if not (np.isfinite(spread) and spread >= 0):
-        raise SkiktError(f"--spread: expected a number ≥ 0, got {spread!r}")
+        raise SkiktError.of("unc_bad_spread", value=repr(spread))
     w = np.maximum(np.asarray(weights, np.float64), 0.0)
     if w.sum() <= 0:
-        raise SkiktError("every weight is zero: nothing to vary")
+        raise SkiktError.of("unc_zero_weights")
     w = w / w.sum()
     live = w > 0
     c = concentration(spread, int(live.sum()))
@@ -120,6 +120,20 @@ def _ranks_into(scores: np.ndarray, out: np.ndarray) -> None:
 def monte_carlo(normalised: Normalised, weights, draws: int = 1000, spread: float = 0.2, k: int = 5,
                 method: str = "mean", alpha: float = 1.0, seed: int = DEFAULT_SEED) -> Uncertainty:
     """p_top and rank percentiles over ``draws`` Dirichlet weight vectors (see the module)."""
+    steps = iter_monte_carlo(normalised, weights, draws, spread, k, method, alpha, seed)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def iter_monte_carlo(normalised: Normalised, weights, draws: int = 1000, spread: float = 0.2, k: int = 5,
+                     method: str = "mean", alpha: float = 1.0, seed: int = DEFAULT_SEED
+                     ) -> Generator[float, None, Uncertainty]:
+    """:func:`monte_carlo` as a generator that yields the fraction of draws scored after each
+    batch and returns the result: the app's worker thread reports progress and stops between
+    batches when the user cancels. The same draws and bytes as ``monte_carlo``."""
     sampled, c = draw_weights(weights, draws, spread, seed)
     n = normalised.norm.shape[1]
     scored = ~np.isnan(combined_score(normalised, sampled[0], method, alpha))
@@ -141,6 +155,7 @@ def monte_carlo(normalised: Normalised, weights, draws: int = 1000, spread: floa
             rows = np.empty((len(batch), n), dtype)
             _ranks_into(_batch_scores(normalised, batch, method, alpha, owa), rows)
             rank_by_unit[:, start:start + len(batch)] = rows[:, scored].T
+            yield (start + len(batch)) / draws
     # Top class = rank ≤ ⌈n/k⌉: the same rule as quantile_classes (class 1 + ⌊(rank − 1)k/n⌋).
     top_size = -(-n_scored // k)
     p_top = np.full(n, np.nan)

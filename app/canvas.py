@@ -3,6 +3,12 @@
 Left-drag pans, the wheel zooms about the cursor, Shift+drag (or the zoom-box tool) zooms to a
 rectangle, a click without movement identifies. The canvas listens to the model and knows
 nothing about the panels.
+
+Capture modes (the workshop's pins, sketched areas and dot votes, app/capture_ui.py): in any mode
+but ``navigate`` a click neither pans nor identifies. It is handed on as ``point_captured`` (pin,
+dot) or collected as a vertex of the area being sketched (a rubber band follows the cursor;
+double-click or Enter closes it as ``area_captured``, Esc drops it). A drag does nothing there, so
+that a shaky hand in front of a room does not move the map; the wheel still zooms.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.collections import Collection, LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from pyproj import Transformer
 
 from skikt.layers.crs import parse_crs
@@ -25,10 +32,18 @@ from skikt.layers.scene import MapScene, prepare_map_axes
 from .i18n import T, language
 
 
+NAVIGATE, PIN, AREA, DOT = "navigate", "pin", "area", "dot"
+MODES = (NAVIGATE, PIN, AREA, DOT)
+CLICK_SLOP_PX = 4  # a press and release closer than this is a click, not a drag
+
+
 class MapCanvas(FigureCanvasQTAgg):
     clicked = Signal(float, float)
     cursor_moved = Signal(float, float)
     drawn = Signal(float)  # milliseconds the last full draw took
+    point_captured = Signal(str, float, float)  # mode (pin or dot), map x, y
+    area_captured = Signal(object)  # the sketched polygon's vertices [(x, y), ...], at least three
+    capture_undo = Signal()  # Ctrl+Z on the map in a capture mode
 
     def __init__(self, model, parent=None):
         self.figure = Figure(facecolor="#f4f4f2")
@@ -42,6 +57,10 @@ class MapCanvas(FigureCanvasQTAgg):
         self._press = None
         self._band = None
         self.zoom_box_mode = False
+        self.mode = NAVIGATE
+        self._capture_press = None  # (x px, y px, x map, y map, double-click) of a press in a capture mode
+        self.sketch: list[tuple[float, float]] = []  # the area's vertices so far
+        self._sketch_art: Line2D | None = None
         self.setFocusPolicy(Qt.StrongFocus)
         self.mpl_connect("button_press_event", self._on_press)
         self.mpl_connect("motion_notify_event", self._on_motion)
@@ -244,8 +263,63 @@ class MapCanvas(FigureCanvasQTAgg):
 
     # ------------------------------------------------------------------ mouse
 
+    def set_mode(self, mode: str) -> None:
+        """Switch between navigating and the capture tools; an unfinished sketch is dropped."""
+        if mode not in MODES:
+            raise ValueError(mode)
+        self.cancel_sketch()
+        self.mode = mode
+        self._capture_press = None
+        self.setCursor(Qt.ArrowCursor if mode == NAVIGATE else Qt.CrossCursor)
+
+    def cancel_sketch(self) -> None:
+        self.sketch = []
+        if self._sketch_art is not None:
+            self._sketch_art.remove()
+            self._sketch_art = None
+            self.draw_idle()
+
+    def finish_sketch(self) -> None:
+        """Close the area being sketched: emitted if it has three distinct vertices, else dropped."""
+        vertices = _distinct_ring(self.sketch)
+        self.cancel_sketch()
+        if len(vertices) >= 3:
+            self.area_captured.emit(vertices)
+
+    def _show_sketch(self, cursor=None) -> None:
+        """The rubber band: the vertices so far, on to the cursor and back to the first vertex."""
+        points = list(self.sketch) + ([cursor] if cursor is not None else [])
+        if len(points) >= 2:
+            points.append(points[0])
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        if self._sketch_art is None:
+            self._sketch_art = Line2D(xs, ys, color="#111111", linewidth=2.0, linestyle="--", marker="o",
+                                      markersize=6, markerfacecolor="white", markeredgecolor="#111111", zorder=55)
+            self.ax.add_line(self._sketch_art)
+        else:
+            self._sketch_art.set_data(xs, ys)
+        self.draw_idle()
+
+    def _capture_release(self, ev) -> None:
+        px, py, x, y, double = self._capture_press
+        self._capture_press = None
+        if ev.x is not None and (abs(ev.x - px) + abs(ev.y - py)) > CLICK_SLOP_PX:
+            return  # a drag in a capture mode: neither pan nor capture
+        if self.mode == AREA:
+            if double:
+                self.finish_sketch()
+            else:
+                self.sketch.append((x, y))
+                self._show_sketch()
+        else:
+            self.point_captured.emit(self.mode, x, y)
+
     def _on_press(self, ev):
         if ev.inaxes is not self.ax or ev.button != 1:
+            return
+        if self.mode != NAVIGATE:
+            self._capture_press = (ev.x, ev.y, ev.xdata, ev.ydata, bool(ev.dblclick))
             return
         shift = ev.key is not None and "shift" in str(ev.key)
         self._press = (ev.x, ev.y, ev.xdata, ev.ydata, self.ax.get_xlim(), self.ax.get_ylim(),
@@ -258,6 +332,8 @@ class MapCanvas(FigureCanvasQTAgg):
     def _on_motion(self, ev):
         if ev.inaxes is self.ax and ev.xdata is not None:
             self.cursor_moved.emit(ev.xdata, ev.ydata)
+            if self.mode == AREA and self.sketch:
+                self._show_sketch((ev.xdata, ev.ydata))
         if self._press is None or ev.x is None:
             return
         px, py, x0d, y0d, xlim, ylim, box = self._press
@@ -276,6 +352,9 @@ class MapCanvas(FigureCanvasQTAgg):
         self.draw_idle()
 
     def _on_release(self, ev):
+        if self._capture_press is not None:
+            self._capture_release(ev)
+            return
         if self._press is None:
             return
         px, py, x0d, y0d, xlim, ylim, box = self._press
@@ -294,6 +373,40 @@ class MapCanvas(FigureCanvasQTAgg):
             return
         self.scene.view_changed()
         self.redraw()
+
+    # ------------------------------------------------------------------ keys in a capture mode
+
+    def _capture_key(self, event) -> str | None:
+        """What a key means on the map in a capture mode: "close", "cancel", "undo" or None."""
+        if self.mode == NAVIGATE:
+            return None
+        key, mods = event.key(), event.modifiers()
+        if key == Qt.Key_Z and mods & Qt.ControlModifier and not mods & Qt.ShiftModifier:
+            return "undo"
+        if key in (Qt.Key_Return, Qt.Key_Enter) and self.mode == AREA:
+            return "close"
+        if key == Qt.Key_Escape and self.sketch:
+            return "cancel"
+        return None
+
+    def event(self, event):
+        # Ctrl+Z is also the project's undo shortcut: on the map in a capture mode it undoes the
+        # last capture instead, so the key must reach keyPressEvent before the shortcut fires.
+        if event.type() == QEvent.ShortcutOverride and self._capture_key(event) is not None:
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event):
+        action = self._capture_key(event)
+        if action == "undo":
+            self.capture_undo.emit()
+        elif action == "close":
+            self.finish_sketch()
+        elif action == "cancel":
+            self.cancel_sketch()
+        else:
+            super().keyPressEvent(event)
 
     def _on_scroll(self, ev):
         if ev.inaxes is not self.ax or ev.xdata is None:
@@ -319,6 +432,17 @@ class MapCanvas(FigureCanvasQTAgg):
         _, transformer, name = self._to_wgs84
         lon, lat = transformer.transform(x, y)
         return T("coords_in").format(crs=name, e=_grouped(x), n=_grouped(y), lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+
+
+def _distinct_ring(vertices) -> list[tuple[float, float]]:
+    """The vertices without immediate repeats (a double-click lands on the last vertex again)."""
+    out: list[tuple[float, float]] = []
+    for x, y in vertices:
+        if not out or (x, y) != out[-1]:
+            out.append((float(x), float(y)))
+    while len(out) > 1 and out[-1] == out[0]:
+        out.pop()
+    return out
 
 
 def _grouped(v: float) -> str:

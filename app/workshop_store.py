@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths
+from PySide6.QtCore import QObject, QStandardPaths, Signal
 
 from skikt.layers.captures import SUFFIX, WorkshopStore
 from skikt.layers.errors import SkiktError
@@ -23,6 +23,16 @@ def _sample_store_path(project_path: Path) -> Path:
     folder = Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home() / ".skikt")
     folder.mkdir(parents=True, exist_ok=True)
     return folder / (project_path.stem + SUFFIX)
+
+
+def store_path(model) -> Path | None:
+    """Where the model's workshop file is or would be; None for a project never saved."""
+    path = getattr(model.project, "path", None)
+    if path is None:
+        return None
+    if is_bundled_sample(path):
+        return _sample_store_path(Path(path))
+    return Path(path).with_name(Path(path).stem + SUFFIX)
 
 
 def store_for(model, lang: str = "sv") -> WorkshopStore | None:
@@ -51,6 +61,35 @@ def store_for(model, lang: str = "sv") -> WorkshopStore | None:
         return None
     model._workshop_store = store
     return store
+
+
+def existing_store(model, lang: str = "sv") -> WorkshopStore | None:
+    """The store if the project already has a workshop file (or one is open): showing the
+    captures must not create a file beside every project that is merely opened."""
+    path = store_path(model)
+    project_path = getattr(model.project, "path", None)
+    key = None if project_path is None else str(Path(project_path).resolve())
+    open_one = getattr(model, "_workshop_store", None)
+    if open_one is not None and getattr(model, "_workshop_store_key", None) == key:
+        return open_one
+    if path is not None and path.exists() and path.stat().st_size > 0:
+        return store_for(model, lang)
+    return None
+
+
+class CaptureHub(QObject):
+    """Tells every map that shows the captures (the desk map, presentation mode) that one was
+    added or removed, whichever of them took it."""
+
+    changed = Signal()
+
+
+def capture_hub(model) -> CaptureHub:
+    """The model's one hub (kept on the model: a window rebuilt for another language shares it)."""
+    hub = getattr(model, "_capture_hub", None)
+    if hub is None:
+        hub = model._capture_hub = CaptureHub(model)
+    return hub
 
 
 def close_store(model) -> None:

@@ -67,3 +67,24 @@ def excluded_by(units, layers: list[tuple[str, np.ndarray, float]]) -> np.ndarra
         hit = covered_units(units, geoms, share) & (out == "")
         out[hit] = layer_id
     return out
+
+
+def excluding_titles(project, excluded: np.ndarray | None, units: np.ndarray | None = None) -> list[str]:
+    """Titles of the exclusion layers that remove at least one unit (of ``units``, default all),
+    in project order: what the legend's "Undantaget: …" line names."""
+    if excluded is None:
+        return []
+    ids = excluded if units is None else excluded[units]
+    present = set(ids[ids != ""].tolist())
+    return [spec.title for spec in project.layers if spec.id in present]
+
+
+def unit_exclusion_note(ws, unit: int, lang: str = "sv") -> str:
+    """"Undantagen från poängen av <layer title>" for an excluded unit, "" for a scored one
+    (for the Info panel: an excluded unit has no score to explain)."""
+    from .i18n import tr
+
+    if ws.excluded_by is None or unit is None or not ws.excluded_by[unit]:
+        return ""
+    titles = excluding_titles(ws.project, ws.excluded_by, np.array([unit]))
+    return tr("excluded_unit", lang).format(names=", ".join(titles))

@@ -18,8 +18,9 @@ from .output import _atomic, write_scores  # noqa: F401  (write_scores re-export
 from .i18n import tr
 from .composite import combine
 from .safe_write import PAPERS, check_output_path, check_page, refuse_input_overwrite
-from .render import (LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_layer, draw_priority,
-                     priority_legend)
+from .exclusions import excluding_titles
+from .render import (EXCLUDED_LINE, LegendEntry, add_north_arrow, add_scalebar, draw_basemap, draw_exclusions,
+                     draw_layer, draw_priority, exclusion_legend, priority_legend)
 from .style import Style
 from .workspace import Workspace
 
@@ -70,6 +71,8 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
     if composite and result is not None:
         draw_priority(ax, ws.units, result.cls, result.k)
         sections.append((tr("priority_map", lang), priority_legend(result.k, lang)))
+        sections += _exclusions(ax, ws, lang)
+    head = len(sections)  # the priority map's sections, listed before the layers'
     px = simplify or (x1 - x0) / 1000
     draw_basemap(ax, counties, municipalities, view=(x0, x1, y0, y1), labels=labels, simplify=simplify,
                  min_label_area=(45 * px) ** 2, halo=True, prefer=_in_units(ws, municipalities))
@@ -88,8 +91,23 @@ def draw_project(ax, ws: Workspace, *, lang: str = "sv", composite: bool = True,
         sections.append((layer_title(spec, lay.meta, lang), entries))
     sections.reverse()
     if sections and composite and result is not None:
-        sections.insert(0, sections.pop())  # the priority map's classes first
+        # The priority map's classes first, then the line that says why hatched units have none.
+        sections[:0] = sections[-head:][::-1]
+        del sections[-head:]
     return sections
+
+
+def _exclusions(ax, ws: Workspace, lang: str) -> list:
+    """The units removed by role = "exclude" layers hatched over the priority map, and their
+    legend section; nothing when no unit is excluded."""
+    excluded = ws.excluded_by
+    if excluded is None or ws.units is None or len(excluded) != ws.units.n:
+        return []
+    titles = excluding_titles(ws.project, excluded)
+    if not titles:
+        return []
+    draw_exclusions(ax, ws.units, excluded != "")
+    return [exclusion_legend(titles, lang)]
 
 
 def _outline_over_priority(art, entries, spec) -> None:
@@ -119,6 +137,9 @@ def legend_handles(sections) -> list:
                                       markeredgecolor="#333333", markersize=8, label=label or "—"))
             elif e.kind == "line":
                 handles.append(Line2D([], [], color=e.colour, linewidth=2.5, label=label or "—"))
+            elif e.kind == "hatch":
+                handles.append(Patch(facecolor=e.colour, edgecolor=e.edge or EXCLUDED_LINE, linewidth=0.5,
+                                     hatch="////", label=label or "—"))
             else:
                 handles.append(Patch(facecolor=e.colour, edgecolor="#444444", linewidth=0.5, label=label or "—"))
     return handles

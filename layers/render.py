@@ -67,7 +67,8 @@ def polygon_collection(geoms: np.ndarray, **kw):
     """One collection for all polygons. PolyCollection when nothing has holes (fast path);
     otherwise a PathCollection of compound paths so lakes and enclaves stay empty."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == 3
+    # Simplifying a sliver can leave an empty polygon, which has no ring to draw.
+    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
     parts, owner = parts[keep], owner[keep]
     holes = shapely.get_num_interior_rings(parts)
     if not holes.any():
@@ -462,6 +463,77 @@ class GridImage(Artist):
             renderer.draw_image(gc, left, bottom, im)
             gc.restore()
         self.stale = False
+
+
+# Excluded units (role = "exclude"): grey diagonal lines on a light grey, "not scored", as a
+# hatch rather than a colour so that it cannot be read as one more priority class.
+EXCLUDED_FACE = "#e2e2e2"
+EXCLUDED_LINE = "#6f6f6f"
+HATCH_SPACING_PT = 4.5  # distance between the diagonal lines, in points (the same on screen and paper)
+HATCH_WIDTH_PT = 1.2
+
+
+def _rgba8(colour: str) -> np.ndarray:
+    return (np.array(to_rgba(colour)) * 255).round().astype(np.uint8)
+
+
+class HatchImage(GridImage):
+    """Grid cells drawn as a hatch: light grey with grey diagonal lines, at the renderer's pixels.
+
+    The lines are laid in display pixels (like matplotlib's hatches), so a 500 m cell shows the
+    pattern at any zoom and one artist covers every excluded cell of the grid."""
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        drawn = self.screen_pixels(renderer)
+        if drawn is not None:
+            im, left, bottom = drawn
+            mag = renderer.get_image_magnification()
+            scale = renderer.points_to_pixels(1.0) * mag
+            period = max(int(round(HATCH_SPACING_PT * scale)), 4)
+            width = max(int(round(HATCH_WIDTH_PT * scale)), 1)
+            h, w = im.shape[:2]
+            # Row 0 is the bottom row: x − y constant runs up to the right, a "/" hatch.
+            cols = np.arange(w) + int(round(left * mag))
+            rows = np.arange(h) + int(round(bottom * mag))
+            on_line = (cols[None, :] - rows[:, None]) % period < width
+            inside = im[..., 3] > 0
+            im[inside & on_line] = _rgba8(EXCLUDED_LINE)
+            gc = renderer.new_gc()
+            self._set_gc_clip(gc)
+            gc.set_clip_rectangle(self.axes.bbox.frozen())
+            renderer.draw_image(gc, left, bottom, im)
+            gc.restore()
+        self.stale = False
+
+
+def draw_exclusions(ax, units: Units, excluded: np.ndarray, *, zorder: float = 0.55):
+    """The excluded units hatched, above the priority map: one :class:`HatchImage` for a grid,
+    one hatched polygon collection for areas. None when nothing is excluded."""
+    excluded = np.asarray(excluded, bool)
+    if units is None or not excluded.any():
+        return None
+    if units.kind == "grid":
+        full = np.zeros((units.grid.nx * units.grid.ny, 4), np.uint8)
+        full[units.flat[excluded]] = _rgba8(EXCLUDED_FACE)
+        return ax.add_artist(HatchImage(full.reshape(units.grid.ny, units.grid.nx, 4), units.grid.extent,
+                                        zorder=zorder))
+    coll, _owner = polygon_collection(units.geometry[excluded])
+    coll.set_facecolor(EXCLUDED_FACE)
+    coll.set_edgecolor(EXCLUDED_LINE)
+    coll.set_linewidth(0.4)
+    coll.set_hatch("////")
+    coll.set_hatchcolor(EXCLUDED_LINE)
+    coll.set_zorder(zorder)
+    ax.add_collection(coll, autolim=False)
+    return coll
+
+
+def exclusion_legend(titles: list[str], lang: str = "sv") -> tuple[str, list[LegendEntry]]:
+    """The legend section that says why the hatched units have no score: "Undantaget: <titles>"."""
+    return tr("excluded_legend", lang).format(names=", ".join(titles)), [LegendEntry("", "hatch", EXCLUDED_FACE,
+                                                                                       edge=EXCLUDED_LINE)]
 
 
 def priority_rgba(units: Units, cls: np.ndarray, k: int, alpha: float = 0.9) -> np.ndarray:

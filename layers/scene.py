@@ -27,9 +27,10 @@ from matplotlib.artist import Artist
 from matplotlib.colors import BoundaryNorm, ListedColormap
 
 from .export import base_layers, layer_title
-from .render import (DENSE_POLYGONS, LegendEntry, draw_basemap, draw_layer, draw_municipality_names,
-                     draw_no_weights_message, draw_priority, draw_unit_values, priority_colours, priority_legend,
-                     priority_rgba)
+from .exclusions import excluding_titles
+from .render import (DENSE_POLYGONS, LegendEntry, draw_basemap, draw_exclusions, draw_layer,
+                     draw_municipality_names, draw_no_weights_message, draw_priority, draw_unit_values,
+                     exclusion_legend, priority_colours, priority_legend, priority_rgba)
 from .style import Style
 from .workspace import Workspace
 
@@ -126,6 +127,9 @@ class MapScene:
         self._simplify = None
         self._highlight = None
         self._cached: CachedLayers | None = None
+        # The hatch over the units a role = "exclude" layer removes, and what it was built from.
+        self._hatch = None
+        self._hatch_sources: tuple = ()
 
     def _static_artists(self) -> list:
         """What CachedLayers paints: every layer, the base map and the names (all above the priority map)."""
@@ -251,6 +255,34 @@ class MapScene:
             self._no_weights_art = None
 
     def sync_composite(self) -> None:
+        self._sync_priority()
+        self._sync_exclusions()
+
+    def _exclusions_shown(self) -> bool:
+        ws = self.ws
+        c = ws.composite
+        return (self.show_composite and c is not None and not c.no_weights and ws.units is not None
+                and ws.excluded_by is not None and len(ws.excluded_by) == ws.units.n)
+
+    def _sync_exclusions(self) -> None:
+        """The excluded units hatched over whatever per-unit map is shown (they have no value in
+        any of them). Built again only when the exclusions or the units are new objects: a weight
+        step leaves the hatch alone."""
+        ws = self.ws
+        show = self._exclusions_shown()
+        if show and not self._same_objects((ws.excluded_by, ws.units), self._hatch_sources):
+            self._remove_hatch()
+            self._hatch = draw_exclusions(self.ax, ws.units, ws.excluded_by != "")
+            self._hatch_sources = (ws.excluded_by, ws.units)
+        if self._hatch is not None:
+            self._hatch.set_visible(show)
+
+    def _remove_hatch(self) -> None:
+        if self._hatch is not None and self._hatch.axes is not None:
+            self._hatch.remove()
+        self._hatch, self._hatch_sources = None, ()
+
+    def _sync_priority(self) -> None:
         ws = self.ws
         c = ws.composite
         want = self.show_composite and c is not None and ws.units is not None
@@ -329,6 +361,7 @@ class MapScene:
             a.remove()
         if self._priority is not None:
             self._priority.remove()
+        self._remove_hatch()
         if self._cached is not None and self._cached.axes is not None:
             self._cached.remove()
         self._cached = None
@@ -372,6 +405,10 @@ class MapScene:
                 from .i18n import tr
 
                 out.append((tr("priority_map", self.lang), priority_legend(ws.composite.k, self.lang), False))
+            titles = excluding_titles(ws.project, ws.excluded_by) if self._exclusions_shown() else []
+            if titles:  # right under the map it explains: why the hatched units have no colour
+                title, entries = exclusion_legend(titles, self.lang)
+                out.append((title, entries, False))
         for spec in ws.project.layers:
             lay = ws.layers.get(spec.id)
             entry = self._layer_art.get(spec.id)

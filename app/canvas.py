@@ -58,7 +58,7 @@ class MapCanvas(FigureCanvasQTAgg):
         self._band = None
         self.zoom_box_mode = False
         self.mode = NAVIGATE
-        self._capture_press = None  # (x px, y px, x map, y map, double-click) of a press in a capture mode
+        self._capture_press = None  # (x px, y px, x map, y map) of a press in a capture mode
         self.sketch: list[tuple[float, float]] = []  # the area's vertices so far
         self._sketch_art: Line2D | None = None
         self.setFocusPolicy(Qt.StrongFocus)
@@ -302,16 +302,13 @@ class MapCanvas(FigureCanvasQTAgg):
         self.draw_idle()
 
     def _capture_release(self, ev) -> None:
-        px, py, x, y, double = self._capture_press
+        px, py, x, y = self._capture_press
         self._capture_press = None
         if ev.x is not None and (abs(ev.x - px) + abs(ev.y - py)) > CLICK_SLOP_PX:
             return  # a drag in a capture mode: neither pan nor capture
         if self.mode == AREA:
-            if double:
-                self.finish_sketch()
-            else:
-                self.sketch.append((x, y))
-                self._show_sketch()
+            self.sketch.append((x, y))
+            self._show_sketch()
         else:
             self.point_captured.emit(self.mode, x, y)
 
@@ -319,7 +316,12 @@ class MapCanvas(FigureCanvasQTAgg):
         if ev.inaxes is not self.ax or ev.button != 1:
             return
         if self.mode != NAVIGATE:
-            self._capture_press = (ev.x, ev.y, ev.xdata, ev.ydata, bool(ev.dblclick))
+            if ev.dblclick and self.mode == AREA:
+                # Closed on the double-click itself: whether a release follows depends on the platform.
+                self._capture_press = None
+                self.finish_sketch()
+                return
+            self._capture_press = (ev.x, ev.y, ev.xdata, ev.ydata)
             return
         shift = ev.key is not None and "shift" in str(ev.key)
         self._press = (ev.x, ev.y, ev.xdata, ev.ydata, self.ax.get_xlim(), self.ax.get_ylim(),

@@ -201,6 +201,9 @@ class CaptureController(QObject):
 
     def _drop_editor(self) -> None:
         if self.editor is not None:
+            # Silenced at once: until Qt deletes it, an old line must not store anything.
+            self.editor.blockSignals(True)
+            self.editor.setObjectName("")
             self.editor.hide()
             self.editor.deleteLater()
             self.editor = None

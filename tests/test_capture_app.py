@@ -1,0 +1,307 @@
+"""Pins, sketched areas and dot votes placed with the mouse on the real main window (issue 11,
+item 5): real mouse and key events through QTest at the screen position of a known map point.
+
+Oracles: the workshop GeoPackage read back with GDAL (geopandas/pyogrio), a fresh process that
+wrote captures and died without closing, Counter tallies of the votes table, shapely geometry
+equality within one pixel's size in map units, and the axes' own limits for pan/no-pan.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit
+
+from conftest import open_sample_window
+from skikt.layers.captures import DEFAULT_DOTS, SUFFIX
+
+
+def _store_file(project_path):
+    return project_path.with_name(project_path.stem + SUFFIX)
+
+
+def _screen(canvas, x: float, y: float) -> QPoint:
+    """The widget pixel (Qt, top-left origin) showing map point (x, y)."""
+    px, py = canvas.ax.transData.transform((x, y))
+    ratio = canvas.device_pixel_ratio or 1.0
+    return QPoint(int(round(px / ratio)), int(round(canvas.height() - py / ratio)))
+
+
+def _map_point(canvas, fx: float, fy: float) -> tuple[float, float]:
+    """A map point at fractions (fx, fy) of the current view."""
+    x0, x1 = canvas.ax.get_xlim()
+    y0, y1 = canvas.ax.get_ylim()
+    return x0 + (x1 - x0) * fx, y0 + (y1 - y0) * fy
+
+
+def _pixel(canvas) -> float:
+    """One screen pixel in map units."""
+    x0, x1 = canvas.ax.get_xlim()
+    return (x1 - x0) / canvas.ax.get_window_extent().width * (canvas.device_pixel_ratio or 1.0)
+
+
+def _click(canvas, x, y):
+    QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, _screen(canvas, x, y))
+
+
+def _type(widget, text: str) -> None:
+    """Real key events carrying the text (QTest.keyClicks only takes ASCII, and comments are Swedish)."""
+    for ch in text:
+        for kind in (QEvent.KeyPress, QEvent.KeyRelease):
+            QApplication.sendEvent(widget, QKeyEvent(kind, Qt.Key_unknown, Qt.NoModifier, ch))
+
+
+def _comment_edit(window):
+    return window.canvas.findChild(QLineEdit, "capture_comment")
+
+
+def _mode(qtbot, window, digit):
+    qtbot.keyClick(window, digit, Qt.ControlModifier)
+
+
+def _pick_group(window, gid):
+    box = window.capture_controller.group_box
+    box.setCurrentIndex(box.findData(gid))
+
+
+def _unit_point(window, index):
+    units = window.model.ws.units
+    return tuple(units.centres[index])
+
+
+def _central_units(window, n):
+    """n distinct units near the middle of the view, well inside their cells."""
+    units = window.model.ws.units
+    cx, cy = _map_point(window.canvas, 0.5, 0.5)
+    order = np.argsort(np.hypot(units.centres[:, 0] - cx, units.centres[:, 1] - cy))
+    return [int(i) for i in order[:n * 7:7]]
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_pin_lands_where_clicked_with_its_comment_and_group(qtbot, window, sample_copy):
+    canvas = window.canvas
+    _pick_group(window, "regionen")
+    _mode(qtbot, window, Qt.Key_2)
+    assert canvas.mode == "pin"
+    x, y = _map_point(canvas, 0.42, 0.61)
+    _click(canvas, x, y)
+    edit = _comment_edit(window)
+    assert edit is not None and edit.isVisible()
+    _type(edit, "Här behövs en vårdcentral")
+    qtbot.keyClick(edit, Qt.Key_Return)
+    # Esc on a second pin stores nothing.
+    _click(canvas, *_map_point(canvas, 0.3, 0.3))
+    _type(_comment_edit(window), "glöm mig")
+    qtbot.keyClick(_comment_edit(window), Qt.Key_Escape)
+
+    pins = gpd.read_file(_store_file(sample_copy), layer="pins")
+    assert len(pins) == 1
+    assert pins["comment"].iloc[0] == "Här behövs en vårdcentral"
+    assert pins["group_id"].iloc[0] == "regionen"
+    assert pins.crs.to_epsg() == 3006
+    point = pins.geometry.iloc[0]
+    assert abs(point.x - x) <= _pixel(canvas) and abs(point.y - y) <= _pixel(canvas)
+    # and it is drawn: the overlay holds it at the same place
+    drawn = window.capture_controller.overlay.data.pins
+    assert shapely.equals_exact(drawn.geometry.iloc[0], point, tolerance=1e-6)
+
+
+def test_an_area_drawn_by_clicks_has_the_clicked_vertices(qtbot, window, sample_copy):
+    canvas = window.canvas
+    _pick_group(window, "lansstyrelsen")
+    _mode(qtbot, window, Qt.Key_3)
+    clicked = [_map_point(canvas, fx, fy) for fx, fy in ((0.30, 0.30), (0.55, 0.32), (0.60, 0.58), (0.35, 0.62))]
+    for x, y in clicked:
+        _click(canvas, x, y)
+    assert len(canvas.sketch) == 4 and canvas._sketch_art is not None  # the rubber band
+    qtbot.keyClick(canvas, Qt.Key_Return)  # Enter closes the polygon
+    edit = _comment_edit(window)
+    _type(edit, "Vattenskydd viktigt här")
+    qtbot.keyClick(edit, Qt.Key_Return)
+    # A second area closed by a double-click on its last vertex.
+    second = [_map_point(canvas, fx, fy) for fx, fy in ((0.7, 0.2), (0.85, 0.2), (0.78, 0.35))]
+    for x, y in second[:-1]:
+        _click(canvas, x, y)
+    QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, _screen(canvas, *second[-1]))
+    QTest.mouseDClick(canvas, Qt.LeftButton, Qt.NoModifier, _screen(canvas, *second[-1]))
+    qtbot.keyClick(_comment_edit(window), Qt.Key_Return)  # an empty comment is allowed
+
+    areas = gpd.read_file(_store_file(sample_copy), layer="areas")
+    assert list(areas["comment"]) == ["Vattenskydd viktigt här", ""]
+    assert list(areas["group_id"]) == ["lansstyrelsen", "lansstyrelsen"]
+    tol = _pixel(canvas)
+    for polygon, vertices in zip(areas.geometry, (clicked, second)):
+        assert shapely.equals_exact(shapely.normalize(polygon), shapely.normalize(shapely.Polygon(vertices)),
+                                    tolerance=tol)
+    # Esc drops a sketch: nothing written
+    _click(canvas, *_map_point(canvas, 0.2, 0.2))
+    _click(canvas, *_map_point(canvas, 0.25, 0.2))
+    qtbot.keyClick(canvas, Qt.Key_Escape)
+    assert canvas.sketch == [] and len(gpd.read_file(_store_file(sample_copy), layer="areas")) == 2
+
+
+def test_dots_tally_matches_an_independent_count_and_a_spent_budget_is_refused(qtbot, window, sample_copy):
+    canvas = window.canvas
+    controller = window.capture_controller
+    a, b, c = _central_units(window, 3)
+    units = window.model.ws.units
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, "kommunerna")
+    for unit in (a, a, a, b, b):
+        _click(canvas, *_unit_point(window, unit))
+    _pick_group(window, "regionen")
+    for unit in (b, c):
+        _click(canvas, *_unit_point(window, unit))
+    assert controller.dots_label.text().strip() == f"{DEFAULT_DOTS - 2} prickar kvar"
+    path = _store_file(sample_copy)
+    with sqlite3.connect(path) as con:
+        before = con.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
+    _pick_group(window, "kommunerna")
+    window.statusBar().clearMessage()
+    _click(canvas, *_unit_point(window, c))  # the sixth dot of "kommunerna": refused
+    line = window.statusBar().currentMessage()
+    assert "\n" not in line and "kommunerna" in line
+    assert str(DEFAULT_DOTS) in line
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == before
+
+    votes = pyogrio.read_dataframe(path, layer="votes")
+    expected = Counter()
+    for unit_id, dots in zip(votes["unit_id"], votes["dots"]):
+        expected[unit_id] += int(dots)
+    assert expected == Counter({units.ids[a]: 3, units.ids[b]: 3, units.ids[c]: 1})
+    drawn = {unit_id: int(text.get_text()) for unit_id, text in controller.overlay.tally_texts}
+    assert drawn == dict(expected)
+    # each number sits at its unit's centre
+    for unit_id, text in controller.overlay.tally_texts:
+        i = list(units.ids).index(unit_id)
+        np.testing.assert_allclose(text.get_position(), units.centres[i])
+
+
+def test_a_dot_needs_a_group_and_a_unit(qtbot, window, sample_copy):
+    canvas = window.canvas
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, None)
+    _click(canvas, *_unit_point(window, _central_units(window, 1)[0]))
+    assert "välj en grupp" in window.statusBar().currentMessage()
+    _pick_group(window, "regionen")
+    x0, x1 = canvas.ax.get_xlim()
+    y0, y1 = canvas.ax.get_ylim()
+    _click(canvas, x0 + (x1 - x0) * 0.02, y1 - (y1 - y0) * 0.3)  # west of the county: no unit
+    assert "studieområdet" in window.statusBar().currentMessage()
+    path = _store_file(sample_copy)
+    assert not path.exists() or len(pyogrio.read_dataframe(path, layer="votes")) == 0
+
+
+def _drag(canvas, start: QPoint, end: QPoint):
+    QTest.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, start)
+    for t in (0.25, 0.5, 0.75, 1.0):
+        QTest.mouseMove(canvas, QPoint(int(start.x() + (end.x() - start.x()) * t),
+                                       int(start.y() + (end.y() - start.y()) * t)))
+    QTest.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, end)
+
+
+def test_in_dot_mode_a_drag_does_not_pan_and_a_click_does_not_identify(qtbot, window):
+    canvas = window.canvas
+    info = window.info_panel
+    centre = _screen(canvas, *_map_point(canvas, 0.5, 0.5))
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, "regionen")
+    limits = (canvas.ax.get_xlim(), canvas.ax.get_ylim())
+    _drag(canvas, centre, centre + QPoint(120, 60))
+    assert (canvas.ax.get_xlim(), canvas.ax.get_ylim()) == limits
+    _click(canvas, *_unit_point(window, _central_units(window, 1)[0]))
+    assert info._last is None  # no identify
+    # back in Navigera: the drag pans, the click identifies
+    _mode(qtbot, window, Qt.Key_1)
+    assert canvas.mode == "navigate"
+    _drag(canvas, centre, centre + QPoint(120, 60))
+    x0 = canvas.ax.get_xlim()[0]
+    assert x0 == pytest.approx(limits[0][0] - 120 * _pixel(canvas), rel=0, abs=3 * _pixel(canvas))
+    _click(canvas, *_map_point(canvas, 0.5, 0.5))
+    assert info._last is not None
+
+
+def test_ctrl_z_on_the_map_undoes_the_last_capture_not_a_project_step(qtbot, window, sample_copy):
+    canvas = window.canvas
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, "regionen")
+    a, b = _central_units(window, 2)
+    _click(canvas, *_unit_point(window, a))
+    _click(canvas, *_unit_point(window, b))
+    steps = window.model.undo.index()
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier)
+    votes = pyogrio.read_dataframe(_store_file(sample_copy), layer="votes")
+    assert list(votes["unit_id"]) == [window.model.ws.units.ids[a]]
+    assert window.model.undo.index() == steps
+    log = pyogrio.read_dataframe(_store_file(sample_copy), layer="decision_log")
+    assert list(log["kind"]) == ["vote", "vote", "undo"]
+
+
+def test_export_captures_to_geopackage_and_csv(qtbot, window, sample_copy, tmp_path):
+    canvas = window.canvas
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, "regionen")
+    _click(canvas, *_unit_point(window, _central_units(window, 1)[0]))
+    out = tmp_path / "ut" / "fangster.gpkg"
+    out.parent.mkdir()
+    written = window.capture_controller.export(out)
+    assert written == [out]
+    layers = {name for name, _ in pyogrio.list_layers(out)}
+    assert {"pins", "areas", "votes", "tally", "decision_log"} <= layers
+    assert "fangster.gpkg" in window.statusBar().currentMessage()
+    csv = window.capture_controller.export(tmp_path / "ut" / "f.csv")
+    assert {p.name for p in csv} >= {"f_votes.csv", "f_tally.csv", "f_pins.csv"}
+    # A project input is never overwritten by an export: one line, nothing written.
+    before = (sample_copy.parent / "kultur_besoksnaring.gpkg").read_bytes()
+    assert window.capture_controller.export(sample_copy.parent / "kultur_besoksnaring.gpkg") == []
+    assert (sample_copy.parent / "kultur_besoksnaring.gpkg").read_bytes() == before
+
+
+WRITER = """
+import os, sys, shapely
+from skikt.layers.captures import WorkshopStore
+from skikt.layers.project import read_project
+project = read_project(sys.argv[1])
+s = WorkshopStore.for_project(project)
+s.add_pin((float(sys.argv[2]), float(sys.argv[3])), "nål före kraschen", "kommunerna")
+s.add_area(shapely.box(670000, 6575000, 676000, 6581000), "område före kraschen", "regionen")
+for unit in sys.argv[4:]:
+    s.add_vote(unit, "regionen", 1)
+s.add_vote(sys.argv[4], "kommunerna", 2)
+os._exit(0)  # the laptop dies: no close, no clean exit
+"""
+
+
+def test_captures_survive_a_killed_process_and_are_back_on_the_map(qtbot, sample_copy, sample_ws):
+    units = sample_ws.units
+    centre = units.centres.mean(axis=0)
+    picked = [str(units.ids[i]) for i in np.argsort(np.hypot(*(units.centres - centre).T))[:3]]
+    done = subprocess.run([sys.executable, "-c", WRITER, str(sample_copy), str(centre[0]), str(centre[1]), *picked],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    window = open_sample_window(qtbot, sample_copy)
+    data = window.capture_controller.overlay.data
+    assert data is not None
+    assert list(data.pins["comment"]) == ["nål före kraschen"]
+    assert shapely.equals_exact(data.pins.geometry.iloc[0], shapely.Point(centre), tolerance=1e-6)
+    assert shapely.equals(data.areas.geometry.iloc[0], shapely.box(670000, 6575000, 676000, 6581000))
+    expected = Counter(picked) + Counter({picked[0]: 2})
+    drawn = {unit_id: int(text.get_text()) for unit_id, text in window.capture_controller.overlay.tally_texts}
+    assert drawn == dict(expected)
+    # the drawn artists are on the desk map's axes
+    assert all(art.axes is window.canvas.ax for art in window.capture_controller.overlay.artists)

@@ -164,3 +164,23 @@ def iter_monte_carlo(normalised: Normalised, weights, draws: int = 1000, spread:
     if n_scored:
         pct[:, scored] = np.percentile(rank_by_unit, PERCENTILES, axis=1)
     return Uncertainty(draws, float(spread), c, seed, p_top, pct[0], pct[1], pct[2])
+
+
+# The p_top map's classes, low to high: a value v is in class j when bounds[j] <= v < bounds[j+1]
+# (the top edge closed). "Never" is exactly 0: the smallest share above it is 1/draws.
+P_TOP_BOUNDS = (0.0, 1e-9, 0.1, 0.5, 0.9, 1.0)
+P_TOP_LABELS = ("ptop_never", "ptop_rarely", "ptop_depends", "ptop_likely", "ptop_sure")
+P_TOP_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#6a51a3", "#3f007d")  # ColorBrewer Purples: one hue, colour-blind safe
+
+
+def p_top_map(u: Uncertainty, lang: str = "sv"):
+    """The share of draws in the top class as a per-unit map (layers.unit_maps.UnitMap) in five
+    classes whose labels say the probabilities: never (0), rarely (< 10 %), depends on the weights
+    (10–50 %), probably (50–90 %), certainly high priority (≥ 90 %)."""
+    from .i18n import tr
+    from .unit_maps import UnitMap
+
+    note = tr("ptop_note", lang).format(draws=f"{u.draws:,}".replace(",", "\u2009"), spread=f"{u.spread:.0%}",
+                                         seed=u.seed)
+    return UnitMap(np.asarray(u.p_top, float), P_TOP_BOUNDS, P_TOP_COLOURS,
+                   tuple(tr(key, lang) for key in P_TOP_LABELS), tr("ptop_title", lang), note, "p_top")

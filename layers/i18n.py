@@ -773,6 +773,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "cap_no_units": ("enheterna är inte beräknade än", "the units are not computed yet"),
     "cap_no_store": ("kan inte spara fångster: {reason}", "cannot store captures: {reason}"),
     "cap_groups_title": ("Grupper · prickar kvar", "Groups · dots left"),
+    "pres_vote_banner": ("Prickar: {group} ({n} kvar) · klicka en ruta · 1–{keys} grupp · Z ångra · V klar",
+                         "Dots: {group} ({n} left) · click a unit · 1–{keys} group · Z undo · V done"),
+    "pres_pin_banner": ("Nålar: {group} · klicka på kartan · 1–{keys} grupp, 0 ingen · Z ångra · P klar",
+                        "Pins: {group} · click the map · 1–{keys} group, 0 none · Z undo · P done"),
     # --- decision methods: AHP dialog, OWA slider, p_top map (helper DM1) ---
     "ahp_warning": ("AHP:s konsistenskvot {cr} är över {limit}: bedömningarna motsäger varandra; mest motsägelsefulla paret är '{a}' mot '{b}'",
                     "AHP consistency ratio {cr} is above {limit}: the judgements contradict each other; the most inconsistent pair is '{a}' vs '{b}'"),
@@ -895,6 +899,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "vc_not_ready": ("Lagret {name} är inte beräknat ännu – försök igen när kartan är klar",
                      "The layer {name} is not computed yet – try again when the map is ready"),
     "cmd_curve": ("Värdekurva för {name}", "Value curve for {name}"),
+    "norm_piecewise": ("värdekurva", "value curve"),  # the Weights dock's list of normalisations
     # --- national scale: dask engine and CLI (helper ND) ---
     "nd_mc_too_large": ("--uncertainty {draws} över omkring {cells} rutor är fler än {limit} ruta-dragningar, "
                         "som dask-motorn räknar exakt (varje dragning sorterar hela rutnätet, 4 byte per ruta och "

@@ -42,10 +42,12 @@ import shapely
 
 from . import indicators as ind
 from .composite import (_equal_interval_breaks, _fisher_jenks, _quantile_breaks, _spread_breaks, classify,
-                        JENKS_MAX_VALUES, Normalised)
+                        combined_score, JENKS_MAX_VALUES)
 from .errors import SkiktError
 from .project import IndicatorSpec, Project, check_scorable, read_project
 from .raster import GridSpec, area_per_cell_rows, disjoint_union, fill_polygons
+from .tiled_extras import (distinct_table, draw_ranks, draw_scores, extra_scores, ExtraSpec, group_columns,
+                           MC_TABLE_BYTES, merge_sorted, overlap_of, sorted_scores, tile_rows, uncertainty_columns)
 from .units import Units
 from .workspace import Cancelled, Workspace
 
@@ -54,6 +56,8 @@ TILE_CELLS = 1024  # cells along a tile side: 1024² cells ≈ 8 MB per float64 
 # about 1.2 GB at 2.5 M cells with 8 indicators (docs/notes/N.md); at 3 M cells it passes 1.5 GB
 # and the national 250 m grid (6.5 M) would need several GB on one core.
 DASK_SUGGEST_CELLS = 3_000_000
+
+TEST_DELAY_ENV = "SKIKT_TEST_TILE_DELAY"
 
 Progress = Callable[[float, str], None]
 
@@ -124,6 +128,10 @@ class TileScored:
     geo: np.ndarray  # (n,) float32
     rank: np.ndarray | None = None  # (n,) int64, 0 = no score
     cls: np.ndarray | None = None  # (n,) int16, 0 = no score
+    sector: np.ndarray | None = None  # (s, n) float32 sector scores, until the overlap is counted
+    group: np.ndarray | None = None  # (g + 1, n) float32 group and consensus scores, until ranked
+    overlap: np.ndarray | None = None  # (n,) int8: sectors in whose own top class the cell is
+    extra: dict = field(default_factory=dict)  # --groups / --uncertainty columns, in output order
 
 
 @dataclass
@@ -158,6 +166,7 @@ def _band_values(job: IndicatorJob, part, tile: Tile, grid: GridSpec, units: Uni
 
 def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list, subsets: list,
                  grid: GridSpec) -> TileRaw:
+    _test_delay()
     units = window_units(study, tile.window, crs)
     raw = np.empty((len(jobs), units.n))
     if units.n == 0:
@@ -173,6 +182,20 @@ def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list,
         else:
             raw[j] = ind.compute(job.spec, part, units, job.layer_id).values
     return TileRaw(tile, units.flat, raw)
+
+
+def _test_delay() -> None:
+    """SKIKT_TEST_TILE_DELAY=SECONDS makes every tile sleep that long before its work: a hook that
+    lets the cancel test interrupt a run that is certainly still going. Only a sleep, and only
+    when the variable holds a number of seconds (at most a minute)."""
+    text = os.environ.get(TEST_DELAY_ENV)
+    if text:
+        try:
+            seconds = float(text)
+        except ValueError:
+            return
+        if 0 < seconds <= 60:
+            time.sleep(seconds)
 
 
 def _numbers(frame, column: str) -> np.ndarray:
@@ -309,15 +332,14 @@ def normalise_tile(raw: np.ndarray, st: NormStats, table: tuple | None) -> np.nd
     return out.astype(np.float32)
 
 
-def _score_tile(t: TileRaw, stats: list[NormStats], tables: list, ids, sectors, weights, all_valid: bool) -> TileScored:
+def _score_tile(t: TileRaw, stats: list[NormStats], tables: list, ids, sectors, weights, all_valid: bool,
+                extra: ExtraSpec) -> TileScored:
     norm = np.vstack([normalise_tile(t.raw[j], st, tables[j]) for j, st in enumerate(stats)]) if stats else \
         np.zeros((0, len(t.flat)), np.float32)
-    rows = Normalised(list(ids), list(sectors), norm)
-    # The in-memory engine takes its "no value missing anywhere" shortcut for the whole grid at
-    # once; a tile must take the same branch, or a score could differ in its last bit.
-    rows._all_valid = all_valid
+    rows = tile_rows(norm, ids, sectors, all_valid)
     w = np.asarray(weights, np.float32)
-    return TileScored(t.tile, t.flat, norm, rows.weighted_mean(w), rows.geometric_mean(w))
+    sector, group = extra_scores(rows, extra)
+    return TileScored(t.tile, t.flat, norm, rows.weighted_mean(w), rows.geometric_mean(w), sector=sector, group=group)
 
 
 def _score_table(t: TileScored):
@@ -339,6 +361,47 @@ def _rank_tile(t: TileScored, table, thresholds: np.ndarray) -> TileScored:
             cls += s < threshold  # NaN compares False
     cls[~scored] = 0
     t.rank, t.cls = rank, cls
+    return t
+
+
+def _sector_table(t: TileScored, i: int):
+    return distinct_table(t.sector[i])
+
+
+def _group_table(t: TileScored, i: int):
+    return distinct_table(t.group[i])
+
+
+def _finish_tile(t: TileScored, sector_thresholds: list, group_views: list, group_ids: list[str]) -> TileScored:
+    """Overlap and group columns from the global thresholds and tables; the per-sector and
+    per-group scores are dropped once counted."""
+    t.overlap = overlap_of(t.sector, sector_thresholds)
+    if group_views:
+        t.extra.update(group_columns(t.group, group_views, group_ids))
+    t.sector = t.group = None
+    return t
+
+
+def _draw_scored(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool):
+    rows = tile_rows(t.norm, ids, sectors, all_valid)
+    scored = ~np.isnan(combined_score(rows, spec.draws[0], "mean", 1.0))
+    return rows, scored
+
+
+def _mc_sorted(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool, start: int, stop: int):
+    rows, _ = _draw_scored(t, spec, ids, sectors, all_valid)
+    return sorted_scores(draw_scores(rows, spec, start, stop))
+
+
+def _mc_ranks(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool, start: int, stop: int, merged,
+              dtype) -> np.ndarray:
+    rows, scored = _draw_scored(t, spec, ids, sectors, all_valid)
+    return draw_ranks(draw_scores(rows, spec, start, stop), merged, scored, dtype)
+
+
+def _mc_finish(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool, top_size: int, *chunks) -> TileScored:
+    _, scored = _draw_scored(t, spec, ids, sectors, all_valid)
+    t.extra.update(uncertainty_columns(list(chunks), scored, top_size))
     return t
 
 
@@ -386,11 +449,33 @@ def _validate(job: IndicatorJob, frame, study, crs) -> list[str]:
     return ind.compute(job.spec, frame, units, job.layer_id).warnings
 
 
+def refuse_unsupported(project: Project) -> None:
+    """Decision methods this engine does not compute yet are refused in one line rather than
+    silently scored as a plain weighted mean (which would not be the in-memory engine's numbers)."""
+    method = (project.extra.get("combine") or {}).get("method", "mean")
+    found = None
+    if method != "mean":
+        found = f"[combine] method = \"{method}\""
+    elif project.extra.get("ahp") is not None:
+        found = "[ahp]"
+    else:
+        for spec in project.layers:
+            if spec.extra.get("role") == "exclude":
+                found = f"layer '{spec.id}' role = \"exclude\""
+                break
+            if spec.indicator is not None and spec.indicator.normalize == "piecewise":
+                found = f"layer '{spec.id}' normalize = \"piecewise\""
+                break
+    if found:
+        raise SkiktError.of("nd_unsupported", project.path, what=found)
+
+
 def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
     check_scorable(project)
     if project.units.kind != "grid":
         raise SkiktError(f"{project.path}: --engine dask scores grids; this project's units are areas "
                          "(a few hundred areas need no cluster: use the default engine)")
+    refuse_unsupported(project)
     ws = Workspace(project)
     specs = project.indicator_layers()
     for spec in specs:
@@ -498,10 +583,11 @@ class _Runner:
                               f"{message} {total - len(pending)}/{total}")
 
 
-def _tree_merge(client, parts: list):
+def _tree_merge(client, parts: list, merge=None):
     """Merge tables pairwise on the cluster (a tree, so no single task holds every table twice)."""
+    merge = merge or merge_tables
     while len(parts) > 1:
-        parts = [client.submit(merge_tables, parts[i], parts[i + 1], pure=False) if i + 1 < len(parts) else parts[i]
+        parts = [client.submit(merge, parts[i], parts[i + 1], pure=False) if i + 1 < len(parts) else parts[i]
                  for i in range(0, len(parts), 2)]
     return parts[0]
 
@@ -523,6 +609,16 @@ class TiledResult:
     n_scored: int
     layer_ids: list[str]
     warnings: list[str]
+    extra: ExtraSpec | None = None
+
+    @property
+    def extra_names(self) -> list[str]:
+        """The --groups and --uncertainty columns, in the order the tables write them."""
+        if not self.extra:
+            return []
+        names = [c for g in self.extra.group_ids for c in (f"{g}_score", f"{g}_rank")]
+        names += ["consensus_score", "consensus_rank", "rank_spread"] if self.extra.groups else []
+        return names + (["p_top", "rank_p05", "rank_p50", "rank_p95"] if self.extra.uncertainty else [])
 
     def frame(self, client):
         """All cells in the in-memory engine's order, as a DataFrame (small grids and tests only)."""
@@ -532,13 +628,9 @@ class TiledResult:
         parts = []
         for raw, sc in zip(client.gather(self.raw), client.gather(self.scored)):
             r, c = np.divmod(sc.flat, sc.tile.window.nx)
-            flat = (r + sc.tile.r0) * g.nx + (c + sc.tile.c0)
-            d = {"flat": flat, "score": sc.score.astype(float), "geo_score": sc.geo.astype(float),
-                 "rank": sc.rank, "priority_class": sc.cls.astype(int)}
-            for j, lid in enumerate(self.layer_ids):
-                d[f"{lid}_raw"] = raw.raw[j]
-                d[f"{lid}_norm"] = sc.norm[j].astype(float)
-            parts.append(pd.DataFrame(d))
+            d = cell_columns(raw, sc, self.layer_ids)
+            d.insert(0, "flat", (r + sc.tile.r0) * g.nx + (c + sc.tile.c0))
+            parts.append(d)
         df = pd.concat(parts).sort_values("flat").reset_index(drop=True)
         xy = g.centres(df["flat"].to_numpy())
         df.insert(0, "x", xy[:, 0])
@@ -546,18 +638,72 @@ class TiledResult:
         return df.drop(columns="flat")
 
 
+def cell_columns(raw: TileRaw | None, sc: TileScored, layer_ids: list[str]):
+    """One tile's cells as the in-memory engine's result table orders its columns (``x`` and
+    ``y`` are added by the caller): score, geo_score, rank, priority_class, overlap, the Monte
+    Carlo's columns, raw and normalised values, then the groups' (and the Monte Carlo's after
+    them when both are asked for, as ``skikt score --groups --uncertainty`` writes them)."""
+    import pandas as pd
+
+    d = {"score": sc.score.astype(float), "geo_score": sc.geo.astype(float), "rank": sc.rank,
+         "priority_class": sc.cls.astype(int), "overlap": sc.overlap.astype(int)}
+    uncertainty = {k: v for k, v in sc.extra.items() if k in ("p_top", "rank_p05", "rank_p50", "rank_p95")}
+    grouped = {k: v for k, v in sc.extra.items() if k not in uncertainty}
+    if not grouped:
+        d.update(uncertainty)
+    for j, lid in enumerate(layer_ids):
+        if raw is not None:
+            d[f"{lid}_raw"] = raw.raw[j]
+        d[f"{lid}_norm"] = sc.norm[j].astype(float)
+    for name, values in grouped.items():
+        d[name] = pd.Series(values, dtype="Int64").mask(values == 0) if name.endswith("_rank") else values
+    if grouped:
+        d.update(uncertainty)
+    return pd.DataFrame(d)
+
+
+def plan_extras(prepared: Prepared, groups: bool = False, uncertainty: tuple[int, float] | None = None) -> ExtraSpec:
+    """What the run adds to the standard columns: the sector vectors of the overlap always, the
+    groups' vectors with ``groups``, the Monte Carlo draws with ``uncertainty`` = (draws, spread).
+    Bad groups and a Monte Carlo too large are refused here, before any tile is computed."""
+    from .tiled_extras import check_group_columns, group_vectors, monte_carlo_draws, sector_vectors
+    from .units import grid_memory
+
+    project = prepared.project
+    ids = [j.layer_id for j in prepared.jobs]
+    weights = np.asarray([j.spec.weight for j in prepared.jobs], np.float32)
+    spec = ExtraSpec(sector_vectors(weights, prepared.sectors), [], None, k=project.units.classes)
+    if groups:
+        spec.group_ids, spec.group_vectors = group_vectors(project, ids)
+        columns = ["unit_id", "x", "y", "score", "geo_score", "rank", "priority_class", "overlap"]
+        check_group_columns(project, spec.group_ids, columns + [f"{i}_{c}" for i in ids for c in ("raw", "norm")])
+    if uncertainty is not None:
+        draws, spread = uncertainty
+        cells_about = grid_memory(prepared.study, prepared.grid.cell, len(ids))[1]
+        sampled, c, seed = monte_carlo_draws(weights, draws, spread, cells_about, project.path)
+        spec.spread_zero = bool(np.isinf(c))
+        spec.draws = sampled[:1] if spec.spread_zero else sampled
+        spec.n_draws, spec.spread, spec.concentration, spec.seed = draws, float(spread), c, seed
+    return spec
+
+
 def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None, prepared: Prepared | None = None) -> TiledResult:
-    """Every step of the in-memory engine, tile by tile on ``client``'s cluster."""
+                cancel: Callable[[], bool] | None = None, prepared: Prepared | None = None,
+                groups: bool = False, uncertainty: tuple[int, float] | None = None,
+                extra: ExtraSpec | None = None) -> TiledResult:
+    """Every step of the in-memory engine, tile by tile on ``client``'s cluster; with ``groups``
+    the workshop groups' columns, with ``uncertainty`` = (draws, spread) the Monte Carlo's."""
     run = _Runner(client, progress, cancel)
     run.say(0.0, "loading layers")
     p = prepared or prepare(project, tile_cells)
+    extra = extra or plan_extras(p, groups, uncertainty)
     run.say(0.05, f"{len(p.tiles)} tiles")
     study = client.scatter(p.study, broadcast=True)
     frames = [client.scatter(f, broadcast=True) for f in p.frames]
     raws = [client.submit(_raw_of_tile, t, study, project.crs, p.jobs, frames, [s[i] for s in p.subsets],
                           p.grid, pure=False) for i, t in enumerate(p.tiles)]
-    run.wait(raws, 0.05, 0.6, "raw indicators, tile")
+    end_scores = 0.6 if extra.uncertainty else 0.8
+    run.wait(raws, 0.05, end_scores * 0.75, "raw indicators, tile")
 
     # Global statistics.
     specs = [j.spec for j in p.jobs]
@@ -565,7 +711,7 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
                    for s in specs]
     summaries = [client.submit(_tile_summary, r, wants_table, pure=False) for r in raws]
     small = client.gather([client.submit(_without_tables, s, pure=False) for s in summaries])
-    run.say(0.65, "global statistics")
+    run.say(end_scores * 0.8, "global statistics")
     n_cells = sum(s["cells"] for s in small)
     stats, tables = [], []
     for j, s in enumerate(specs):
@@ -586,18 +732,68 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
     all_valid = all(st.n == n_cells for st in stats)
     ids = [j.layer_id for j in p.jobs]
     weights = [j.spec.weight for j in p.jobs]
-    scored = [client.submit(_score_tile, r, stats, tables, ids, p.sectors, weights, all_valid, pure=False)
+    scored = [client.submit(_score_tile, r, stats, tables, ids, p.sectors, weights, all_valid, extra, pure=False)
               for r in raws]
-    run.wait(scored, 0.65, 0.8, "scores, tile")
+    run.wait(scored, end_scores * 0.8, end_scores * 0.9, "scores, tile")
 
-    # Global ranks and classes from the distinct-score table.
+    # Global ranks and classes from the distinct-score table; the overlap's and the groups' from theirs.
     score_table = _tree_merge(client, [client.submit(_score_table, s, pure=False) for s in scored])
     score_table = client.submit(_as_view, score_table, pure=False)
     n_scored, thresholds = client.submit(_thresholds_of_table, score_table, project.units.classes,
                                          pure=False).result()
     ranked = [client.submit(_rank_tile, s, score_table, thresholds, pure=False) for s in scored]
-    run.wait(ranked, 0.8, 0.9, "ranks, tile")
-    return TiledResult(p, raws, ranked, n_cells, n_scored, ids, p.warnings)
+    sector_thresholds = [client.submit(_kth_largest_of, _tree_merge(
+        client, [client.submit(_sector_table, s, i, pure=False) for s in ranked]), extra.k, pure=False).result()
+        for i in range(len(extra.sectors))]
+    group_views = [client.submit(_as_view, _tree_merge(
+        client, [client.submit(_group_table, s, i, pure=False) for s in ranked]), pure=False)
+        for i in range(len(extra.group_vectors) if extra.groups else 0)]
+    ranked = [client.submit(_finish_tile, s, sector_thresholds, group_views, extra.group_ids, pure=False)
+              for s in ranked]
+    run.wait(ranked, end_scores * 0.9, end_scores, "ranks, tile")
+    del score_table, group_views
+    if extra.uncertainty:
+        ranked = _monte_carlo(client, run, ranked, extra, ids, p.sectors, all_valid, n_cells, end_scores)
+    return TiledResult(p, raws, ranked, n_cells, n_scored, ids, p.warnings, extra)
+
+
+def _kth_largest_of(table, k: int):
+    from .tiled_extras import kth_largest
+
+    return kth_largest(SortedView(*table), k)
+
+
+def _monte_carlo(client, run, scored: list, spec: ExtraSpec, ids, sectors, all_valid: bool, n_cells: int,
+                 lo: float) -> list:
+    """The weight Monte Carlo (tiled_extras): per batch of draws, every tile's sorted scores are
+    merged into the grid's, then each tile ranks its cells against them; the ranks stay with the
+    tile until its p_top and percentiles are taken."""
+    draws = len(spec.draws)
+    batch = int(max(1, min(64, MC_TABLE_BYTES // max(n_cells * 8, 1))))
+    dtype = np.uint16 if n_cells < 2**16 else np.int32  # as uncertainty.monte_carlo
+    common = (spec, ids, sectors, all_valid)
+    chunks: list[list] = [[] for _ in scored]
+    n_scored = None
+    for start in range(0, draws, batch):
+        stop = min(draws, start + batch)
+        parts = [client.submit(_mc_sorted, s, *common, start, stop, pure=False) for s in scored]
+        merged = _tree_merge(client, parts, merge=merge_sorted)
+        if n_scored is None:
+            n_scored = client.submit(_first_length, merged, pure=False).result()
+        ranks = [client.submit(_mc_ranks, s, *common, start, stop, merged, dtype, pure=False) for s in scored]
+        for tile_chunks, r in zip(chunks, ranks):
+            tile_chunks.append(r)
+        run.wait(ranks, lo + (0.9 - lo) * start / draws, lo + (0.9 - lo) * stop / draws,
+                 f"weight draws {stop}/{draws}, tile")
+        del merged, parts
+    top_size = -(-n_scored // spec.k)  # the top class holds the ⌈n/k⌉ best ranks, as monte_carlo
+    done = [client.submit(_mc_finish, s, *common, top_size, *c, pure=False) for s, c in zip(scored, chunks)]
+    run.wait(done, 0.9, 0.9, "weight uncertainty, tile")
+    return done
+
+
+def _first_length(merged) -> int:
+    return len(merged[0])
 
 
 def _without_tables(summary: dict) -> dict:
@@ -642,9 +838,11 @@ def _zscore_moments(client, raws: list, j: int, grid_nx: int) -> tuple[float, fl
 
 def run_score_dask(project_path, out_path, scheduler: str | None = None, workers: int | None = None,
                    progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-                   tile_cells: int = TILE_CELLS, processes: bool = False, project: Project | None = None) -> dict:
+                   tile_cells: int = TILE_CELLS, processes: bool = False, project: Project | None = None,
+                   groups: bool = False, uncertainty: tuple[int, float] | None = None) -> dict:
     """Score a grid project on dask and write ``out_path`` (.tif: Cloud-Optimised GeoTIFF,
-    .parquet: GeoParquet of the scored cells' centres, .csv: CSV, with a size warning).
+    .parquet: GeoParquet of the scored cells' centres, .csv: CSV, with a size warning); with
+    ``groups`` the workshop groups' columns, with ``uncertainty`` = (draws, spread) the Monte Carlo's.
 
     Returns a summary: cells, scored cells, tiles, seconds, warnings (English lines), out path.
     Raises SkiktError for bad input and workspace.Cancelled when ``cancel()`` says so.
@@ -658,9 +856,10 @@ def run_score_dask(project_path, out_path, scheduler: str | None = None, workers
     if progress is not None:
         progress(0.0, "loading layers")
     prepared = prepare(project, tile_cells)  # bad input is refused before a cluster is started
+    extra = plan_extras(prepared, groups, uncertainty)
     client, cluster = start_client(scheduler, workers, processes)
     try:
-        result = score_tiles(project, client, tile_cells, progress, cancel, prepared)
+        result = score_tiles(project, client, tile_cells, progress, cancel, prepared, extra=extra)
         warnings = list(result.warnings)
         if out_path.suffix.lower() in (".tif", ".tiff"):
             for future in result.raw:  # the raster holds normalised values only: free the raw ones
@@ -675,4 +874,4 @@ def run_score_dask(project_path, out_path, scheduler: str | None = None, workers
             cluster.close()
     return {"cells": result.n_cells, "scored": result.n_scored, "tiles": len(result.prepared.tiles),
             "indicators": len(result.layer_ids), "seconds": time.perf_counter() - t0, "warnings": warnings,
-            "out": str(out_path)}
+            "out": str(out_path), "extra": extra}

@@ -47,8 +47,9 @@ def overview_count(nx: int, ny: int) -> int:
     return max(1, math.ceil(math.log2(max(nx, ny) / OVERVIEW_MAX)))
 
 
-def band_names(layer_ids: list[str]) -> list[str]:
-    return [f"{lid}_norm" for lid in layer_ids] + ["score", "rank", "priority_class"]
+def band_names(layer_ids: list[str], extra_names: list[str] = ()) -> list[str]:
+    """The COG's bands: the README's layout, then the --groups / --uncertainty columns if asked for."""
+    return [f"{lid}_norm" for lid in layer_ids] + ["score", "rank", "priority_class", *extra_names]
 
 
 def write_output(result, client, path: Path, run) -> list[str]:
@@ -62,10 +63,13 @@ def write_output(result, client, path: Path, run) -> list[str]:
     return write_table(result, client, path, run, parquet=False)
 
 
-def _tile_bands(scored, nodata: float, dtype) -> np.ndarray:
-    """(bands, ny, nx) of one tile, north row first as GeoTIFF wants it."""
+def _tile_bands(scored, nodata: float, dtype, extra_names: list[str] = ()) -> np.ndarray:
+    """(bands, ny, nx) of one tile, north row first as GeoTIFF wants it. A group's rank 0 (no
+    score) is nodata, as the tables leave it empty."""
     w = scored.tile.window
-    rows = [*scored.norm, scored.score, scored.rank, scored.cls]
+    extras = [np.where(scored.extra[name] == 0, np.nan, scored.extra[name]) if name.endswith("_rank")
+              else scored.extra[name] for name in extra_names]
+    rows = [*scored.norm, scored.score, scored.rank, scored.cls, *extras]
     out = np.full((len(rows), w.ny * w.nx), nodata, dtype)
     for b, values in enumerate(rows):
         v = np.asarray(values, np.float64)
@@ -91,7 +95,7 @@ def write_cog(result, client, path: Path, run) -> None:
     from rasterio.windows import Window
 
     g = result.prepared.grid
-    names = band_names(result.layer_ids)
+    names = band_names(result.layer_ids, result.extra_names)
     dtype = "float32" if result.n_scored <= FLOAT32_EXACT else "float64"
     transform = Affine(g.cell, 0.0, g.x0, 0.0, -g.cell, g.y0 + g.ny * g.cell)
     profile = dict(driver="GTiff", width=g.nx, height=g.ny, count=len(names), dtype=dtype, nodata=NODATA,
@@ -106,7 +110,7 @@ def write_cog(result, client, path: Path, run) -> None:
             for scored in _each_completed(client, result.scored, run, 0.9, 0.97, "writing tile"):
                 w = scored.tile.window
                 window = Window(scored.tile.c0, g.ny - scored.tile.r0 - w.ny, w.nx, w.ny)
-                dst.write(_tile_bands(scored, NODATA, dtype), window=window)
+                dst.write(_tile_bands(scored, NODATA, dtype, result.extra_names), window=window)
         # The COG driver builds the overviews itself from the full-resolution bands; a fast
         # compression for the temporary file, the file that stays gets the predictor.
         run.say(0.97, "Cloud-Optimised GeoTIFF with overviews")
@@ -122,21 +126,20 @@ def write_cog(result, client, path: Path, run) -> None:
 
 
 def _tile_frame(raw, scored, layer_ids, grid, with_ids: bool):
-    import pandas as pd
+    """One tile's rows with the in-memory engine's columns (tiled.cell_columns), x and y first,
+    and the SCB cell id in front for CSV."""
+    from .tiled import cell_columns
 
     w = scored.tile.window
     xy = w.centres(scored.flat)
-    d = {"x": xy[:, 0], "y": xy[:, 1]}
+    frame = cell_columns(raw, scored, layer_ids)
+    frame.insert(0, "x", xy[:, 0])
+    frame.insert(1, "y", xy[:, 1])
     if with_ids:
         from .units import grid_cell_id
 
-        d = {"unit_id": grid_cell_id(xy[:, 0] - w.cell / 2, xy[:, 1] - w.cell / 2, w.cell), **d}
-    d.update(score=scored.score.astype(float), geo_score=scored.geo.astype(float), rank=scored.rank,
-             priority_class=scored.cls.astype(int))
-    for j, lid in enumerate(layer_ids):
-        d[f"{lid}_raw"] = raw.raw[j]
-        d[f"{lid}_norm"] = scored.norm[j].astype(float)
-    return pd.DataFrame(d)
+        frame.insert(0, "unit_id", grid_cell_id(xy[:, 0] - w.cell / 2, xy[:, 1] - w.cell / 2, w.cell))
+    return frame
 
 
 def write_table(result, client, path: Path, run, parquet: bool) -> list[str]:
@@ -148,7 +151,7 @@ def write_table(result, client, path: Path, run, parquet: bool) -> list[str]:
 
     warnings = []
     if not parquet and result.n_cells > CSV_WARN_ROWS:
-        columns = 7 + 2 * len(result.layer_ids)
+        columns = 8 + 2 * len(result.layer_ids) + len(result.extra_names)
         size = result.n_cells * columns * CSV_BYTES_PER_ROW_AND_COLUMN / 1e9
         warnings.append(f"CSV of {result.n_cells:,} rows (about {size:.1f} GB): "
                         "a .parquet or .tif output is far smaller and faster to open")

@@ -150,6 +150,148 @@ def _nasty_project(tmp: Path) -> Path:
     return path
 
 
+# ------------------------------------------------------------------------------------------------
+# The score options on dask: --scenario, --groups, --uncertainty and the sector overlap
+
+
+def in_memory_with(project, groups: bool, uncertainty) -> pd.DataFrame:
+    """What `skikt score` (the in-memory engine) writes with these options (layers/cli.cmd_score)."""
+    from skikt.layers.groups import score_table_with_groups
+
+    ws = Workspace(project)
+    ws.update()
+    mc = ws.weight_uncertainty(*uncertainty) if uncertainty else None
+    table = ws.result_table(mc)
+    if groups:
+        table = score_table_with_groups(ws)
+        if mc is not None:
+            for column, values in mc.columns().items():
+                table[column] = values
+    return table
+
+
+def assert_same_table(frame: pd.DataFrame, ref: pd.DataFrame) -> None:
+    """Every column of the in-memory table (but the text cell id) in the same order, equal bit for bit."""
+    assert list(frame.columns) == [c for c in ref.columns if c != "unit_id"]
+    for column in frame.columns:
+        if column.endswith("_raw"):
+            np.testing.assert_allclose(frame[column], ref[column], rtol=0, atol=1e-9, err_msg=column)
+        else:
+            np.testing.assert_array_equal(frame[column].to_numpy(float, na_value=np.nan),
+                                          ref[column].to_numpy(float, na_value=np.nan), err_msg=column)
+
+
+def sector_overlap_oracle(frame: pd.DataFrame, project) -> np.ndarray:
+    """Sector overlap from its definition, with numpy's sort: per sector with weight, the cells
+    whose sector score (weighted mean of its own normalised indicators) is at least the
+    ⌈n/k⌉-th largest."""
+    k = project.units.classes
+    specs = project.indicator_layers()
+    overlap = np.zeros(len(frame), int)
+    for sector in {s.sector for s in specs}:
+        own = [s for s in specs if s.sector == sector and s.indicator.weight > 0]
+        if not own:
+            continue
+        w = np.array([s.indicator.weight for s in own], np.float32)
+        norm = np.vstack([frame[f"{s.id}_norm"].to_numpy(np.float32) for s in own])
+        ok = ~np.isnan(norm)
+        with np.errstate(invalid="ignore"):
+            score = (np.where(ok, norm, 0) * w[:, None]).sum(0) / (ok * w[:, None]).sum(0)
+        n = int((~np.isnan(score)).sum())
+        threshold = np.sort(score[~np.isnan(score)])[::-1][-(-n // k) - 1]
+        overlap += score >= threshold
+    return overlap
+
+
+OPTIONS = {"scenario": dict(scenario="Beredskap"), "groups": dict(groups=True),
+           "uncertainty": dict(uncertainty=(40, 0.3)), "no spread": dict(uncertainty=(5, 0.0)),
+           "all": dict(scenario="Vård först", groups=True, uncertainty=(24, 0.2))}
+
+
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_score_options_on_the_sample_county_give_the_in_memory_numbers(client, name):
+    from skikt.layers.scenarios import apply_scenario
+
+    options = dict(OPTIONS[name])
+    project = read_project(SAMPLE)
+    if "scenario" in options:
+        project = apply_scenario(project, options.pop("scenario"))
+    ref = in_memory_with(project, options.get("groups", False), options.get("uncertainty"))
+    result = score_tiles(project, client, tile_cells=37, **options)
+    frame = result.frame(client)
+    assert_same_table(frame, ref)
+    # Independent checks: the overlap's definition; p_top is a share of draws; ranks lie in 1…n.
+    np.testing.assert_array_equal(frame["overlap"], sector_overlap_oracle(frame, project))
+    if "uncertainty" in options:
+        scored = ~np.isnan(frame["score"].to_numpy())
+        p = frame["p_top"].to_numpy()[scored]
+        draws = options["uncertainty"][0] if options["uncertainty"][1] else 1
+        np.testing.assert_allclose(p * draws, np.round(p * draws), atol=1e-9)
+        assert (frame["rank_p05"][scored] >= 1).all() and (frame["rank_p95"][scored] <= scored.sum()).all()
+    if options.get("uncertainty", (0, 1))[1] == 0:  # no spread: every draw is the set weights
+        top = frame["priority_class"].to_numpy() == 1
+        np.testing.assert_array_equal(frame["p_top"][scored] == 1, top[scored])
+
+
+def test_group_percentile_ranks_and_spread_against_scipy(client):
+    """The groups' columns against scipy's average ranks, independently of layers/groups.py."""
+    result = score_tiles(read_project(SAMPLE), client, tile_cells=64, groups=True)
+    frame = result.frame(client)
+    ids = result.extra.group_ids
+    pct = []
+    for gid in ids:
+        s = frame[f"{gid}_score"].to_numpy()
+        ok = ~np.isnan(s)
+        np.testing.assert_array_equal(frame[f"{gid}_rank"][ok], rankdata(-s[ok], method="min"))
+        n = ok.sum()
+        p = np.full(len(s), np.nan)
+        p[ok] = (n - rankdata(-s[ok], method="average")) / (n - 1)
+        pct.append(p)
+    np.testing.assert_allclose(frame["rank_spread"], np.nanmax(pct, 0) - np.nanmin(pct, 0), rtol=0, atol=1e-12)
+
+
+def _with_groups_and_scenario(path: Path) -> Path:
+    text = path.read_text(encoding="utf-8")
+    text += ('[[groups]]\nid = "east"\nweights = { count_pts = 10, dist_lines = 50, cov_zones = 40 }\n'
+             '[[groups]]\nid = "west"\nweights = { dens_pts = 70, awm_zones = 30, mean_pts = 5 }\n'
+             '[[scenarios]]\nname = "only water"\nweights = { count_pts = 0, dens_pts = 0, sum_pts = 0, mean_pts = 0, '
+             'dist_pts = 0, len_lines = 0, dist_lines = 0, sum_lines = 0 }\n')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_score_options_on_the_awkward_project_give_the_in_memory_numbers(client, tmp_path):
+    from skikt.layers.scenarios import apply_scenario
+
+    path = _with_groups_and_scenario(_nasty_project(tmp_path))
+    for scenario, options in ((None, dict(groups=True, uncertainty=(30, 0.5))), ("only water", dict(groups=True))):
+        project = read_project(path)
+        if scenario:
+            project = apply_scenario(project, scenario)
+        ref = in_memory_with(project, options["groups"], options.get("uncertainty"))
+        result = score_tiles(project, client, tile_cells=7, **options)
+        frame = result.frame(client)
+        assert_same_table(frame, ref)
+        np.testing.assert_array_equal(frame["overlap"], sector_overlap_oracle(frame, project))
+
+
+def test_monte_carlo_too_large_is_refused_before_any_tile_and_unsupported_methods_in_one_line(tmp_path):
+    import skikt.layers.tiled_extras as extras
+
+    out = tmp_path / "never.tif"
+    with pytest.raises(SkiktError, match="cell-draws") as err:
+        # 25,016 cells × 100,000 draws: far above the limit; no cluster is started for it.
+        run_score_dask(SAMPLE, out, workers=1, uncertainty=(100_000, 0.2))
+    assert "at most 39,9" in str(err.value) and "\n" not in str(err.value)
+    text = SAMPLE.read_text(encoding="utf-8") + '\n[combine]\nmethod = "owa"\nalpha = 2\n'
+    shutil.copytree(SAMPLE.parent, tmp_path / "data", ignore=shutil.ignore_patterns("*.toml", "__pycache__"))
+    owa = tmp_path / "data" / "owa.toml"
+    owa.write_text(text, encoding="utf-8")
+    with pytest.raises(SkiktError, match='does not compute \\[combine\\] method = "owa"'):
+        run_score_dask(owa, out, workers=1)
+    assert list(tmp_path.glob("never*")) == [] and extras.MC_MAX_CELL_DRAWS == 1_000_000_000
+
+
 def test_every_method_and_normalisation_matches_and_sums_are_conserved_across_tile_edges(client, tmp_path):
     path = _nasty_project(tmp_path)
     ref = in_memory(path)

@@ -190,7 +190,40 @@ def main(out: Path = HERE) -> None:
     socio.to_excel(path, index=False, sheet_name="Kommuner")
     write_meta(path, "socioeconomics", "Socioekonomi per kommun",
                "Befolkning i tätorter 2020 (SCB, verklig) samt syntetisk åldersstruktur, inkomst och arbetslöshet.")
+    write_military(out, county)
     print(f"wrote illustrative layers to {out}")
+
+
+# Two training areas for the sample's constraint layer (role = "exclude"), near where the real
+# Kungsängen and Berga ones are (WGS 84 lon, lat) but drawn at random: not their real outlines.
+MILITARY_SITES = (("Kungsängen", 17.70, 59.50, 2600.0), ("Berga", 18.12, 59.08, 2200.0))
+
+
+def write_military(out: Path, county) -> None:
+    """forsvar_ovningsomraden.gpkg: blob-shaped illustrative military training areas. A generator
+    of its own (seed SEED + 1), so adding this file changed none of the files written before it."""
+    from pyproj import Transformer
+
+    rng = np.random.default_rng(SEED + 1)
+    to_sweref = Transformer.from_crs(4326, 3006, always_xy=True)
+    shapes, names = [], []
+    for name, lon, lat, radius in MILITARY_SITES:
+        centre = np.array(to_sweref.transform(lon, lat))
+        walk = centre + np.cumsum(rng.normal(0, radius / 2, (5, 2)), axis=0)
+        blob = shapely.linestrings(walk).buffer(radius).simplify(50).intersection(county)
+        shapes.append(blob)
+        names.append(f"Övningsområde {name}")
+    gdf = gpd.GeoDataFrame({"namn": names}, geometry=shapes, crs=3006)
+    path = out / "forsvar_ovningsomraden.gpkg"
+    path.unlink(missing_ok=True)
+    gdf.to_file(path, layer="ovningsomraden", driver="GPKG")
+    Path(str(path) + ".meta.toml").write_text(
+        f'sector = "civil_defence"\ntitle = "Militära övningsområden"\n'
+        f'source = "Skikt sample_data/generate.py (seed {SEED + 1}), slumpade former nära Kungsängen och Berga"\n'
+        f'licence = "CC0 (illustrative)"\nyear = 2026\n'
+        f'description = "Övningsområden där satsningar inte kan komma i fråga: en restriktion (role = exclude), '
+        f'inte en indikator. Illustrativ exempeldata – inte Försvarsmaktens verkliga områden."\nillustrative = true\n',
+        encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -263,6 +263,12 @@ class DecisionBox(QWidget):
             return "mean", 1.0
 
     def sync(self, *_):
+        try:
+            self._sync()
+        except RuntimeError:  # the window is being deleted (the model outlives it)
+            pass
+
+    def _sync(self):
         method, alpha = self.combine()
         for w in (self.method, self.alpha):
             w.blockSignals(True)
@@ -311,6 +317,12 @@ class DecisionBox(QWidget):
             self.ptop_status.setText(T("ptop_stale") if self.state.result is not None else T("ptop_running"))
 
     def _ptop_changed(self):
+        try:
+            self._show_ptop()
+        except RuntimeError:  # the window is being deleted (the model outlives it)
+            pass
+
+    def _show_ptop(self):
         st = self.state
         if self.ptop.isChecked() != st.ptop_on:
             self.ptop.blockSignals(True)

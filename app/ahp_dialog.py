@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QDialog, QGridLayout, QHBoxLayout, QInputDialog, 
 from skikt.layers.ahp import ahp, matrix_from_weights
 from skikt.layers.errors import SkiktError
 
-from .commands_decision import ApplyAhp, SaveAhpScenario, give_to_group
+from .commands_decision import ApplyAhp, SaveAhpScenario, give_to_group, group_entries
 from .i18n import T
 
 STEPS = 8  # slider positions each side of "equal": Saaty's 2…9
@@ -248,9 +248,7 @@ class AhpDialog(QDialog):
         self.message.setText(T("ahp_saved_scenario").format(name=name.strip()))
 
     def to_group(self):
-        from skikt.layers import groups as gr
-
-        entries = gr.group_entries(self.model.project)
+        entries = group_entries(self.model.project)
         if not entries:
             self.message.setText(T("ahp_no_groups"))
             return

@@ -193,23 +193,48 @@ def hundred_points(order, weights) -> dict[str, float]:
     return {lid: round(int(t) * POINT_STEP, 1) for lid, t in zip(order, whole)}
 
 
+def group_entries(project) -> list[dict]:
+    """A copy of the project's [[groups]] tables."""
+    return copy.deepcopy(list(project.extra.get("groups") or []))
+
+
 def give_to_group(model, group_id: str, result) -> QUndoCommand:
-    """The workshop's own undoable group edit (app/commands_groups.py) with the group's points
-    set from the pairwise weights; layers the comparisons leave out get 0 points."""
-    from skikt.layers import groups as gr
-
-    from .commands_groups import EditGroups
-
-    entries = gr.group_entries(model.project)
+    """An undoable edit of [[groups]] with the group's points set from the pairwise weights
+    (layers the comparisons leave out get 0 points): the workshop's own command
+    (app/commands_groups.EditGroups) where it exists, so its views follow, else ours."""
+    entries = group_entries(model.project)
     points = hundred_points(result.order, result.weights)
+    layer_ids = [s.id for s in model.project.indicator_layers()]
     name = group_id
     for entry in entries:
         if entry.get("id") == group_id:
             name = entry.get("name") or group_id
-            entry["weights"] = {lid: points.get(lid, 0.0) for lid in
-                                [s.id for s in model.project.indicator_layers()]}
-    return EditGroups(model, entries, T("cmd_group_weights").format(name=name),
-                      {"group": group_id, "ahp": points})
+            entry["weights"] = {lid: points.get(lid, 0.0) for lid in layer_ids}
+    text = T("cmd_group_weights").format(name=name)
+    try:
+        from .commands_groups import EditGroups
+    except ImportError:
+        return SetGroups(model, entries, text)
+    return EditGroups(model, entries, text, {"group": group_id, "ahp": points})
+
+
+class SetGroups(QUndoCommand):
+    """Replace the [[groups]] tables (checked on a copy first: a refused edit is one line)."""
+
+    def __init__(self, model, after: list[dict], text: str):
+        from skikt.layers.groups import read_groups
+
+        super().__init__(text)
+        self.model, self.after, self.before = model, copy.deepcopy(after), group_entries(model.project)
+        trial = copy.copy(model.project)
+        trial.extra = {**model.project.extra, "groups": self.after}
+        read_groups(trial)
+
+    def redo(self):
+        self.model.project.extra["groups"] = copy.deepcopy(self.after)
+
+    def undo(self):
+        self.model.project.extra["groups"] = copy.deepcopy(self.before)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -850,10 +850,13 @@ def clean_geometries(gdf: gpd.GeoDataFrame, report: LoadReport, family: str | No
         report.warnings.append(Msg.of("warn_dropped", null=int(null.sum()), empty=int(empty.sum())))
     gdf = gdf[~(null | empty)].copy()
 
-    fams = pd.Series(geometry_families(gdf.geometry.to_numpy()), index=gdf.index)
-    present = sorted(set(fams))
+    # A numpy array of family names, not a pandas Series: pandas would store it as Arrow strings,
+    # and iterating those one element at a time cost more than reading the file.
+    fams = geometry_families(gdf.geometry.to_numpy())
+    names, counts = np.unique(fams, return_counts=True)
+    present = [str(n) for n in names]
     if len(present) > 1 or family:
-        counts = fams.value_counts().to_dict()
+        counts = dict(zip(present, counts.tolist()))
         if family is None:
             desc = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
             raise LoadError.of("err_mixed", path, types=desc)

@@ -180,7 +180,7 @@ def p_top_map(u: Uncertainty, lang: str = "sv"):
     from .i18n import tr
     from .unit_maps import UnitMap
 
-    note = tr("ptop_note", lang).format(draws=f"{u.draws:,}".replace(",", "\u2009"), spread=f"{u.spread:.0%}",
+    note = tr("ptop_note", lang).format(draws=f"{u.draws:,}".replace(",", "\u2009"), spread=f"{u.spread * 100:.3g} %",
                                          seed=u.seed)
     return UnitMap(np.asarray(u.p_top, float), P_TOP_BOUNDS, P_TOP_COLOURS,
                    tuple(tr(key, lang) for key in P_TOP_LABELS), tr("ptop_title", lang), note, "p_top")

@@ -125,3 +125,19 @@ def test_bad_matrices_are_one_line(matrix, words):
 def test_order_must_match_the_matrix():
     with pytest.raises(SkiktError, match="order names 2 layers"):
         ahp(SAATY_3, ["a", "b"])
+
+
+def test_messages_are_swedish_in_the_app_and_english_on_the_command_line():
+    """Item 4: the warning and the matrix errors carry translation keys; the CLI keeps English."""
+    from skikt.layers.i18n import say
+
+    r = ahp(reciprocal(HOUSE_UPPER), list("abcdefgh"))
+    i, j = r.worst_pair
+    assert str(r.warning()).startswith("AHP consistency ratio 0.169 is above 0.10")
+    sv = say(r.warning(), "sv")
+    assert sv.startswith("AHP:s konsistenskvot 0.169 är över 0.10") and f"'{i}' mot '{j}'" in sv
+    with pytest.raises(SkiktError) as err:
+        check_matrix([[1, 3], [3, 1]], ["vard", "kultur"], path="p.toml")
+    assert "reciprocal" in str(err.value)
+    assert err.value.text("sv") == "p.toml: [ahp] matrix: 'kultur' mot 'vard' måste vara 1/3 " \
+                                   "(det omvända värdet av 'vard' mot 'kultur'), fick 3"

@@ -292,3 +292,28 @@ def test_p_top_map_is_the_seeded_monte_carlo_and_spread_zero_is_the_top_class(wi
     qtbot.mouseClick(panel.findChild(QCheckBox, "ptop_check"), Qt.LeftButton)
     settle(qtbot)
     assert window.canvas.scene.unit_map is None
+
+
+def test_a_project_with_ahp_opens_with_its_weights_and_the_dialog_starts_from_its_judgements(qtbot, sample_copy):
+    from tests.conftest import open_sample_window
+
+    text = sample_copy.read_text(encoding="utf-8")
+    sample_copy.write_text(text + '\n[ahp]\norder = ["vard", "transport", "kultur"]\n'
+                           'matrix = [[1, 3, 5], [0.3333, 1, 3], [0.2, 0.3333, 1]]\n', encoding="utf-8")
+    window = open_sample_window(qtbot, sample_copy)
+    model = window.model
+    trio = ["vard", "transport", "kultur"]
+    w = np.array([model.project.layer(lid).indicator.weight for lid in trio])
+    # Saaty's 3×3: the row geometric means 15^(1/3), 1, 15^(-1/3), normalised (README worked example).
+    g = np.array([15 ** (1 / 3), 1, 15 ** (-1 / 3)])
+    np.testing.assert_allclose(w / w.sum(), g / g.sum(), atol=2e-4)
+    # The other layers keep their weights, so the three keep their previous total.
+    from skikt.layers.project import read_project
+
+    before = read_project(sample_copy)
+    assert w.sum() == pytest.approx(sum(before.layer(lid).indicator.weight for lid in trio))
+    assert model.undo.isClean()
+    dialog = open_dialog(window, qtbot)
+    positions = {name: dialog.findChild(QSlider, f"ahp_{name}").value()
+                 for name in ("vard_transport", "vard_kultur", "transport_kultur")}
+    assert positions == {"vard_transport": -2, "vard_kultur": -4, "transport_kultur": -2}  # 3, 5, 3 to the left

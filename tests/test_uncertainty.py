@@ -132,3 +132,36 @@ def test_excluded_units_stay_out():
 def test_bad_arguments_are_one_line(draws, spread, words):
     with pytest.raises(SkiktError, match=words):
         monte_carlo(normalised(), [1, 1, 1, 1], draws, spread, K)
+
+
+def test_iter_monte_carlo_reports_each_batch_and_returns_the_same_bytes():
+    from skikt.layers.uncertainty import BATCH, iter_monte_carlo
+
+    nn = normalised()
+    steps = iter_monte_carlo(nn, [1, 2, 3, 4], 150, 0.3, K)
+    fractions = []
+    while True:
+        try:
+            fractions.append(next(steps))
+        except StopIteration as done:
+            got = done.value
+            break
+    assert fractions == [min(1.0, (b + 1) * BATCH / 150) for b in range(-(-150 // BATCH))]
+    want = monte_carlo(nn, [1, 2, 3, 4], 150, 0.3, K)
+    for key, values in want.columns().items():
+        np.testing.assert_array_equal(got.columns()[key], values)
+
+
+def test_p_top_map_classes_say_the_probabilities():
+    """Hand-worked classes: 0 → never; (0, 0.1) → rarely; [0.1, 0.5) → depends; [0.5, 0.9) →
+    probably; [0.9, 1] → certainly; NaN (not scored) → not drawn."""
+    from skikt.layers.uncertainty import Uncertainty, p_top_map
+
+    p = np.array([0.0, 0.001, 0.0999, 0.1, 0.4999, 0.5, 0.8999, 0.9, 1.0, np.nan])
+    u = Uncertainty(1000, 0.2, 10.0, DEFAULT_SEED, p, p, p, p)
+    um = p_top_map(u, "sv")
+    assert um.kind == "p_top" and um.class_of().tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4, -1]
+    assert um.labels == ("aldrig hög (0 %)", "sällan hög (under 10 %)", "beror på vikterna (10–50 %)",
+                         "troligen hög (50–90 %)", "säkert hög prioritet (≥ 90 %)")
+    assert "1\u2009000 dragningar" in um.note and "20 %" in um.note
+    assert p_top_map(u, "en").labels[-1] == "certainly high priority (≥ 90 %)"

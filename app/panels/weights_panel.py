@@ -341,7 +341,10 @@ class DecisionBox(QWidget):
             p = st.result.p_top
             sure, depends = int((p >= 0.9).sum()), int(((p >= 0.1) & (p < 0.5)).sum())
             self.ptop_status.setText(T("ptop_summary").format(sure=_count(sure), depends=_count(depends)))
-        if st.result is not None and st.result is not self._shown:
+        if st.result is None and self._shown is not None:  # no map to vary (every weight 0, a new project)
+            self._shown = None
+            self.unit_map_changed.emit(None)
+        elif st.result is not None and st.result is not self._shown:
             self._shown = st.result
             self.unit_map_changed.emit(st.unit_map())
 

@@ -1,14 +1,29 @@
-"""Installed into the main window by one call in MainWindow.__init__: group weights table, consensus and disagreement maps, memo from the app, decision log (helper A)."""
+"""Installed into the main window by one call in MainWindow.__init__: the *Grupper* dock (group
+weights, consensus, disagreement, short list), the memo from the app, and the meeting's decision
+log (helper WG).
+
+State that must survive a language switch (the window is rebuilt, the model lives on) is kept on
+the model: whether the disagreement map and the short list are shown (``model.workshop_view``)
+and the running meeting (``model.meeting``).
+"""
 
 from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QFileDialog
+
+from skikt.layers import groups as gr
+from skikt.layers.errors import SkiktError
+
+from .i18n import T, language
+
+SHORT_LIST_ZOOM = 30_000.0  # metres across when the map centres on a short-listed unit from far out
 
 
 def workshop_menu(window):
     """The menu *Möte* (Workshop), shared by the workshop parts: created by the first that asks."""
     menu = getattr(window, "workshop_menu", None)
     if menu is None:
-        from .i18n import T
-
         menu = window.workshop_menu = window.menuBar().addMenu(T("ws_menu"))
         # Before Hjälp, which stays last.
         actions = window.menuBar().actions()
@@ -19,4 +34,496 @@ def workshop_menu(window):
 def install(window) -> None:
     """Add this part's docks, menu entries and signal connections to a new main window (also a
     window rebuilt for another language: keep state that must survive on the model, not here)."""
-    workshop_menu(window)
+    from .panels.groups_panel import GroupsPanel
+
+    model = window.model
+    view = workshop_view(model)
+    panel = window.groups_panel = GroupsPanel(model)
+    window._dock("gw_groups", panel, Qt.RightDockWidgetArea)
+    if "scenarios" in window.docks:
+        window.tabifyDockWidget(window.docks["scenarios"], window.docks["gw_groups"])
+    else:
+        window.tabifyDockWidget(window.docks["weights"], window.docks["gw_groups"])
+    window.docks["weights"].raise_()
+    _add_view_toggle(window)
+    window.groups_map = GroupsMap(window)
+    menu = workshop_menu(window)
+    memo = menu.addAction(T("gw_memo_action"))
+    memo.setObjectName("gw_write_memo")
+    memo.triggered.connect(lambda _=False: write_memo_dialog(window))
+    meeting = meeting_log(model)
+    window.meeting_action = menu.addAction(T("gw_meeting_start"))
+    window.meeting_action.setObjectName("gw_meeting")
+    window.meeting_action.setCheckable(True)
+    window.meeting_action.setChecked(meeting.running)
+    _meeting_text(window)
+    window.meeting_action.toggled.connect(lambda on: _toggle_meeting(window, on))
+    meeting.report = lambda text: window.show_error(text)
+    _hook_presentation(window)
+    if view.get("disagreement"):
+        panel.disagreement_button.setChecked(True)
+    if view.get("short_list"):
+        panel.short_button.setChecked(True)
+
+
+def _add_view_toggle(window) -> None:
+    from .facilitator_ui import _menu
+
+    view_menu = _menu(window, T("view"))
+    if view_menu is None:
+        return
+    toggle = window.docks["gw_groups"].toggleViewAction()
+    toggle.setObjectName("toggle_gw_groups")
+    first = next((a for a in view_menu.actions() if a.isSeparator()), None)
+    view_menu.insertAction(first, toggle) if first is not None else view_menu.addAction(toggle)
+
+
+def workshop_view(model) -> dict:
+    got = getattr(model, "workshop_view", None)
+    if got is None:
+        got = model.workshop_view = {"disagreement": False, "short_list": False}
+    return got
+
+
+# ------------------------------------------------------------------------------------------------
+# Group scores, consensus, disagreement and the short list
+
+
+def group_scores_for(model):
+    """The groups' scores on the live indicators, or None without indicators or groups. Cached
+    until the indicators or the [[groups]] tables change: the sample's eight indicators and three
+    groups take a few tens of ms, so this runs on the GUI thread (see docs/notes/WG.md)."""
+    ws = model.ws
+    if ws.normalised is None or ws.units is None:
+        return None
+    entries = gr.group_entries(model.project)
+    key = (repr(entries), model.project.units.classes)
+    cached = getattr(model, "_gw_scores", None)
+    if cached is not None and cached[0] is ws.normalised and cached[1] == key:
+        return cached[2]
+    groups = gr.read_groups(model.project)
+    gs = gr.group_scores(ws.normalised, groups, model.project.units.classes, model.project.path) if groups else None
+    model._gw_scores = (ws.normalised, key, gs)
+    return gs
+
+
+class GroupsMap(QObject):
+    """Connects the dock's buttons to the map: consensus weights, the disagreement map, the
+    short list and the unit a click on it picks."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        from .commands_groups import groups_state
+
+        self.window, self.model, self.panel = window, window.model, window.groups_panel
+        self.weights_at_on: dict | None = None
+        self.panel.consensus_requested.connect(self.apply_consensus)
+        self.panel.disagreement_toggled.connect(self.set_disagreement)
+        self.panel.short_list_toggled.connect(self.set_short_list)
+        self.panel.unit_picked.connect(self.pick_unit)
+        groups_state(self.model).changed.connect(self.groups_changed)
+        self.model.computed.connect(self.groups_changed)
+        self.model.composite_changed.connect(self._weights_moved)
+
+    def _scores(self):
+        try:
+            return group_scores_for(self.model)
+        except SkiktError as exc:
+            self.panel.message.setText(exc.text(language()))
+            return None
+
+    def apply_consensus(self) -> None:
+        from .commands_groups import ApplyConsensus
+
+        gs = self._scores()
+        if gs is None:
+            return
+        if self.panel.disagreement_button.isChecked():
+            self.panel.disagreement_button.setChecked(False)  # the consensus is a priority map: show it
+        self.model.undo.push(ApplyConsensus(self.model, gs))
+        self.window.status(T("gw_consensus_applied").format(n=len(gs.groups)))
+
+    def set_disagreement(self, on: bool) -> None:
+        workshop_view(self.model)["disagreement"] = on
+        if not on:
+            if self._showing_disagreement():
+                self.window.canvas.set_unit_map(None)
+            return
+        gs = self._scores()
+        if gs is None:
+            self.panel.disagreement_button.setChecked(False)
+            return
+        from .commands_scenarios import working_weights
+
+        self.weights_at_on = working_weights(self.model)
+        self.window.canvas.set_unit_map(gr.disagreement_map(gs, language()))
+
+    def _showing_disagreement(self) -> bool:
+        current = getattr(self.window.canvas.scene, "unit_map", None)
+        return current is not None and current.kind == "disagreement"
+
+    def _weights_moved(self) -> None:
+        """A weight change shows the priority map again: the disagreement does not depend on the
+        live weights, and a room that moves a slider wants to see what it moved."""
+        if not self.panel.disagreement_button.isChecked() or self.weights_at_on is None:
+            return
+        from .commands_scenarios import working_weights
+
+        now = working_weights(self.model)
+        if any(abs(now.get(k, 0.0) - v) > 1e-12 for k, v in self.weights_at_on.items()):
+            self.panel.disagreement_button.setChecked(False)
+
+    def groups_changed(self, *_) -> None:
+        try:
+            if self.panel.disagreement_button.isChecked():
+                gs = self._scores()
+                if gs is None:
+                    self.panel.disagreement_button.setChecked(False)
+                elif self._showing_disagreement() or getattr(self.window.canvas.scene, "unit_map", None) is None:
+                    self.window.canvas.set_unit_map(gr.disagreement_map(gs, language()))
+            if self.panel.short_button.isChecked():
+                self.set_short_list(True)
+        except RuntimeError:  # this window was rebuilt for another language and is gone
+            pass
+
+    def set_short_list(self, on: bool) -> None:
+        from .places import unit_title
+
+        workshop_view(self.model)["short_list"] = on
+        if not on:
+            return
+        gs = self._scores()
+        if gs is None:
+            self.panel.show_short_list([], 0)
+            return
+        ws, lang = self.model.ws, language()
+        entries = gr.short_list_entries(ws, gs)
+        self.panel.show_short_list([(i, unit_title(ws, i, lang), uid) for i, uid, _ in entries],
+                                   int(len(gs.short_list)), _places(entries))
+
+    def pick_unit(self, index: int) -> None:
+        """Select the unit (Info panel and highlight) and centre the map on it."""
+        ws, canvas = self.model.ws, self.window.canvas
+        x, y = (float(v) for v in ws.units.centres[index])
+        x0, x1 = canvas.ax.get_xlim()
+        y0, y1 = canvas.ax.get_ylim()
+        half_w = min(x1 - x0, SHORT_LIST_ZOOM) / 2
+        half_h = half_w * (y1 - y0) / (x1 - x0)
+        canvas.set_view((x - half_w, x + half_w, y - half_h, y + half_h))
+        self.window.info_panel.identify(x, y, canvas.scene.pixel_size() * 2)
+        self.window.docks["info"].raise_()
+
+
+def _places(entries) -> str:
+    """"Norrtälje 1200, Haninge 300, …": where the short list lies, most first (top five)."""
+    from collections import Counter
+
+    counts = Counter(place for _, _, place in entries if place)
+    return ", ".join(f"{place} {n}" for place, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
+
+
+# ------------------------------------------------------------------------------------------------
+# The memo
+
+
+def write_memo_dialog(window):
+    """Möte ▸ Skriv prioriteringsunderlag (PDF)…: ask for the file, write it in the background."""
+    path, _ = QFileDialog.getSaveFileName(window, T("gw_memo_action"), T("gw_memo_name"), "PDF (*.pdf)")
+    if path:
+        return write_memo_in_background(window, path)
+    return None
+
+
+def _memo_worker(window):
+    worker = getattr(window, "memo_worker", None)
+    if worker is None:
+        from .workers import Worker
+
+        worker = window.memo_worker = Worker(window)
+        worker.progress.connect(window._progress)
+        worker.busy_changed.connect(window._busy)
+        worker.finished.connect(lambda out: window.status(T("gw_memo_written").format(path=out), 15000))
+        worker.failed.connect(window.show_error)
+        window.cancel.clicked.connect(worker.cancel)
+    return worker
+
+
+def write_memo_in_background(window, path):
+    """The memo of the live state (weights as on screen, the open store's captures) in the UI
+    language. The worker gets a fork of the workspace and a copy of the captures: the store's
+    SQLite connection belongs to the GUI thread, which goes on writing to it."""
+    from skikt.layers.memo import CaptureSnapshot, write_memo
+
+    from .workshop_store import store_for
+
+    model, lang = window.model, language()
+    meeting_log(model).flush()
+    store = store_for(model, lang)
+    snapshot = CaptureSnapshot.of(store) if store is not None else None
+    ws = model.ws.fork()
+
+    def job(cancel):
+        yield 0.05, T("gw_memo_progress")
+        return write_memo(ws, path, lang, store=snapshot, cancel=cancel)
+
+    return _memo_worker(window).start(job)
+
+
+# ------------------------------------------------------------------------------------------------
+# The meeting's decision log
+
+
+def meeting_log(model) -> "MeetingLog":
+    got = getattr(model, "meeting", None)
+    if got is None:
+        got = model.meeting = MeetingLog(model)
+    return got
+
+
+def _meeting_text(window) -> None:
+    running = meeting_log(window.model).running
+    window.meeting_action.setText(T("gw_meeting_end") if running else T("gw_meeting_start"))
+
+
+def _toggle_meeting(window, on: bool) -> None:
+    meeting = meeting_log(window.model)
+    if on and not meeting.start():
+        window.meeting_action.blockSignals(True)
+        window.meeting_action.setChecked(False)
+        window.meeting_action.blockSignals(False)
+    elif not on:
+        meeting.stop()
+    _meeting_text(window)
+    window.status(T("gw_meeting_started") if meeting.running else T("gw_meeting_ended"))
+
+
+def _hook_presentation(window) -> None:
+    """Log from presentation mode too: after F5 has opened the presentation window, follow its
+    ``changed`` signal (views stepped, weights moved in the room)."""
+    for action in window.findChildren(type(window.meeting_action)):
+        if action.text() == T("pres_start"):
+            action.triggered.connect(lambda _=False: QTimer.singleShot(0, lambda: _attach_presentation(window)))
+
+
+def _attach_presentation(window) -> None:
+    pres = getattr(window, "_presentation", None)
+    if pres is not None:
+        meeting_log(window.model).follow(pres)
+
+
+def _rounded(weights: dict) -> dict:
+    return {k: round(float(v), 3) for k, v in weights.items()}
+
+
+class MeetingLog(QObject):
+    """Writes the meeting's decisions to the workshop store as they settle.
+
+    It watches the undo stack, the one record of what the user did: a scenario picked or a view
+    opened is a ``scenario_switch``, consensus weights and a reset are one ``weight_change`` with
+    every layer that moved, a group edit is a ``note``, an undo is an ``undo``. Slider moves are
+    gathered and written as one ``weight_change`` (old and new weight) once the weights have been
+    still for a second, so a drag is one entry, not one per pixel. The presentation window is
+    followed the same way through its ``changed`` signal.
+    """
+
+    IDLE_MS = 1000
+
+    def __init__(self, model):
+        super().__init__()  # no Qt parent: lives as long as the model
+        self.model = model
+        self.running = False
+        self.report = lambda text: model.error.emit(text)
+        self._reported: set[str] = set()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.IDLE_MS)
+        self._timer.timeout.connect(self.flush)
+        self._snapshot: dict[str, float] = {}
+        self._last_seen: dict[str, float] = {}
+        self._index = 0
+        self._top = None
+        self._pres = None
+        self._pres_timer = QTimer(self)
+        self._pres_timer.setSingleShot(True)
+        self._pres_timer.setInterval(self.IDLE_MS)
+        self._pres_timer.timeout.connect(self._flush_presentation)
+        model.undo.indexChanged.connect(self._undo_moved)
+        model.project_replaced.connect(self._project_replaced)
+
+    # ------------------------------------------------------------------ start and stop
+
+    def _weights(self) -> dict[str, float]:
+        from .commands_scenarios import working_weights
+
+        return working_weights(self.model)
+
+    def _store(self):
+        from .workshop_store import store_for
+
+        store = store_for(self.model, language())
+        if store is None:
+            problem = getattr(self.model, "workshop_problem", "") or T("gw_no_store")
+            if problem not in self._reported:
+                self._reported.add(problem)
+                self.report(problem)
+        return store
+
+    def _log(self, kind: str, **details) -> None:
+        store = self._store()
+        if store is None:
+            return
+        try:
+            store.log(kind, **details)
+        except SkiktError as exc:
+            self.report(exc.text(language()))
+
+    def start(self) -> bool:
+        """Begin logging; False (and one line said) if the project has no workshop file yet."""
+        self._reported.clear()
+        if self._store() is None:
+            return False
+        self.running = True
+        self._snapshot = self._last_seen = self._weights()
+        self._index, self._top = self.model.undo.index(), self._top_command()
+        self._log("note", meeting="start")
+        return True
+
+    def stop(self) -> None:
+        if not self.running:
+            return
+        self.flush()
+        self._flush_presentation()
+        self._log("note", meeting="end")
+        self.running = False
+
+    def _project_replaced(self) -> None:
+        self._timer.stop()
+        self.running = False
+        self._snapshot = self._last_seen = {}
+
+    # ------------------------------------------------------------------ the main window
+
+    def _top_command(self):
+        index = self.model.undo.index()
+        return self.model.undo.command(index - 1) if index > 0 else None
+
+    def _undo_moved(self, index: int) -> None:
+        try:
+            self._follow_undo(index)
+        except RuntimeError:  # the model's undo stack is being destroyed with the model
+            pass
+
+    def _follow_undo(self, index: int) -> None:
+        before, previous = self._last_seen, self._index
+        now = self._weights()
+        self._last_seen, self._index = now, index
+        top = self._top_command()
+        merged, self._top = index == previous and top is self._top, top
+        if not self.running or self.model.undo.count() == 0:
+            return
+        if index < previous:
+            undone = self.model.undo.command(index)
+            self.flush(before)
+            self._log("undo", what=undone.text() if undone is not None else "")
+            self._snapshot = now
+            return
+        if merged or top is None:
+            self._weights_pending(before, now)
+            return
+        self._classify(top, before, now)
+
+    def _classify(self, command, before: dict, now: dict) -> None:
+        from .commands_groups import ApplyConsensus, EditGroups
+        from .commands_scenarios import OpenView, PickScenario, ResetToScenario
+
+        if isinstance(command, (PickScenario, OpenView)):
+            pick = command.pick if isinstance(command, OpenView) else command
+            self.flush(before)
+            details = {"from": pick.old_name or T("project_weights"), "to": pick.name or T("project_weights")}
+            if isinstance(command, OpenView):
+                details["view"] = command.name
+            self._log("scenario_switch", **details)
+            self._snapshot = now
+        elif isinstance(command, (ApplyConsensus, ResetToScenario)):
+            self.flush(before)
+            source = "consensus" if isinstance(command, ApplyConsensus) else "reset"
+            self._log_changes(before, now, source=source)
+            self._snapshot = now
+        elif isinstance(command, EditGroups):
+            self.flush(before)
+            self._log("note", **{"what": "group", **command.log})
+        else:
+            self._weights_pending(before, now)
+
+    def _weights_pending(self, before: dict, now: dict) -> None:
+        if any(abs(before.get(k, v) - v) > 1e-12 for k, v in now.items()):
+            self._timer.start()  # restarted by every move: one entry once the weights are still
+
+    def flush(self, upto: dict | None = None) -> None:
+        """Write the weight changes gathered since the last entry (up to ``upto``: the weights
+        just before the event that ends them)."""
+        self._timer.stop()
+        if not self.running:
+            return
+        upto = self._weights() if upto is None else upto
+        self._log_changes(self._snapshot, upto)
+        self._snapshot = dict(upto)
+
+    def _log_changes(self, before: dict, after: dict, **extra) -> None:
+        changed = {k: (before[k], v) for k, v in after.items() if k in before and abs(before[k] - v) > 1e-9}
+        if len(changed) == 1 and not extra:
+            (layer, (old, new)), = changed.items()
+            self._log("weight_change", layer=layer, before=round(old, 3), after=round(new, 3))
+        elif changed:
+            self._log("weight_change", changes={k: [round(a, 3), round(b, 3)] for k, (a, b) in changed.items()},
+                      **extra)
+
+    # ------------------------------------------------------------------ presentation mode
+
+    def follow(self, pres) -> None:
+        if pres is self._pres:
+            return
+        self._pres = pres
+        self._pres_index = pres.index
+        self._pres_snapshot = self._pres_seen = dict(pres.weights)
+        pres.changed.connect(self._presentation_changed)
+        pres.closed.connect(self._flush_presentation)
+
+    def _presentation_changed(self) -> None:
+        pres = self._pres
+        if pres is None:
+            return
+        before, now = self._pres_seen, dict(pres.weights)
+        self._pres_seen = now
+        if not self.running:
+            self._pres_index, self._pres_snapshot = pres.index, now
+            return
+        if pres.index != self._pres_index:
+            old = pres.views[self._pres_index] if self._pres_index < len(pres.views) else None
+            self._flush_presentation(before)
+            new = pres.view
+            self._log("scenario_switch", **{"from": (old.scenario if old else None) or T("project_weights"),
+                                            "to": new.scenario or T("project_weights"), "view": new.name,
+                                            "source": "presentation"})
+            self._pres_index, self._pres_snapshot = pres.index, now
+        elif any(abs(before.get(k, v) - v) > 1e-12 for k, v in now.items()):
+            self._pres_timer.start()
+
+    def _flush_presentation(self, upto: dict | None = None) -> None:
+        self._pres_timer.stop()
+        if self._pres is None or not self.running:
+            return
+        try:
+            upto = dict(self._pres.weights) if upto is None else upto
+        except RuntimeError:  # the presentation window is gone
+            return
+        changed = {k: (self._pres_snapshot[k], v) for k, v in upto.items()
+                   if k in self._pres_snapshot and abs(self._pres_snapshot[k] - v) > 1e-9}
+        if len(changed) == 1:
+            (layer, (old, new)), = changed.items()
+            self._log("weight_change", layer=layer, before=round(old, 3), after=round(new, 3),
+                      source="presentation")
+        elif changed:
+            self._log("weight_change", changes={k: [round(a, 3), round(b, 3)] for k, (a, b) in changed.items()},
+                      source="presentation")
+        self._pres_snapshot = dict(upto)

@@ -256,3 +256,89 @@ def short_list_entries(ws, gs: GroupScores) -> list[tuple[int, str, str]]:
     score = np.asarray(gs.consensus.score, np.float64)[picked]
     order = picked[np.lexsort((ids[picked], -np.nan_to_num(score, nan=-np.inf)))]
     return [(int(i), str(ids[i]), str(names[i] or "")) for i in order]
+
+
+# ------------------------------------------------------------------------------------------------
+# Editing (plain data; the app wraps each edit in one undo command)
+
+GROUPS_KEY = "groups"
+POINTS_TOTAL = 100  # the participatory-budgeting habit: 100 points spread over the sectors
+MAX_POINTS = 100
+
+
+def group_entries(project) -> list[dict]:
+    """A copy of the project's [[groups]] tables (what saving writes)."""
+    import copy
+
+    return copy.deepcopy(list(project.extra.get(GROUPS_KEY) or []))
+
+
+def set_group_entries(project, entries: list[dict]) -> None:
+    """Store ``entries`` as the project's [[groups]], checked first by the project file's schema
+    and then as :func:`read_groups` reads them: a refused edit raises one line and changes nothing."""
+    import copy
+
+    from .project import entry_problems
+
+    entries = copy.deepcopy(list(entries))
+    problems = [p for found in entry_problems(project, GROUPS_KEY, entries) for p in found]
+    if problems:
+        raise problems[0]
+    trial = copy.copy(project)
+    trial.extra = {**project.extra, GROUPS_KEY: entries}
+    read_groups(trial)
+    if entries:
+        project.extra[GROUPS_KEY] = entries
+    else:
+        project.extra.pop(GROUPS_KEY, None)
+
+
+def even_points(layer_ids: list[str], total: int = POINTS_TOTAL) -> dict[str, int]:
+    """``total`` whole points spread as evenly as possible (the first layers get the remainder):
+    a new group starts as a valid row summing to 100, not as a refused row of zeros."""
+    if not layer_ids:
+        return {}
+    base, extra = divmod(int(total), len(layer_ids))
+    return {lid: base + (1 if i < extra else 0) for i, lid in enumerate(layer_ids)}
+
+
+def new_group_id(entries: list[dict], name: str) -> str:
+    """An id from the name (letters a–z, digits, _), unique among ``entries``."""
+    stem = name.lower().translate(str.maketrans("åäöéü", "aaoeu"))
+    stem = re.sub(r"[^a-z0-9_]+", "_", stem).strip("_")[:50] or "grupp"
+    taken = {str(e.get("id")) for e in entries}
+    gid, n = stem, 2
+    while gid in taken:
+        gid, n = f"{stem}_{n}", n + 1
+    return gid
+
+
+def with_points(entries: list[dict], gid: str, layer_id: str, points: float) -> list[dict]:
+    """A copy of ``entries`` where group ``gid`` gives ``points`` to ``layer_id`` (0 removes the
+    key: a group's table lists only the layers it gives points to)."""
+    import copy
+
+    out = copy.deepcopy(entries)
+    for e in out:
+        if e.get("id") == gid:
+            weights = dict(e.get("weights") or {})
+            if points:
+                weights[layer_id] = int(points) if float(points).is_integer() else float(points)
+            else:
+                weights.pop(layer_id, None)
+            e["weights"] = weights
+    return out
+
+
+def with_field(entries: list[dict], gid: str, key: str, value) -> list[dict]:
+    import copy
+
+    out = copy.deepcopy(entries)
+    for e in out:
+        if e.get("id") == gid:
+            e[key] = value
+    return out
+
+
+def row_total(group: Group) -> float:
+    return float(sum(group.weights.values()))

@@ -64,6 +64,36 @@ def _store(project, store):
     return WorkshopStore(path, project.crs), True
 
 
+class CaptureSnapshot:
+    """The captures a memo reads, copied out of an open WorkshopStore: a memo written in another
+    thread must not use the store's SQLite connection, which belongs to the thread that opened it
+    (and goes on writing while the memo is drawn)."""
+
+    def __init__(self, pins, areas, votes_tally, tally_by_group, log):
+        self._pins, self._areas, self._log = pins, areas, log
+        self._tally, self._tally_by_group = votes_tally, tally_by_group
+
+    @classmethod
+    def of(cls, store) -> "CaptureSnapshot":
+        return cls(store.pins().copy(), store.areas().copy(), store.tally().copy(), store.tally(by_group=True).copy(),
+                   store.decision_log().copy())
+
+    def pins(self):
+        return self._pins.copy()
+
+    def areas(self):
+        return self._areas.copy()
+
+    def tally(self, by_group: bool = False):
+        return (self._tally_by_group if by_group else self._tally).copy()
+
+    def decision_log(self):
+        return self._log.copy()
+
+    def close(self) -> None:
+        pass
+
+
 def _views(project) -> list[dict]:
     """The saved views (views.read_views), as the few fields the memo draws."""
     from .views import read_views
@@ -214,19 +244,63 @@ def _footer(fig, n: int, total: int, lang: str):
 
 _LOG_KINDS = {"weight_change": "memo_kind_weight", "scenario_switch": "memo_kind_scenario", "undo": "memo_kind_undo",
               "note": "memo_kind_note"}  # votes and comments have their own page
-MAX_LOG = 12
+MAX_LOG = 40  # the page shows the newest that fit; a long meeting's whole log is in the GeoPackage
 
 
-def _said(ws, kind: str, details: dict) -> str:
-    """A weight change as "layer title: before → after", a switch as "from → to", else key = value."""
+def _layer_title(ws, lid) -> str:
+    try:
+        return ws.project.layer(str(lid)).title
+    except KeyError:
+        return str(lid)
+
+
+def _num(value, lang: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "sv" else text
+
+
+def _group_name(ws, gid) -> str:
+    try:
+        names = {g.id: g.name for g in read_groups(ws.project)}
+    except SkiktError:
+        names = {}
+    return names.get(str(gid), str(gid))
+
+
+_SOURCE_KEYS = {"consensus": "memo_source_consensus", "reset": "memo_source_reset",
+                "presentation": "memo_source_presentation"}
+_MEETING_KEYS = {"start": "memo_meeting_start", "end": "memo_meeting_end"}
+
+
+def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
+    """One log entry in words: a weight change as "layer title: before → after" (several layers
+    after a consensus or reset), a switch as "from → to", a group edit as "group: layer before →
+    after p", a meeting's start and end as such; anything else as key = value."""
+    source = _SOURCE_KEYS.get(str(details.get("source")))
+    tail = f" ({tr(source, lang)})" if source else ""
     if kind == "weight_change" and {"layer", "before", "after"} <= set(details):
-        try:
-            name = ws.project.layer(str(details["layer"])).title
-        except KeyError:
-            name = str(details["layer"])
-        return f"{name}: {details['before']} → {details['after']}"
+        return (f"{_layer_title(ws, details['layer'])}: {_num(details['before'], lang)} → "
+                f"{_num(details['after'], lang)}{tail}")
+    if kind == "weight_change" and isinstance(details.get("changes"), dict):
+        parts = [f"{_layer_title(ws, lid)} {_num(pair[0], lang)} → {_num(pair[1], lang)}"
+                 for lid, pair in details["changes"].items() if isinstance(pair, list) and len(pair) == 2]
+        return ", ".join(parts) + tail
     if kind == "scenario_switch" and "to" in details:
-        return f"{details.get('from') or '–'} → {details['to']}"
+        view = f" ({tr('memo_view', lang)} {details['view']})" if details.get("view") else ""
+        return f"{details.get('from') or '–'} → {details['to']}{view}"
+    if kind == "note" and str(details.get("meeting")) in _MEETING_KEYS:
+        return tr(_MEETING_KEYS[str(details["meeting"])], lang)
+    if kind == "note" and details.get("what") == "group":
+        name = _group_name(ws, details.get("group"))
+        if {"layer", "before", "after"} <= set(details):
+            return (f"{name}: {_layer_title(ws, details['layer'])} {_num(details['before'], lang)} → "
+                    f"{_num(details['after'], lang)} p")
+        for key, word in (("added", "memo_group_added"), ("removed", "memo_group_removed"),
+                          ("name", "memo_group_renamed"), ("colour", "memo_group_recoloured")):
+            if key in details:
+                return f"{tr(word, lang)}: {details.get(key) if key != 'colour' else name}"
     return ", ".join(f"{k} = {v}" if k else str(v) for k, v in details.items())
 
 
@@ -240,7 +314,7 @@ def _log_lines(ws, store, lang: str) -> list[str]:
     lines = []
     for _, row in log.iterrows():
         details = row.details if isinstance(row.details, dict) else {"": row.details}
-        said = _said(ws, row.kind, details)
+        said = _said(ws, row.kind, details, lang)
         lines.append(f"{_local_time(row.created)}  {tr(_LOG_KINDS[row.kind], lang)}: "
                      + textwrap.shorten(said, 120, placeholder="…"))
     return lines
@@ -422,17 +496,27 @@ def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = 
     return pages
 
 
-def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str | None = None) -> Path:
-    """Write the prioritisation memo as a multi-page PDF; returns its path. Never over an input."""
+def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str | None = None,
+               cancel=None) -> Path:
+    """Write the prioritisation memo as a multi-page PDF; returns its path. Never over an input.
+    ``cancel``: a callable checked between pages (the app's Cancel); a cancelled memo leaves no
+    file behind."""
     from matplotlib.backends.backend_pdf import PdfPages
+
+    from .workspace import Cancelled
 
     project = getattr(project_or_ws, "project", project_or_ws)
     refuse_input_overwrite(project, out_pdf)
     out = check_output_path(out_pdf, (".pdf",), "memo_out_format")
+    stop = cancel or (lambda: False)
     pages = memo_figures(project_or_ws, lang, store, day)
+    if stop():
+        raise Cancelled()
 
     def save(path):
         with PdfPages(path, metadata={"Title": tr("memo_title", lang), "Creator": "Skikt"}) as pdf:
             for fig in pages:
+                if stop():
+                    raise Cancelled()
                 pdf.savefig(fig)
     return atomic_write(out, save, keep=project_inputs(project))

@@ -1,0 +1,380 @@
+"""The workshop in the app (issue 11, items 4 and 6): the Grupper dock, consensus, disagreement,
+the short list, the memo from the menu and the meeting's decision log.
+
+Real key presses and mouse clicks on the real window. Oracles: the group weights typed here or
+parsed with tomlkit from the saved file, scores recomputed with numpy (Σ wᵢ nᵢ / Σ wᵢ over the
+indicators a unit has), percentile ranks with scipy.stats.rankdata, the short list as a set
+intersection, the PDF's text from poppler's pdftotext.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import tomlkit
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from scipy.stats import rankdata
+
+from conftest import open_sample_window
+
+pytest.importorskip("pytestqt")
+
+COLUMNS = ["vard", "transport", "kompetens", "kultur", "besoksmal", "vattenskydd", "skyddsrum", "socio"]
+# Three groups' points as a facilitator types them from printed forms; the second sums to 90.
+TYPED = {
+    "kommunerna": [30, 10, 20, 0, 0, 15, 15, 10],
+    "regionen": [50, 0, 0, 10, 10, 0, 0, 20],
+    "lansstyrelsen": [0, 40, 0, 0, 0, 30, 30, 0],
+}
+GROUP_COMMENT = "# kept: a comment the facilitator wrote by hand"
+
+
+@pytest.fixture
+def window(qtbot, sample_copy):
+    text = sample_copy.read_text(encoding="utf-8")
+    # A hand-written comment inside the first [[groups]] table, which saving must keep.
+    text = text.replace('id = "kommunerna"', f'{GROUP_COMMENT}\nid = "kommunerna"', 1)
+    sample_copy.write_text(text, encoding="utf-8")
+    win = open_sample_window(qtbot, sample_copy)
+    win.docks["gw_groups"].raise_()
+    qtbot.waitExposed(win)
+    return win
+
+
+def toml_groups(path) -> dict[str, dict[str, float]]:
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    return {str(g["id"]): {str(k): float(v) for k, v in g["weights"].items()} for g in doc["groups"]}
+
+
+def numpy_scores(norm: np.ndarray, w: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(norm)
+    num = np.where(ok, norm * w[:, None], 0).sum(0)
+    den = np.where(ok, w[:, None] * np.ones_like(norm), 0).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def normalised_vectors(ws, groups: dict[str, dict[str, float]]) -> np.ndarray:
+    ids = list(ws.normalised.layer_ids)
+    rows = [np.array([g.get(i, 0.0) for i in ids], float) for g in groups.values()]
+    return np.array([r / r.sum() for r in rows])
+
+
+def percentile(score: np.ndarray) -> np.ndarray:
+    out = np.full(score.shape, np.nan)
+    ok = np.isfinite(score)
+    n = ok.sum()
+    out[ok] = (n - rankdata(-score[ok], method="average")) / (n - 1)
+    return out
+
+
+def focus(win, qtbot):
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=2000)
+
+
+def type_into_focus(qtbot, text: str, key=Qt.Key_Tab):
+    for char in text:  # the first key opens the editor; the rest go to it
+        QTest.keyClicks(QApplication.focusWidget(), char)
+    QTest.keyClick(QApplication.focusWidget(), key)
+    qtbot.wait(5)  # the next cell opens on the next event-loop turn
+
+
+def click_cell(win, qtbot, row: int, col: int):
+    table = win.groups_panel.table
+    rect = table.visualRect(table.model().index(row, col))
+    table.scrollTo(table.model().index(row, col))
+    rect = table.visualRect(table.model().index(row, col))
+    qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=rect.center())
+
+
+def type_all_groups(win, qtbot):
+    """Click the first points cell, then type every group's row: Tab through the points, and Tab
+    over each next row's name cell (opened with its name selected, committed unchanged)."""
+    focus(win, qtbot)
+    click_cell(win, qtbot, 0, 2)
+    for r, values in enumerate(TYPED.values()):
+        if r:
+            QTest.keyClick(QApplication.focusWidget(), Qt.Key_Tab)  # the name cell
+            qtbot.wait(5)
+        for j, v in enumerate(values):
+            last = r == len(TYPED) - 1 and j == len(values) - 1
+            type_into_focus(qtbot, str(v), Qt.Key_Return if last else Qt.Key_Tab)
+
+
+def expected_entries() -> dict[str, dict[str, float]]:
+    return {gid: {lid: float(v) for lid, v in zip(COLUMNS, values) if v} for gid, values in TYPED.items()}
+
+
+def test_typing_three_groups_with_tab_and_enter_edits_the_project_undoes_and_round_trips(window, qtbot, tmp_path):
+    model, panel = window.model, window.groups_panel
+    before = toml_groups(model.project.path)
+    assert [panel.table.horizontalHeaderItem(j + 2).toolTip() for j in range(len(COLUMNS))] == \
+        [model.project.layer(lid).title for lid in COLUMNS]
+    steps = model.undo.index()
+    type_all_groups(window, qtbot)
+    got = {e["id"]: {k: float(v) for k, v in e["weights"].items()} for e in model.project.extra["groups"]}
+    assert got == expected_entries()
+    # The row of 90 points is marked and the sentence says what happens to it.
+    sum_item = panel.table.item(1, 2 + len(COLUMNS))
+    assert sum_item.text() == "90" and sum_item.font().bold()
+    assert "Regionen 90" in panel.note.text() and "andelar" in panel.note.text()
+    # One undo step per changed cell; Ctrl+Z takes back the last one.
+    changed_cells = sum(1 for gid, values in TYPED.items() for lid, v in zip(COLUMNS, values)
+                        if float(v) != before[gid].get(lid, 0.0))
+    assert model.undo.index() - steps == changed_cells
+    focus(window, qtbot)
+    window.groups_panel.table.setFocus()
+    QTest.keyClick(window.groups_panel.table, Qt.Key_Z, Qt.ControlModifier)
+    qtbot.wait(10)
+    last = {e["id"]: e["weights"] for e in model.project.extra["groups"]}["lansstyrelsen"]
+    assert float(last.get("skyddsrum", 0)) == before["lansstyrelsen"].get("skyddsrum", 0.0)
+    while model.undo.index() > steps:
+        model.undo.undo()
+    assert {e["id"]: {k: float(v) for k, v in e["weights"].items()} for e in model.project.extra["groups"]} == before
+    while model.undo.canRedo():
+        model.undo.redo()
+    out = model.save(tmp_path / "saved.toml")
+    assert toml_groups(out) == expected_entries()
+    assert GROUP_COMMENT in out.read_text(encoding="utf-8")
+    from skikt.layers.groups import read_groups
+    from skikt.layers.project import read_project
+
+    reread = {g.id: g.weights for g in read_groups(read_project(out))}
+    assert reread == expected_entries()
+
+
+def test_bad_text_in_a_cell_is_refused_in_one_line_and_changes_nothing(window, qtbot):
+    model, panel = window.model, window.groups_panel
+    before, steps = toml_groups(model.project.path), model.undo.index()
+    focus(window, qtbot)
+    for text in ("tio", "120", "-5"):
+        click_cell(window, qtbot, 0, 2)
+        type_into_focus(qtbot, text, Qt.Key_Return)
+        message = panel.message.text()
+        assert "\n" not in message and f'"{text}"' in message and "0–100" in message
+        assert panel.table.item(0, 2).text() == f"{before['kommunerna']['vard']:g}"
+    assert model.undo.index() == steps
+    click_cell(window, qtbot, 0, 2)
+    type_into_focus(qtbot, "12,5", Qt.Key_Return)  # a Swedish decimal comma is a number
+    assert model.project.extra["groups"][0]["weights"]["vard"] == 12.5 and panel.message.text() == ""
+
+
+def test_add_rename_recolour_remove_groups_are_undoable(window, qtbot):
+    model, panel = window.model, window.groups_panel
+    panel.ask_text = lambda *a: "Näringslivet"
+    panel.ask_colour = lambda current: "#6A3D9A"
+    qtbot.mouseClick(panel.add_button, Qt.LeftButton)
+    entries = model.project.extra["groups"]
+    assert entries[-1]["id"] == "naringslivet" and entries[-1]["name"] == "Näringslivet"
+    assert sum(entries[-1]["weights"].values()) == 100  # a new row starts as 100 points, not zeros
+    assert panel.table.rowCount() == 4
+    click_cell(window, qtbot, 3, 0)  # the colour swatch
+    assert model.project.extra["groups"][-1]["colour"] == "#6a3d9a"
+    focus(window, qtbot)
+    click_cell(window, qtbot, 3, 1)
+    type_into_focus(qtbot, "Foretagen", Qt.Key_Return)  # QTest types ASCII only
+    assert model.project.extra["groups"][-1]["name"] == "Foretagen"
+    panel.table.setCurrentCell(3, 2)
+    qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
+    assert [e["id"] for e in model.project.extra["groups"]] == ["kommunerna", "regionen", "lansstyrelsen"]
+    model.undo.undo()
+    assert model.project.extra["groups"][-1]["name"] == "Foretagen" and panel.table.rowCount() == 4
+    model.undo.undo()
+    assert model.project.extra["groups"][-1]["name"] == "Näringslivet"
+    assert panel.table.item(3, 1).text() == "Näringslivet"
+    model.undo.undo()
+    assert model.project.extra["groups"][-1]["colour"] == "#ff7f00"  # the new row's own colour
+    model.undo.undo()
+    assert len(model.project.extra["groups"]) == 3 and panel.table.rowCount() == 3
+
+
+def test_consensus_applies_the_mean_of_the_normalised_vectors_as_live_weights(window, qtbot):
+    model, ws = window.model, window.model.ws
+    groups = toml_groups(model.project.path)
+    mean = normalised_vectors(ws, groups).mean(axis=0)
+    steps = model.undo.index()
+    qtbot.mouseClick(window.groups_panel.consensus_button, Qt.LeftButton)
+    qtbot.wait(20)
+    live = np.array([model.project.layer(lid).indicator.weight for lid in ws.normalised.layer_ids])
+    np.testing.assert_allclose(live / live.sum(), mean, atol=1e-12)
+    np.testing.assert_allclose(ws.composite.score, numpy_scores(np.asarray(ws.normalised.norm, float), mean),
+                               rtol=1e-5, atol=1e-6)
+    # The weights panel follows (its share labels are the shares).
+    shown = {lid: row.share.text() for lid, row in window.weights_panel.rows.items()}
+    assert shown["vard"] == f"{mean[ws.normalised.layer_ids.index('vard')]:.0%}"
+    assert model.undo.index() == steps + 1
+    model.undo.undo()
+    qtbot.wait(20)
+    assert model.project.layer("vard").indicator.weight == 3.0
+
+
+def test_disagreement_map_equals_rankdata_spread_and_follows_the_groups(window, qtbot):
+    model, ws, panel = window.model, window.model.ws, window.groups_panel
+    norm = np.asarray(ws.normalised.norm, float)
+
+    def oracle(groups):
+        """Scores in float64 with numpy must match the engine's (float32) group scores; the
+        spread is then rankdata's on the engine's scores, so near-ties that float32 rounding
+        orders differently do not count as errors. Against the pure float64 spread those
+        near-ties may move a unit by one rank, 1/(n − 1), never more than two."""
+        from skikt.app.workshop_ui import group_scores_for
+
+        gs = group_scores_for(model)
+        pcts, exact = [], []
+        for v, comp in zip(normalised_vectors(ws, groups), gs.composites):
+            mine = numpy_scores(norm, v)
+            np.testing.assert_allclose(comp.score, mine, rtol=1e-5, atol=1e-6, equal_nan=True)
+            pcts.append(percentile(np.asarray(comp.score, float)))
+            exact.append(percentile(mine))
+        pcts, exact = np.array(pcts), np.array(exact)
+        spread = np.where(np.isnan(pcts).any(0), np.nan, pcts.max(0) - pcts.min(0))
+        pure = np.where(np.isnan(exact).any(0), np.nan, exact.max(0) - exact.min(0))
+        n = np.isfinite(pure).sum()
+        assert np.nanmax(np.abs(spread - pure)) <= 2 / (n - 1) + 1e-12
+        return spread
+
+    groups = toml_groups(model.project.path)
+    qtbot.mouseClick(panel.disagreement_button, Qt.LeftButton)
+    um = window.canvas.scene.unit_map
+    assert um.kind == "disagreement"
+    np.testing.assert_allclose(um.values, oracle(groups), atol=1e-9, equal_nan=True)
+    title, entries, _ = window.canvas.scene.legend_sections()[0]
+    assert title == "Oenighet mellan grupperna"
+    assert [e.label for e in entries][-1] == "Eniga (0–10 percentilenheter)"
+    # A group edit updates the map at once.
+    focus(window, qtbot)
+    click_cell(window, qtbot, 2, 2)
+    type_into_focus(qtbot, "90", Qt.Key_Return)
+    groups["lansstyrelsen"]["vard"] = 90.0
+    np.testing.assert_allclose(window.canvas.scene.unit_map.values, oracle(groups), atol=1e-6, equal_nan=True)
+    # Toggling off gives the priority map back.
+    qtbot.mouseClick(panel.disagreement_button, Qt.LeftButton)
+    assert window.canvas.scene.unit_map is None
+    # On again, then a weight change: the priority map comes back (the room sees what it moved).
+    qtbot.mouseClick(panel.disagreement_button, Qt.LeftButton)
+    assert window.canvas.scene.unit_map is not None
+    slider = window.weights_panel.rows["vard"].slider
+    slider.setFocus()
+    QTest.keyClick(slider, Qt.Key_PageUp)
+    qtbot.wait(20)
+    assert window.canvas.scene.unit_map is None and not panel.disagreement_button.isChecked()
+
+
+def test_short_list_is_the_intersection_of_top_classes_and_a_click_selects_and_centres(window, qtbot):
+    model, ws, panel = window.model, window.model.ws, window.groups_panel
+    norm = np.asarray(ws.normalised.norm, float)
+    k = model.project.units.classes
+    ids = np.asarray(ws.units.ids).astype(str)
+    tops = []
+    for v in normalised_vectors(ws, toml_groups(model.project.path)):
+        score = numpy_scores(norm, v)
+        ok = np.isfinite(score)
+        n = ok.sum()
+        min_rank = rankdata(-score[ok], method="min")
+        tops.append(set(ids[ok][(min_rank - 1) * k < n]))  # class 1: 1 + floor((r − 1)k/n) == 1
+    expected = set.intersection(*tops)
+    qtbot.mouseClick(panel.short_button, Qt.LeftButton)
+    shown = [panel.short_list.item(i) for i in range(panel.short_list.count())]
+    assert {ids[int(item.data(Qt.UserRole))] for item in shown} == expected and len(shown) == len(expected)
+    assert str(len(expected)) in panel.short_label.text() and "Norrtälje" in panel.short_label.text()
+    item = shown[3]
+    index = int(item.data(Qt.UserRole))
+    assert item.text().startswith("Norrtälje") or "," in item.text()  # named by place, not by cell id
+    panel.short_list.scrollToItem(item)
+    rect = panel.short_list.visualItemRect(item)
+    qtbot.mouseClick(panel.short_list.viewport(), Qt.LeftButton, pos=rect.center())
+    assert model.selected == index
+    x, y = ws.units.centres[index]
+    x0, x1 = window.canvas.ax.get_xlim()
+    y0, y1 = window.canvas.ax.get_ylim()
+    assert abs((x0 + x1) / 2 - x) < 1 and abs((y0 + y1) / 2 - y) < 1
+    assert ids[index] in window.info_panel.text.toPlainText() or "Norrtälje" in window.info_panel.text.toPlainText()
+
+
+def test_memo_from_the_menu_holds_the_groups_and_the_vote_tally(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from skikt.app.workshop_store import store_for
+
+    model = window.model
+    store = store_for(model)
+    assert store is not None, model.workshop_problem
+    top = [str(u) for u in np.asarray(model.ws.units.ids)[np.argsort(-model.ws.composite.score)[:2]]]
+    store.add_vote(top[0], "kommunerna", 3)
+    store.add_vote(top[0], "regionen", 2)
+    store.add_vote(top[1], "regionen", 1)
+    out = tmp_path / "underlag.pdf"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (asked.append(a[2]), (str(out), "PDF (*.pdf)"))[1]))
+    action = window.findChild(type(window.meeting_action), "gw_write_memo")
+    assert action in window.workshop_menu.actions()
+    action.trigger()
+    assert asked == ["prioriteringsunderlag.pdf"]
+    qtbot.waitUntil(lambda: out.exists() and str(out) in window.statusBar().currentMessage(), timeout=60000)
+    assert window.last_error is None
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext missing")  # the memo's text itself is checked in test_memo.py
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    for name in ("Kommunerna", "Regionen", "Länsstyrelsen", "Prioriteringsunderlag"):
+        assert name in text
+    rows = [line.split() for line in text.splitlines() if top[0] in line]
+    assert any(r[-3:] == ["5", "3", "2"] or r[-4:-1] == ["5", "3", "2"] for r in rows), rows
+
+
+def test_meeting_logs_a_settled_weight_change_a_scenario_switch_and_a_group_edit(window, qtbot):
+    from skikt.app.workshop_store import close_store
+    from skikt.layers.captures import WorkshopStore
+
+    model = window.model
+    action = window.meeting_action
+    action.trigger()
+    assert action.isChecked() and action.text() == "Avsluta möte"
+    slider = window.weights_panel.rows["vard"].slider
+    slider.setFocus()
+    for _ in range(3):  # three key presses, one settled change
+        QTest.keyClick(slider, Qt.Key_PageUp)
+    qtbot.waitUntil(lambda: (model._workshop_store.decision_log()["kind"] == "weight_change").any(), timeout=5000)
+    window.scenarios_panel.pick("Beredskap")
+    focus(window, qtbot)
+    click_cell(window, qtbot, 0, 2)
+    type_into_focus(qtbot, "45", Qt.Key_Return)
+    action.trigger()
+    assert not action.isChecked()
+    path = model._workshop_store.path
+    close_store(model)
+    with WorkshopStore(path) as store:
+        log = store.decision_log()
+    kinds = list(log["kind"])
+    assert kinds == ["note", "weight_change", "scenario_switch", "note", "note"], kinds
+    change = log.iloc[1].details
+    assert change == {"layer": "vard", "before": 3.0, "after": 6.0}
+    assert log.iloc[2].details == {"from": "Projektets vikter", "to": "Beredskap"}
+    assert log.iloc[3].details == {"what": "group", "group": "kommunerna", "layer": "vard", "before": 30.0,
+                                   "after": 45.0}
+    assert log.iloc[0].details == {"meeting": "start"} and log.iloc[4].details == {"meeting": "end"}
+
+
+def test_meeting_and_disagreement_survive_a_language_switch(window, qtbot):
+    window.meeting_action.trigger()
+    qtbot.mouseClick(window.groups_panel.disagreement_button, Qt.LeftButton)
+    window.switch_language("en")
+    new = window._replaced_by
+    qtbot.addWidget(new)
+    try:
+        assert new.meeting_action.isChecked() and new.meeting_action.text() == "End meeting"
+        assert new.groups_panel.disagreement_button.isChecked()
+        assert new.canvas.scene.unit_map.title == "Disagreement between the groups"
+        assert new.docks["gw_groups"].windowTitle() == "Groups"
+    finally:
+        from skikt.app.i18n import set_language
+
+        new.meeting_action.trigger()
+        set_language("sv", remember=False)

@@ -224,11 +224,11 @@ class AhpDialog(QDialog):
             self.bars[lid].setFormat(f"{w:.1%}")
         if self.result.consistent:
             self.cr_label.setStyleSheet("color:#1b5e20")
-            self.cr_label.setText(T("ahp_cr_ok").format(cr=f"{self.result.cr:.2f}"))
+            self.cr_label.setText(T("ahp_cr_ok").format(cr=self._decimal(self.result.cr)))
         else:
             a, b = (self.model.project.layer(lid).title for lid in self.result.worst_pair)
             self.cr_label.setStyleSheet("color:#9b1c1c")
-            self.cr_label.setText(T("ahp_cr_bad").format(cr=f"{self.result.cr:.2f}", a=a, b=b))
+            self.cr_label.setText(T("ahp_cr_bad").format(cr=self._decimal(self.result.cr), a=a, b=b))
 
     # ------------------------------------------------------------------ results
 
@@ -263,6 +263,10 @@ class AhpDialog(QDialog):
             self.message.setText(exc.text(self._lang()))
             return
         self.message.setText(T("ahp_given_group").format(name=picked))
+
+    def _decimal(self, value: float) -> str:
+        text = f"{value:.3f}"
+        return text.replace(".", ",") if self._lang() == "sv" else text
 
     def _lang(self) -> str:
         from .i18n import language

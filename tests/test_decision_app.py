@@ -93,7 +93,7 @@ def test_pair_sliders_give_the_eigenvector_and_cr_and_name_the_worst_pair(window
     cr = (lam - n) / (n - 1) / SAATY_RI[n]
     assert cr > 0.10
     text = dialog.findChild(object, "ahp_cr").text()
-    assert f"{cr:.2f}" in text and "motsäger" in text
+    assert f"CR = {cr:.3f}".replace(".", ",") in text and "motsäger" in text  # Swedish decimal comma
     # The worst pair: the judgement furthest from the weights' own ratio (in log terms).
     err = np.abs(np.log(a * w[None, :] / w[:, None]))
     err[np.tril_indices(n)] = -1

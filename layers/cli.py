@@ -100,6 +100,16 @@ def _workers(text: str) -> int:
     return value
 
 
+def _tile_cells(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of cells, got '{text}'") from None
+    if not 16 <= value <= 8192:
+        raise argparse.ArgumentTypeError(f"expected 16–8192 cells along a tile side, got {value}")
+    return value
+
+
 def _bench_names(text: str) -> set[str]:
     names = {n.strip() for n in text.split(",") if n.strip()}
     known = _known_benchmarks()
@@ -206,6 +216,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask: an existing dask.distributed scheduler, e.g. tcp://host:8786 (default: a local cluster)")
     s.add_argument("--workers", type=_workers, metavar="N", help="dask: local workers (default: one per core)")
+    s.add_argument("--tile-cells", type=_tile_cells, metavar="N",
+                   help="dask: cells along a tile side (default 1024; smaller tiles spread a small grid over "
+                        "more workers)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (it is drawn only when stderr is a terminal)")
 
     add_more_parsers(sub)  # compare, pack, unpack
 
@@ -279,11 +293,42 @@ def _project_for_output(project_path: str, out: str, formats: tuple[str, ...], f
     return project
 
 
-def _workspace(project, crs: str | None):
+def _workspace(project, crs: str | None, ws=None):
+    from .workspace import Workspace
+
+    ws = ws or Workspace(project, crs_override=crs)
+    try:
+        ws.update(strict=True)
+    except SkiktError as exc:
+        if exc.key != "err_grid_memory":
+            raise
+        from .i18n import tr
+
+        # The memory guard's refusal names a cell size that fits; the national engine is the other way.
+        refusal = SkiktError(f"{exc}; {tr('nd_memory_dask', 'en')}")
+        refusal.key, refusal.params, refusal.path = exc.key, exc.params, exc.path
+        raise refusal from None
+    return ws
+
+
+def _suggest_dask_engine(project, crs: str | None):
+    """For a grid above tiled.DASK_SUGGEST_CELLS cells, one line suggesting --engine dask, said
+    before anything slow: only the study area is read to count the cells (about: its area over
+    the cell's). Returns the workspace holding that layer, for the run to go on with."""
+    from .tiled import DASK_SUGGEST_CELLS, suggest_dask
+    from .units import grid_memory
     from .workspace import Workspace
 
     ws = Workspace(project, crs_override=crs)
-    ws.update(strict=True)
+    u = project.units
+    if u.kind != "grid" or not u.study_area:
+        return ws
+    study = ws._study_area()
+    cells = grid_memory(study, float(u.cell_size), len(project.indicator_layers()))[1]
+    if suggest_dask(int(cells)):
+        from .i18n import tr
+
+        _say(tr("nd_suggest_dask", "en").format(cells=f"{cells:,.0f}", limit=f"{DASK_SUGGEST_CELLS:,}"))
     return ws
 
 
@@ -307,13 +352,15 @@ def cmd_score(args) -> int:
         return _score_dask(args)
     if args.scheduler or args.workers:
         raise SkiktError("score: --scheduler and --workers need --engine dask")
+    if args.tile_cells:
+        raise SkiktError("score: --tile-cells needs --engine dask")
     project = _project_for_output(args.project, args.out, SCORE_FORMATS, "oerr_scores_format", scorable=True)
     project = apply_scenario_arg(project, args.scenario)
     if args.groups:
         from .groups import read_groups
 
         read_groups(project) or _no_groups(project)  # before the slow part
-    ws = _workspace(project, args.crs)
+    ws = _workspace(project, args.crs, _suggest_dask_engine(project, args.crs))
     uncertainty = ws.weight_uncertainty(args.uncertainty, args.spread) if args.uncertainty else None
     table = ws.result_table(uncertainty) if uncertainty is not None else None
     if args.groups:
@@ -370,21 +417,43 @@ def _print_decision_methods(ws, uncertainty) -> None:
 
 
 def _score_dask(args) -> int:
-    """--engine dask: the tiled engine (layers/tiled.py) on a local or remote dask cluster."""
+    """--engine dask: the tiled engine (layers/tiled.py) on a local or remote dask cluster, with a
+    progress bar on a terminal and Ctrl-C that closes the cluster and leaves no output file."""
+    from .cli_more import apply_scenario_arg
+    from .cli_progress import cancel_on_ctrl_c, ProgressLine
+    from .i18n import tr
     from .project import check_scorable, read_project
     from .safe_write import refuse_input_overwrite
-    from .tiled import run_score_dask
+    from .tiled import run_score_dask, TILE_CELLS
+    from .workspace import Cancelled
 
-    for flag, value in (("--scenario", args.scenario), ("--groups", args.groups),
-                        ("--sensitivity", args.sensitivity), ("--uncertainty", args.uncertainty)):
-        if value:
-            raise SkiktError(f"score: {flag} is not available with --engine dask yet")
+    if args.sensitivity:
+        raise SkiktError("score: --sensitivity is not available with --engine dask yet")
     project = read_project(args.project)
     refuse_input_overwrite(project, args.out)
+    project = apply_scenario_arg(project, args.scenario)
     check_scorable(project)
-    done = run_score_dask(args.project, args.out, scheduler=args.scheduler, workers=args.workers, project=project)
+    bar = ProgressLine(sys.stderr, enabled=False if args.quiet else None)
+    uncertainty = (args.uncertainty, args.spread) if args.uncertainty else None
+    try:
+        with cancel_on_ctrl_c() as pressed:
+            done = run_score_dask(args.project, args.out, scheduler=args.scheduler, workers=args.workers,
+                                  project=project, progress=bar, cancel=pressed.is_set,
+                                  tile_cells=args.tile_cells or TILE_CELLS, groups=args.groups, uncertainty=uncertainty)
+    except Cancelled:
+        bar.close()
+        _say(tr("nd_cancelled", "en"))
+        return EXIT_INTERRUPTED
+    finally:
+        bar.close()
+    scenario = f", scenario {args.scenario!r}" if args.scenario else ""
     print(f"{done['cells']:,} cells ({done['scored']:,} scored) in {done['tiles']} tiles, "
-          f"{done['indicators']} indicators, {done['seconds']:.1f} s → {done['out']}")
+          f"{done['indicators']} indicators{scenario}, {done['seconds']:.1f} s → {done['out']}")
+    extra = done["extra"]
+    if extra.groups:
+        print(f"groups: {', '.join(extra.group_ids)}, consensus and rank spread")
+    if extra.uncertainty:
+        print(f"weight uncertainty: {extra.n_draws} draws, Dirichlet concentration c = {extra.concentration:.1f}")
     for line in done["warnings"]:
         _say(f"warning: {line}")
     return 0

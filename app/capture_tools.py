@@ -9,6 +9,7 @@ dot placed on the projector shows on the desk map at once and the other way roun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,13 +90,17 @@ class CaptureOverlay:
     """The captures as artists on one Axes. ``size`` is the base size in points (pins and the
     tally discs are drawn at multiples of it), so the projector can draw them larger."""
 
-    def __init__(self, ax, size: float = 9.0):
+    def __init__(self, ax, size: float = 9.0, text_size: float | None = None):
         self.ax = ax
         self.size = size
+        self.text_size = text_size  # points; None: 1.1 × size (the projector sets its minimum)
         self.artists: list = []
         self.legend: Legend | None = None
         self.tally_texts: list = []  # (unit id, text artist), for tests and screenshots
         self.data: CaptureData | None = None
+
+    def _text_points(self) -> float:
+        return self.text_size if self.text_size is not None else self.size * 1.1
 
     def clear(self) -> None:
         for art in self.artists:
@@ -150,7 +155,8 @@ class CaptureOverlay:
         self.artists.append(disc)
         for (_, row) in data.tally.iterrows():
             text = self.ax.text(row["x"], row["y"], str(int(row["dots"])), ha="center", va="center_baseline",
-                                fontsize=self.size * 1.25, fontweight="bold", color="white", zorder=ZORDER + 4,
+                                fontsize=max(self.size * 1.25, self._text_points()), fontweight="bold",
+                                color="white", zorder=ZORDER + 4,
                                 parse_math=False, clip_on=True)
             self.artists.append(text)
             self.tally_texts.append((str(row["unit_id"]), text))
@@ -165,7 +171,7 @@ class CaptureOverlay:
             label = g.name if left is None else f"{g.name} · {left}"
             labels.append(("▶ " if g.id == highlight else "") + label)
         self.legend = Legend(self.ax, handles, labels, loc=loc, title=title or None,
-                             fontsize=self.size * 1.1, title_fontsize=self.size * 1.1, framealpha=0.94,
+                             fontsize=self._text_points(), title_fontsize=self._text_points(), framealpha=0.94,
                              edgecolor=INK, borderpad=0.5, handletextpad=0.4)
         self.legend.set_zorder(ZORDER + 5)
         for text in [*self.legend.get_texts(), self.legend.get_title()]:
@@ -238,9 +244,20 @@ class CaptureWriter:
     """Writes captures for one model and words each outcome as one line (the status bar's or the
     presentation's). ``store()`` gives the open store or None; ``units()`` the current units."""
 
-    def __init__(self, store, units, lang: str, changed=None, problem=None):
+    def __init__(self, store, units, lang: str, changed=None, problem=None, brief: bool = False):
         self._store, self._units, self.lang, self._changed = store, units, lang, changed
         self._problem = problem or (lambda: "")
+        self.brief = brief  # the projector: no file name in front of a refusal, it must fit one line
+
+    def _error(self, exc: SkiktError, group_name: str | None = None) -> str:
+        """The refusal in one line, naming the group as the room knows it."""
+        if exc.key is None:
+            return exc.text(self.lang)
+        params = dict(exc.params)
+        if group_name is not None and "group" in params:
+            params["group"] = group_name
+        body = " ".join(tr(exc.key, self.lang).format(**params).split())
+        return body if self.brief or not exc.path else f"{Path(exc.path).name}: {body}"
 
     def _t(self, key: str, **params) -> str:
         return tr(key, self.lang).format(**params)
@@ -262,7 +279,7 @@ class CaptureWriter:
         except _Refused as exc:
             return False, str(exc)
         except SkiktError as exc:
-            return False, exc.text(self.lang)
+            return False, self._error(exc, group_name)
         return self._done(self._t("cap_saved_pin", group=group_name))
 
     def area(self, vertices, comment: str, group: str | None, group_name: str) -> tuple[bool, str]:
@@ -271,7 +288,7 @@ class CaptureWriter:
         except _Refused as exc:
             return False, str(exc)
         except SkiktError as exc:
-            return False, exc.text(self.lang)
+            return False, self._error(exc, group_name)
         return self._done(self._t("cap_saved_area", group=group_name))
 
     def dot(self, x: float, y: float, group: str | None, group_name: str) -> tuple[bool, str]:
@@ -291,7 +308,7 @@ class CaptureWriter:
         except _Refused as exc:
             return False, str(exc)
         except SkiktError as exc:
-            return False, exc.text(self.lang)
+            return False, self._error(exc, group_name)
         return self._done(self._t("cap_saved_dot", unit=units.label(at), group=group_name,
                                   n=store.dots_left(group)))
 
@@ -301,7 +318,7 @@ class CaptureWriter:
         except _Refused as exc:
             return False, str(exc)
         except SkiktError as exc:
-            return False, exc.text(self.lang)
+            return False, self._error(exc)
         what = {"pins": "cap_what_pin", "areas": "cap_what_area", "votes": "cap_what_dot"}[removed.table]
         return self._done(self._t("cap_undone", what=self._t(what)))
 

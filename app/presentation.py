@@ -11,8 +11,17 @@ Backspace → previous; Home/End → first/last; Esc leaves. Digits 1–9 pick a
 +/- change it (the bars animate to the new shares), R resets the weights to the view's scenario,
 N shows or hides the speaker notes.
 
+Dot votes and pins in the room (clicker-simple): V starts dot voting, P starts pins; in either,
+the digits 1–9 pick the group (0: no group, for pins) instead of a weight, a click on the map
+places a dot on the unit clicked (or a pin, whose comment line takes Enter to store and Esc to
+cancel), Z takes the last capture back, and V/P again (or Esc) ends it. The picked group and its
+dots left are shown in the map's upper left corner; pins, areas and the dot tally are drawn large.
+
 The window works on its own fork of the workspace (layers.workspace.Workspace.fork), so nothing
-the room does here changes the project open in the main window.
+the room does here changes the project open in the main window. Started before the first
+computation has finished (F5 right after start-up), it takes the result over when it arrives
+(``adopt``): the fork taken at F5 has no scores, and the app hands its results to its own
+workspace only.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from skikt.layers.scene import MapScene, prepare_map_axes
 from skikt.layers.sectors import SECTORS
 from skikt.layers.views import View, apply_view, read_views
 
+from .capture_tools import CaptureOverlay, CaptureWriter, CommentEdit, project_groups, read_captures
+
 # Sizes as fractions of the window height. MIN_TEXT is the projector rule (1/40); the body text
 # sits a little above it so that a fitted (shrunk) text still meets it.
 MIN_TEXT = 1 / 40
@@ -54,6 +65,8 @@ ANIMATION_STEP_MS = 30
 NEXT_KEYS = {Qt.Key_PageDown, Qt.Key_Right, Qt.Key_Down, Qt.Key_Space}
 PREVIOUS_KEYS = {Qt.Key_PageUp, Qt.Key_Left, Qt.Key_Up, Qt.Key_Backspace}
 DIGIT_KEYS = {getattr(Qt, f"Key_{n}"): n - 1 for n in range(1, 10)}
+CAPTURE_KEYS = {Qt.Key_V: "dot", Qt.Key_P: "pin"}  # start/end dot voting, pins
+CAPTURE_SIZE = 1 / 55  # the captures' base size (pins, tally discs) as a fraction of the height
 
 INK = "#111111"
 PANEL = "#ffffff"
@@ -134,6 +147,17 @@ class PresentationWindow(QWidget):
         self._timer.timeout.connect(self._animate_step)
         self._anim_clock = QElapsedTimer()
         self.setWindowTitle("Skikt")
+        # Captures (attach_captures): off until the app or the command line hands over a store.
+        self.captures: CaptureOverlay | None = None
+        self.capture_writer: CaptureWriter | None = None
+        self.capture_groups: list = []
+        self.capture_mode: str | None = None  # "dot", "pin" or None
+        self.capture_group: str | None = None
+        self.capture_message = ""
+        self._capture_existing = None
+        self._pending_pin = None
+        self._comment: CommentEdit | None = None
+        self.canvas.mpl_connect("button_press_event", self._on_map_press)
         self._enter_view(redraw=False)
 
     # ------------------------------------------------------------------ sizes
@@ -236,10 +260,189 @@ class PresentationWindow(QWidget):
         self._update_bars()
         self.canvas.draw_idle()
 
+    # ------------------------------------------------------------------ results arriving
+
+    def adopt(self, source) -> None:
+        """Take over what the app has computed since (layers, units, indicators) from its
+        workspace ``source``; this window's project (the view applied, the room's weights) stays.
+        The room's weight changes are kept while the indicators are the same ones."""
+        from dataclasses import fields
+
+        fresh = source.fork()
+        for f in fields(self.ws):
+            if f.name != "project":
+                setattr(self.ws, f.name, getattr(fresh, f.name))
+        kept = dict(self.weights)
+        self._enter_view(redraw=False)
+        if kept and set(kept) == set(self.weights) and kept != self.weights:
+            self.weights = kept
+            self.shown_shares = weight_shares(kept)
+            self._recombine()
+        self.render_now()
+        self.changed.emit()
+
+    # ------------------------------------------------------------------ captures
+
+    def attach_captures(self, store, existing=None, hub=None) -> None:
+        """Let the room place dots and pins. ``store()`` gives the open workshop store (None with
+        the reason unknown), ``existing()`` the store only if there is a file already (drawing
+        must not create one), ``hub.changed`` fires after a capture made anywhere."""
+        self._capture_existing = existing or store
+        self.capture_groups = project_groups(self.base_project)
+        self.capture_group = self.capture_groups[0].id if self.capture_groups else None
+        self.capture_writer = CaptureWriter(store, lambda: self.ws.units, self.lang, brief=True,
+                                            changed=(lambda: hub.changed.emit()) if hub is not None else None)
+        self.captures = CaptureOverlay(self.ax, size=self.points(CAPTURE_SIZE), text_size=self.points(BODY))
+        if hub is not None:
+            hub.changed.connect(self._captures_changed)
+        self._draw_captures()
+
+    def _group_name(self, gid) -> str:
+        return next((g.name for g in self.capture_groups if g.id == gid), tr("cap_no_group", self.lang))
+
+    def set_capture_mode(self, mode: str | None) -> None:
+        """V (dots) or P (pins); the same key again, or Esc, ends it."""
+        if self.capture_writer is None:
+            return
+        self._drop_comment()
+        self.capture_mode = None if mode == self.capture_mode else mode
+        self.capture_message = ""
+        self._captures_changed()
+
+    def pick_capture_group(self, number: int) -> None:
+        """1–9 pick a group by its place in the corner list; 0 is no group (pins only)."""
+        if number == 0:
+            self.capture_group = None
+        elif number <= len(self.capture_groups):
+            self.capture_group = self.capture_groups[number - 1].id
+        self.capture_message = ""
+        self._captures_changed()
+
+    def _on_map_press(self, ev) -> None:
+        if self.capture_mode is None or ev.inaxes is not self.ax or ev.button != 1 or ev.xdata is None:
+            return
+        if self.capture_mode == "dot":
+            ok, line = self.capture_writer.dot(ev.xdata, ev.ydata, self.capture_group,
+                                               self._group_name(self.capture_group))
+            self._capture_done(ok, line)
+        else:
+            self._ask_pin_comment(ev.xdata, ev.ydata)
+
+    def _ask_pin_comment(self, x: float, y: float) -> None:
+        self._store_pending_pin()
+        self._pending_pin = (x, y)
+        comment = self._comment = CommentEdit(self.canvas, tr("cap_comment_pin", self.lang))
+        comment.setObjectName("capture_comment")
+        font = comment.font()
+        font.setPixelSize(max(int(self.px()[1] * MIN_TEXT), 12))
+        comment.setFont(font)
+        comment.setMinimumWidth(int(self.px()[0] * 0.35))
+        comment.accepted.connect(lambda text: self._store_pending_pin(text))
+        comment.cancelled.connect(self._drop_comment)
+        px, py = self.ax.transData.transform((x, y))
+        ratio = self.canvas.device_pixel_ratio or 1.0
+        comment.place_near(px / ratio, self.canvas.height() - py / ratio)
+
+    def _store_pending_pin(self, text: str | None = None) -> None:
+        if self._pending_pin is None:
+            return
+        if text is None:
+            text = self._comment.text() if self._comment is not None else ""
+        x, y = self._pending_pin
+        self._drop_comment()
+        ok, line = self.capture_writer.pin(x, y, text, self.capture_group, self._group_name(self.capture_group))
+        self._capture_done(ok, line)
+
+    def _drop_comment(self) -> None:
+        self._pending_pin = None
+        if self._comment is not None:
+            self._comment.blockSignals(True)
+            self._comment.setObjectName("")
+            self._comment.hide()
+            self._comment.deleteLater()
+            self._comment = None
+            self.setFocus(Qt.OtherFocusReason)
+
+    def undo_capture(self) -> None:
+        if self.capture_writer is None:
+            return
+        if self._pending_pin is not None:
+            self._drop_comment()
+            return
+        self._capture_done(*self.capture_writer.undo())
+
+    def _capture_done(self, ok: bool, line: str) -> None:
+        self.capture_message = line if not ok else ""
+        self._captures_changed()
+
+    def _captures_changed(self) -> None:
+        """After a capture here or on the desk map: the captures and the corner list redrawn."""
+        self._draw_captures()
+        self.render_now(quick=True)
+
+    def _draw_captures(self) -> None:
+        if self.captures is None:
+            return
+        store = self._capture_existing()
+        self.captures.size, self.captures.text_size = self.points(CAPTURE_SIZE), self.points(BODY)
+        if store is None:
+            self.captures.clear()
+            return
+        data = read_captures(store, self.ws.units, self.capture_groups)
+        if data.empty and self.capture_mode is None:
+            self.captures.clear()  # nothing to show yet: the projected map stays clean
+            return
+        self.captures.show(data, tr("cap_groups_title", self.lang), "upper left",
+                           highlight=self.capture_group if self.capture_mode else None)
+        self.captures.legend.get_frame().set_linewidth(1.5)
+
+    def _draw_capture_banner(self, w: float, h: float) -> None:
+        """The mode, the picked group and its dots left, and the keys, across the map's foot;
+        a refusal replaces the keys."""
+        if self.capture_mode is None:
+            return
+        name = self._group_name(self.capture_group)
+        data = self.captures.data if self.captures is not None else None
+        left = data.dots_left.get(self.capture_group) if data is not None and self.capture_group else None
+        key = "pres_vote_banner" if self.capture_mode == "dot" else "pres_pin_banner"
+        line = tr(key, self.lang).format(group=name, n="–" if left is None else left,
+                                         keys=len(self.capture_groups))
+        if self.capture_message:
+            line = self.capture_message
+        pad = h * 0.02
+        map_w = w * (1 - SIDE_WIDTH)
+        art = self._text(map_w / 2, 0, line, BODY, map_w - 4 * pad, ha="center", weight="bold", max_lines=2,
+                         colour="#7a1f00" if self.capture_message else INK)
+        height = art.get_window_extent(self.canvas.get_renderer()).height
+        art.set_y(1 - (h - 2.5 * pad - height) / h)  # its foot just above the map's lower edge
+        art.set_bbox(dict(boxstyle="round,pad=0.4", facecolor="#fff4b0", edgecolor=INK, linewidth=2))
+        art.set_zorder(70)
+
     # ------------------------------------------------------------------ keys
+
+    def _capture_key(self, key) -> bool:
+        """The keys of dot voting and pins; True if the key was one of them."""
+        if key in CAPTURE_KEYS and self.capture_writer is not None:
+            self.set_capture_mode(CAPTURE_KEYS[key])
+            return True
+        if self.capture_mode is None:
+            return False
+        if key == Qt.Key_Escape:
+            self.set_capture_mode(self.capture_mode)  # the same mode again: off
+        elif key == Qt.Key_0:
+            self.pick_capture_group(0)
+        elif key in DIGIT_KEYS:
+            self.pick_capture_group(DIGIT_KEYS[key] + 1)
+        elif key == Qt.Key_Z:
+            self.undo_capture()
+        else:
+            return False
+        return True
 
     def keyPressEvent(self, event):
         key = event.key()
+        if self._capture_key(key):
+            return
         if key == Qt.Key_Escape:
             self.close()
         elif key in NEXT_KEYS:
@@ -267,6 +470,7 @@ class PresentationWindow(QWidget):
 
     def closeEvent(self, event):
         self._timer.stop()
+        self._store_pending_pin()  # a pin whose comment was being typed is kept, as typed
         self.closed.emit()
         super().closeEvent(event)
 
@@ -288,10 +492,12 @@ class PresentationWindow(QWidget):
         self._overlay += add_scalebar(self.ax, fontsize=self.points(BODY))
         if self.show_notes:
             self._draw_notes(w, h, band)
+        self._draw_capture_banner(w, h)
         if not quick:
             self.scene.sync_layers()
             self._heavy_outlines()
             self._draw_layer_legend(h)
+            self._draw_captures()
             self._draw_names()
         if self._legend is not None:  # the notes cover the map's lower part; the legend would peek out
             self._legend.set_visible(not self.show_notes)
@@ -507,6 +713,8 @@ class PresentationWindow(QWidget):
     def _covers_furniture(self, ext) -> bool:
         renderer = self.canvas.get_renderer()
         marks = [a for a in self._overlay if a.axes is self.ax] + ([self._legend] if self._legend else [])
+        if self.captures is not None and self.captures.legend is not None:
+            marks.append(self.captures.legend)
         return any(ext.overlaps(art.get_window_extent(renderer)) for art in marks)
 
     def _draw_layer_legend(self, h: float) -> None:
@@ -574,7 +782,13 @@ def start_presentation(window) -> PresentationWindow:
         old.raise_()
         old.activateWindow()
         return old
-    pres = PresentationWindow(window.model.ws.fork(), language())
+    model = window.model
+    pres = PresentationWindow(model.ws.fork(), language())
+    _follow_results(model, pres)
+    from .workshop_store import capture_hub, existing_store, store_for
+
+    pres.attach_captures(lambda: store_for(model, language()), lambda: existing_store(model, language()),
+                         capture_hub(model))
     projector, console_screen = choose_screens(QGuiApplication.screens(), window.screen())
     if projector is not None:
         pres.setGeometry(projector.geometry())
@@ -590,6 +804,25 @@ def start_presentation(window) -> PresentationWindow:
         pres.activateWindow()
         pres.setFocus()
     return pres
+
+
+def _follow_results(model, pres: PresentationWindow) -> None:
+    """Hand the app's results to the presentation as they arrive, until it is closed."""
+    def take() -> None:
+        if pres.isVisible():
+            pres.adopt(model.ws)
+
+    signals = (model.layers_ready, model.computed)
+    for signal in signals:
+        signal.connect(take)
+
+    def stop() -> None:
+        for signal in signals:
+            try:
+                signal.disconnect(take)
+            except (RuntimeError, TypeError):
+                pass
+    pres.closed.connect(stop)
 
 
 def _parse(argv):

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, Q
 
 from skikt.layers.i18n import tr
 
-from .presentation import DIGIT_KEYS, NEXT_KEYS, PREVIOUS_KEYS
+from .presentation import CAPTURE_KEYS, DIGIT_KEYS, NEXT_KEYS, PREVIOUS_KEYS
 
 
 def choose_screens(screens: list, current) -> tuple:
@@ -80,15 +80,8 @@ class PresenterConsole(QWidget):
         views.addWidget(self.next)
         top.addLayout(views, 3)
         top.addWidget(self.clock, 1, Qt.AlignRight | Qt.AlignTop)
-        grid = QGridLayout(self.weights_box)
-        for row, lid in enumerate(self.pres.weights):
-            slider = QSlider(Qt.Horizontal)
-            slider.setObjectName(f"weight_{lid}")
-            slider.setRange(0, slider_top(self.pres.weights))
-            slider.valueChanged.connect(lambda value, lid=lid: self._slider_moved(lid, value))
-            grid.addWidget(QLabel(self.pres.ws.project.layer(lid).title), row, 0)
-            grid.addWidget(slider, row, 1)
-            self.sliders[lid] = slider
+        self._weights_grid = QGridLayout(self.weights_box)
+        self._build_sliders()
         layers = QVBoxLayout(self.layers_box)
         for spec in self.pres.ws.project.layers:
             box = QCheckBox(spec.title)
@@ -110,6 +103,25 @@ class PresenterConsole(QWidget):
         outer.addLayout(top)
         outer.addLayout(body, 1)
 
+    def _build_sliders(self) -> None:
+        """One slider per weight of the presentation (again when its indicators arrive: F5 may
+        come before the first computation has finished)."""
+        grid = self._weights_grid
+        while grid.count():
+            item = grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.sliders = {}
+        for row, lid in enumerate(self.pres.weights):
+            slider = QSlider(Qt.Horizontal)
+            slider.setObjectName(f"weight_{lid}")
+            slider.setRange(0, slider_top(self.pres.weights))
+            slider.setFocusPolicy(Qt.NoFocus)
+            slider.valueChanged.connect(lambda value, lid=lid: self._slider_moved(lid, value))
+            grid.addWidget(QLabel(self.pres.ws.project.layer(lid).title), row, 0)
+            grid.addWidget(slider, row, 1)
+            self.sliders[lid] = slider
+
     # ------------------------------------------------------------------ presentation → console
 
     def refresh(self) -> None:
@@ -125,6 +137,8 @@ class PresenterConsole(QWidget):
         self.notes.setPlainText(view.notes.strip())
         scenario = view.scenario or tr("project_weights", self.lang)
         self.weights_box.setTitle(tr("pres_weights", self.lang).format(scenario=scenario))
+        if list(self.sliders) != list(pres.weights):
+            self._build_sliders()
         for lid, slider in self.sliders.items():
             slider.blockSignals(True)
             slider.setValue(int(round(pres.weights.get(lid, 0.0))))
@@ -152,8 +166,9 @@ class PresenterConsole(QWidget):
     def keyPressEvent(self, event):
         """The clicker's keys step the presentation from here too."""
         key = event.key()
-        if key in NEXT_KEYS | PREVIOUS_KEYS | set(DIGIT_KEYS) or key in (
-                Qt.Key_Home, Qt.Key_End, Qt.Key_R, Qt.Key_Escape, Qt.Key_Plus, Qt.Key_Minus, Qt.Key_Equal):
+        if key in NEXT_KEYS | PREVIOUS_KEYS | set(DIGIT_KEYS) | set(CAPTURE_KEYS) or key in (
+                Qt.Key_Home, Qt.Key_End, Qt.Key_R, Qt.Key_Escape, Qt.Key_Plus, Qt.Key_Minus, Qt.Key_Equal,
+                Qt.Key_0, Qt.Key_Z):
             self.pres.keyPressEvent(event)
         else:
             super().keyPressEvent(event)

@@ -27,13 +27,21 @@ from conftest import open_sample_window
 from skikt.layers.captures import DEFAULT_DOTS, SUFFIX
 
 
+@pytest.fixture(scope="module")
+def sample_toml():
+    import tomllib
+    from pathlib import Path
+
+    return tomllib.loads((Path(__file__).resolve().parents[1] / "sample_data" / "sample_project.toml").read_text("utf-8"))
+
+
 def _store_file(project_path):
     return project_path.with_name(project_path.stem + SUFFIX)
 
 
 def _screen(canvas, x: float, y: float) -> QPoint:
     """The widget pixel (Qt, top-left origin) showing map point (x, y)."""
-    px, py = canvas.ax.transData.transform((x, y))
+    px, py = _axes(canvas).transData.transform((x, y))
     ratio = canvas.device_pixel_ratio or 1.0
     return QPoint(int(round(px / ratio)), int(round(canvas.height() - py / ratio)))
 
@@ -45,10 +53,16 @@ def _map_point(canvas, fx: float, fy: float) -> tuple[float, float]:
     return x0 + (x1 - x0) * fx, y0 + (y1 - y0) * fy
 
 
+def _axes(canvas):
+    """The map's axes: the desk canvas names it, presentation mode's is its figure's first."""
+    return getattr(canvas, "ax", None) or canvas.figure.axes[0]
+
+
 def _pixel(canvas) -> float:
     """One screen pixel in map units."""
-    x0, x1 = canvas.ax.get_xlim()
-    return (x1 - x0) / canvas.ax.get_window_extent().width * (canvas.device_pixel_ratio or 1.0)
+    ax = _axes(canvas)
+    x0, x1 = ax.get_xlim()
+    return (x1 - x0) / ax.get_window_extent().width * (canvas.device_pixel_ratio or 1.0)
 
 
 def _click(canvas, x, y):
@@ -173,7 +187,7 @@ def test_dots_tally_matches_an_independent_count_and_a_spent_budget_is_refused(q
     window.statusBar().clearMessage()
     _click(canvas, *_unit_point(window, c))  # the sixth dot of "kommunerna": refused
     line = window.statusBar().currentMessage()
-    assert "\n" not in line and "kommunerna" in line
+    assert "\n" not in line and "Kommunerna" in line  # the group as the room knows it
     assert str(DEFAULT_DOTS) in line
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == before
@@ -305,3 +319,82 @@ def test_captures_survive_a_killed_process_and_are_back_on_the_map(qtbot, sample
     assert drawn == dict(expected)
     # the drawn artists are on the desk map's axes
     assert all(art.axes is window.canvas.ax for art in window.capture_controller.overlay.artists)
+
+
+# ------------------------------------------------------------------------------------------------
+# Presentation mode: V/P, a digit for the group, a click on the projected map
+
+
+def test_dots_and_pins_in_presentation_mode_reach_the_file_and_the_desk_map(qtbot, window, sample_copy, sample_toml):
+    from skikt.app.presentation import start_presentation
+
+    pres = start_presentation(window)
+    qtbot.addWidget(pres)
+    pres.resize(1280, 720)
+    qtbot.waitUntil(lambda: pres.figure.bbox.height == 720)
+    groups = [g["id"] for g in sample_toml["groups"]]
+    units = pres.ws.units
+    cx, cy = np.mean(pres.ax.get_xlim()), np.mean(pres.ax.get_ylim())
+    near = np.argsort(np.hypot(units.centres[:, 0] - cx, units.centres[:, 1] - cy))
+    a, b = int(near[0]), int(near[9])
+
+    qtbot.keyClick(pres, Qt.Key_V)
+    assert pres.capture_mode == "dot"
+    qtbot.keyClick(pres, Qt.Key_2)  # the second group in the corner list
+    assert pres.capture_group == groups[1]
+    assert pres.weights and pres.selected is None  # the digit picked a group, not a weight
+    for unit in (a, a, b):
+        QTest.mouseClick(pres.canvas, Qt.LeftButton, Qt.NoModifier, _screen(pres.canvas, *units.centres[unit]))
+    qtbot.keyClick(pres, Qt.Key_1)
+    QTest.mouseClick(pres.canvas, Qt.LeftButton, Qt.NoModifier, _screen(pres.canvas, *units.centres[b]))
+    shown = " ".join(t.get_text() for t in pres.texts())
+    name1 = sample_toml["groups"][0]["name"]
+    assert f"{name1} ({DEFAULT_DOTS - 1} kvar)" in shown  # the banner: group and dots left
+
+    votes = pyogrio.read_dataframe(_store_file(sample_copy), layer="votes")
+    assert sorted(zip(votes["unit_id"], votes["group_id"])) == sorted(
+        [(units.ids[a], groups[1])] * 2 + [(units.ids[b], groups[1]), (units.ids[b], groups[0])])
+    expected = Counter(votes["unit_id"])
+    projected = {u: int(t.get_text()) for u, t in pres.captures.tally_texts}
+    desk = {u: int(t.get_text()) for u, t in window.capture_controller.overlay.tally_texts}
+    assert projected == desk == dict(expected)
+    # drawn large: the tally's numbers at least the projector's minimum text size
+    assert all(t.get_fontsize() * pres.figure.dpi / 72 >= 720 / 40 * 0.95 for _, t in pres.captures.tally_texts)
+
+    # P: a pin with its comment, Z takes it back, Esc leaves the mode, the next Esc the presentation
+    qtbot.keyClick(pres, Qt.Key_P)
+    assert pres.capture_mode == "pin"
+    QTest.mouseClick(pres.canvas, Qt.LeftButton, Qt.NoModifier, _screen(pres.canvas, cx, cy))
+    edit = pres.canvas.findChild(QLineEdit, "capture_comment")
+    _type(edit, "Ny pendelstation?")
+    qtbot.keyClick(edit, Qt.Key_Return)
+    pins = gpd.read_file(_store_file(sample_copy), layer="pins")
+    assert list(pins["comment"]) == ["Ny pendelstation?"] and list(pins["group_id"]) == [groups[0]]
+    assert abs(pins.geometry.iloc[0].x - cx) <= _pixel(pres.canvas) * 1.5
+    qtbot.keyClick(pres, Qt.Key_Z)
+    assert len(gpd.read_file(_store_file(sample_copy), layer="pins")) == 0
+    qtbot.keyClick(pres, Qt.Key_Escape)
+    assert pres.capture_mode is None and pres.isVisible()
+    qtbot.keyClick(pres, Qt.Key_Escape)
+    assert not pres.isVisible()
+
+
+def test_a_spent_budget_is_refused_on_the_projector_in_one_line(qtbot, window, sample_copy):
+    from skikt.app.presentation import start_presentation
+
+    pres = start_presentation(window)
+    qtbot.addWidget(pres)
+    pres.resize(1280, 720)
+    qtbot.waitUntil(lambda: pres.figure.bbox.height == 720)
+    units = pres.ws.units
+    qtbot.keyClick(pres, Qt.Key_V)
+    qtbot.keyClick(pres, Qt.Key_3)
+    unit = units.centres[len(units.ids) // 2]
+    for _ in range(DEFAULT_DOTS + 1):
+        QTest.mouseClick(pres.canvas, Qt.LeftButton, Qt.NoModifier, _screen(pres.canvas, *unit))
+    votes = pyogrio.read_dataframe(_store_file(sample_copy), layer="votes")
+    assert int(votes["dots"].sum()) == DEFAULT_DOTS
+    assert "\n" not in pres.capture_message and str(DEFAULT_DOTS) in pres.capture_message
+    shown = [" ".join(t.get_text().split()) for t in pres.texts()]
+    assert pres.capture_message in shown  # on the projector, whole (wrapped at most once)
+    pres.close()

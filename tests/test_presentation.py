@@ -227,6 +227,49 @@ def test_f5_in_the_main_window_presents_and_leaves_the_desk_map_alone(qtbot, sam
     assert model.undo.isClean()
 
 
+def test_f5_before_the_first_result_picks_it_up_when_it_arrives(qtbot, sample_copy, sample_toml):
+    """F5 pressed while the indicators are still being computed in the background: the
+    presentation (a fork taken at F5, without scores) takes the result when it arrives."""
+    from PySide6.QtWidgets import QApplication
+
+    from skikt.app.i18n import set_language
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
+
+    set_language("sv", remember=False)
+    model = AppModel()
+    main = MainWindow(model)
+    qtbot.addWidget(main)
+    main.confirm_close = False
+    main.resize(1400, 900)
+    main.show()
+    # The project is in, its computation not started yet: F5 is certain to come first (with
+    # open_project the race would be up to the machine). Then the same background job as at start-up.
+    from skikt.app.model import read_leniently
+
+    model._replace_project(read_leniently(sample_copy)[0])
+    qtbot.waitExposed(main)
+    main.activateWindow()
+    qtbot.waitUntil(main.isActiveWindow)
+    qtbot.keyClick(QApplication.focusWidget() or main, Qt.Key_F5)
+    pres = main._presentation
+    qtbot.addWidget(pres)
+    assert pres.ws.composite is None and pres.weights == {}  # F5 came first
+    model.recompute()
+    qtbot.waitUntil(lambda: model.ws.composite is not None, timeout=120000)
+    qtbot.waitUntil(lambda: pres.ws.composite is not None, timeout=10000)
+    first = sample_toml["views"][0]
+    assert pres.title_art.get_text() == first["title"]
+    assert pres.weights == _scenario_weights(sample_toml, first.get("scenario"))
+    # the projected map shows the priority classes and their legend, from the same scores
+    assert len(pres.ws.composite.score) == model.ws.units.n
+    assert pres.scene._priority is not None and pres.scene._priority.get_visible()
+    shown = " ".join(t.get_text() for t in pres.texts())
+    assert "Högst" in shown
+    assert 0 < len(pres._bars) <= len(pres.weights)  # the weight strip is there (as many bars as fit)
+    pres.close()
+
+
 def test_choose_screens_puts_the_map_on_the_other_screen():
     from skikt.app.presenter_console import choose_screens, slider_top
 

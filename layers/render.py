@@ -483,9 +483,23 @@ class HatchImage(GridImage):
     The lines are laid in display pixels (like matplotlib's hatches), so a 500 m cell shows the
     pattern at any zoom and one artist covers every excluded cell of the grid."""
 
-    def draw(self, renderer):
-        if not self.get_visible():
-            return
+    _painted: tuple = (None, None)  # (view key, (image, left, bottom)) of the last draw
+
+    def set_data(self, rgba: np.ndarray) -> None:
+        super().set_data(rgba)
+        self._painted = (None, None)
+
+    def _hatched(self, renderer):
+        """The hatched image for this view, painted again only when the view, the canvas or the
+        dpi moved: a weight step redraws the map but leaves the excluded cells as they were."""
+        ax = self.axes
+        key = (renderer.width, renderer.height, getattr(renderer, "dpi", None), renderer.get_image_magnification(),
+               tuple(ax.viewLim.bounds), tuple(ax.bbox.bounds))
+        if self._painted[0] != key:
+            self._painted = (key, self._paint(renderer))
+        return self._painted[1]
+
+    def _paint(self, renderer):
         drawn = self.screen_pixels(renderer)
         if drawn is not None:
             im, left, bottom = drawn
@@ -500,6 +514,14 @@ class HatchImage(GridImage):
             on_line = (cols[None, :] - rows[:, None]) % period < width
             inside = im[..., 3] > 0
             im[inside & on_line] = _rgba8(EXCLUDED_LINE)
+        return drawn
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        drawn = self._hatched(renderer)
+        if drawn is not None:
+            im, left, bottom = drawn
             gc = renderer.new_gc()
             self._set_gc_clip(gc)
             gc.set_clip_rectangle(self.axes.bbox.frozen())

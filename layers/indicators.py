@@ -156,12 +156,29 @@ def _distance_to_polylines(centres: np.ndarray, coords: np.ndarray, part: np.nda
     another part, segment i is the single point i, which is still a point of the geometry, so a
     distance to it is never shorter than the truth."""
     k = min(NEAREST_VERTICES, len(coords))
-    _, near = cKDTree(coords).query(centres, k=k, workers=-1)
-    near = near.reshape(len(centres), k)
+    tree = cKDTree(coords)
     same_part = np.append(part[1:] == part[:-1], False)
     dx = np.where(same_part, np.diff(coords[:, 0], append=0.0), 0.0)
     dy = np.where(same_part, np.diff(coords[:, 1], append=0.0), 0.0)
     len2 = np.maximum(dx * dx + dy * dy, 1e-12)
+    d = np.empty(len(centres))
+    # Centres a block at a time: each centre's distance depends on it alone, and the block's
+    # (block, 2k) temporaries stay small enough to be reused, where the whole grid's (a county's
+    # 400,000 centres × 6) were fresh memory each time, whose page faults cost a third as much
+    # again as the arithmetic.
+    for start in range(0, len(centres), DISTANCE_BLOCK):
+        block = slice(start, start + DISTANCE_BLOCK)
+        d[block] = _segment_distance(centres[block], tree, k, coords, dx, dy, len2)
+    return d
+
+
+# Centres per block in _distance_to_polylines.
+DISTANCE_BLOCK = 32_768
+
+
+def _segment_distance(centres, tree, k, coords, dx, dy, len2) -> np.ndarray:
+    _, near = tree.query(centres, k=k, workers=-1)
+    near = near.reshape(len(centres), k)
     # Both segments beside each near vertex: the one ending at it (i - 1) and the one starting at it (i).
     seg = np.concatenate([np.maximum(near - 1, 0), near], axis=1)
     # Coordinates relative to the centre, x and y apart: (n, 2k) arrays, no reduction over a tiny axis.

@@ -743,6 +743,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "memo_group_removed": ("grupp borttagen", "group removed"),
     "memo_group_renamed": ("grupp bytte namn till", "group renamed to"),
     "memo_group_recoloured": ("ny färg för", "new colour for"),
+    "memo_log_more": ("… {n} tidigare poster: hela loggen står efter rösterna",
+                      "… {n} earlier entries: the whole log follows the votes"),
+    "memo_spread_caption": ("{note}. 0 percentilenheter: {agree}; 100: {disagree} (en grupps högsta är en annans lägsta).",
+                            "{note}. 0 percentile points: {agree}; 100: {disagree} (one group's top is another's bottom)."),
     # --- workshop: pins, areas, dot votes on the map (helper WC) ---
     "cap_toolbar": ("Fånga", "Capture"),
     "cap_navigate": ("Navigera", "Navigate"),

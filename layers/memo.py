@@ -15,20 +15,18 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from .composite import combine
 from .errors import SkiktError
 from .export import base_layers, fit_aspect, study_extent
-from .groups import group_scores, read_groups
+from .groups import disagreement_map, group_scores, read_groups
 from .i18n import tr
 from .render import add_scalebar, draw_basemap, draw_priority, draw_unit_values, priority_legend
 from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
-SPREAD_CMAP = "PuRd"  # light where the groups agree, dark purple where they do not
 TOP_VOTES = 15
 MAX_COMMENTS = 18
 VIEWS_PER_PAGE = 4
@@ -173,19 +171,27 @@ def _priority_map(fig, rect, ws, composite, title: str, lang: str, extent=None, 
     return ax
 
 
-def _spread_map(fig, rect, ws, spread, title: str, lang: str):
+def _spread_map(fig, rect, ws, unit_map, title: str, lang: str):
+    """The disagreement map in the app's five classes, with the same labels (groups.disagreement_map):
+    the board reads the words the room saw."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
     ax, aspect = _map_axes(fig, rect, ws)
     ext = _frame_map(ax, aspect, ws)
-    art = draw_unit_values(ax, ws.units, spread.astype(np.float32), SPREAD_CMAP, Normalize(0, 1))
+    cls = unit_map.class_of().astype(np.float32)
+    cls[cls < 0] = np.nan
+    n = len(unit_map.colours)
+    draw_unit_values(ax, ws.units, cls, ListedColormap(list(unit_map.colours)),
+                     BoundaryNorm(np.arange(n + 1) - 0.5, n))
     _basemap(ax, ws, ext, rect[2] * PAGE[0])
     add_scalebar(ax, fontsize=7)
     ax.set_title(title, fontsize=11, loc="left", fontweight="bold")
-    cax = fig.add_axes([rect[0] + rect[2] * 0.55, rect[1] - 0.045, rect[2] * 0.42, 0.015])
-    bar = fig.colorbar(art, cax=cax, orientation="horizontal")
-    bar.set_ticks([0, 0.5, 1])
-    bar.set_ticklabels([f"0 ({tr('memo_agree', lang)})", "0,5" if lang == "sv" else "0.5",
-                        f"1 ({tr('memo_disagree', lang)})"])
-    bar.ax.tick_params(labelsize=7.5)
+    handles = [Patch(facecolor=c, edgecolor="#444444", linewidth=0.5, label=label)
+               for c, label in zip(unit_map.colours[::-1], unit_map.labels[::-1])]
+    ax.legend(handles=handles, loc="lower right", fontsize=7.5, framealpha=0.9)
+    caption = tr("memo_spread_caption", lang).format(note=unit_map.note, agree=tr("memo_agree", lang),
+                                                     disagree=tr("memo_disagree", lang))
+    _text(fig, rect[0], rect[1] - 0.02, textwrap.fill(caption, 95), fontsize=8, color="#444444", va="top")
     return ax
 
 
@@ -244,7 +250,11 @@ def _footer(fig, n: int, total: int, lang: str):
 
 _LOG_KINDS = {"weight_change": "memo_kind_weight", "scenario_switch": "memo_kind_scenario", "undo": "memo_kind_undo",
               "note": "memo_kind_note"}  # votes and comments have their own page
-MAX_LOG = 40  # the page shows the newest that fit; a long meeting's whole log is in the GeoPackage
+MAX_LOG = 1000  # entries; a longer meeting's whole log is in the GeoPackage
+MAX_LOG_PAGES = 6
+LOG_LINE = 0.026  # of the page height, at 8.5 pt and line spacing 1.45
+LOG_WIDE, LOG_NARROW = 150, 82  # characters per line: page 1's full width, and a column of a log page
+LOG_ENTRY_LINES = 4
 
 
 def _layer_title(ws, lid) -> str:
@@ -257,7 +267,7 @@ def _layer_title(ws, lid) -> str:
 def _num(value, lang: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    text = f"{value:g}"
+    text = f"{round(float(value), 1):g}"  # the sliders' step: 0.1
     return text.replace(".", ",") if lang == "sv" else text
 
 
@@ -289,7 +299,9 @@ def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
         return ", ".join(parts) + tail
     if kind == "scenario_switch" and "to" in details:
         view = f" ({tr('memo_view', lang)} {details['view']})" if details.get("view") else ""
-        return f"{details.get('from') or '–'} → {details['to']}{view}"
+        return f"{details.get('from') or '–'} → {details['to']}{view}{tail}"
+    if kind == "undo" and set(details) <= {"what"} and details.get("what"):
+        return str(details["what"])
     if kind == "note" and str(details.get("meeting")) in _MEETING_KEYS:
         return tr(_MEETING_KEYS[str(details["meeting"])], lang)
     if kind == "note" and details.get("what") == "group":
@@ -304,23 +316,39 @@ def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
     return ", ".join(f"{k} = {v}" if k else str(v) for k, v in details.items())
 
 
-def _log_lines(ws, store, lang: str) -> list[str]:
-    """The last weight changes, scenario switches, undos and notes, oldest first. Details are shown
-    as key = value; they are data from the log's JSON, never evaluated."""
+def _log_entries(ws, store, lang: str, width: int) -> list[list[str]]:
+    """The weight changes, scenario switches, undos and notes, oldest first, each as its lines
+    wrapped to ``width`` characters (a consensus names every layer: it is wrapped, not cut).
+    Details are data from the log's JSON, shown as words or key = value, never evaluated."""
     if store is None:
         return []
     log = store.decision_log()
     log = log[log["kind"].isin(list(_LOG_KINDS))].tail(MAX_LOG)
-    lines = []
+    entries = []
     for _, row in log.iterrows():
         details = row.details if isinstance(row.details, dict) else {"": row.details}
-        said = _said(ws, row.kind, details, lang)
-        lines.append(f"{_local_time(row.created)}  {tr(_LOG_KINDS[row.kind], lang)}: "
-                     + textwrap.shorten(said, 120, placeholder="…"))
-    return lines
+        said = f"{_local_time(row.created)}  {tr(_LOG_KINDS[row.kind], lang)}: {_said(ws, row.kind, details, lang)}"
+        entries.append(textwrap.wrap(said, width, subsequent_indent="        ", break_long_words=True)[:LOG_ENTRY_LINES])
+    return entries
 
 
-def _page_weights(ws, gs, short_ids, store, lang, day) -> Figure:
+def _log_lines(ws, store, lang: str) -> list[str]:
+    """Every entry on one line each, as the first page shows them (wrapped lines joined)."""
+    return [" ".join(line.strip() for line in entry) for entry in _log_entries(ws, store, lang, 10_000)]
+
+
+def _newest_that_fit(entries: list[list[str]], room: int) -> list[list[str]]:
+    kept, used = [], 0
+    for entry in reversed(entries):
+        if used + len(entry) > room:
+            break
+        kept.append(entry)
+        used += len(entry)
+    return kept[::-1]
+
+
+def _page_weights(ws, gs, short_ids, store, lang, day) -> tuple[Figure, bool]:
+    """Page 1, and whether the log needs pages of its own (it did not all fit here)."""
     fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
     _text(fig, 0.04, 0.885, tr("memo_groups", lang), fontsize=13, fontweight="bold", va="center")
     if gs is None:
@@ -336,10 +364,32 @@ def _page_weights(ws, gs, short_ids, store, lang, day) -> Figure:
         y -= 0.04
     y -= 0.07
     _text(fig, 0.04, y, tr("memo_log", lang), fontsize=11, fontweight="bold", va="top")
-    lines = _log_lines(ws, store, lang) or [tr("memo_none", lang)]
-    _text(fig, 0.04, y - 0.04, "\n".join(lines[: max(1, int((y - 0.1) / 0.026))]), fontsize=8.5, va="top",
-          linespacing=1.45, color="#333333")
-    return fig
+    entries = _log_entries(ws, store, lang, LOG_WIDE)
+    room = max(1, int((y - 0.1) / LOG_LINE))
+    shown = _newest_that_fit(entries, room if len(entries) <= room else room - 1)
+    lines = [line for entry in shown for line in entry] or [tr("memo_none", lang)]
+    if len(shown) < len(entries):
+        lines = [tr("memo_log_more", lang).format(n=len(entries) - len(shown))] + lines
+    _text(fig, 0.04, y - 0.04, "\n".join(lines), fontsize=8.5, va="top", linespacing=1.45, color="#333333")
+    return fig, len(shown) < len(entries)
+
+
+def _pages_log(ws, store, lang, day) -> list[Figure]:
+    """The whole log in two columns a page, for a meeting longer than page 1 has room for."""
+    entries = _log_entries(ws, store, lang, LOG_NARROW)
+    per_column = int((0.87 - 0.08) / LOG_LINE)
+    columns: list[list[str]] = [[]]
+    for entry in entries:
+        if len(columns[-1]) + len(entry) > per_column:
+            columns.append([])
+        columns[-1].extend(entry)
+    pages = []
+    for start in range(0, min(len(columns), 2 * MAX_LOG_PAGES), 2):
+        fig = _page(tr("memo_log", lang), lang, ws.project.title, day)
+        for x, column in zip((0.04, 0.52), columns[start:start + 2]):
+            _text(fig, x, 0.87, "\n".join(column), fontsize=8.5, va="top", linespacing=1.45, color="#333333")
+        pages.append(fig)
+    return pages
 
 
 def _short_list_text(ws, gs, lang: str) -> str:
@@ -364,7 +414,7 @@ def _short_list_text(ws, gs, lang: str) -> str:
 def _page_maps(ws, gs, lang, day) -> Figure:
     fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
     _priority_map(fig, [0.03, 0.12, 0.455, 0.74], ws, gs.consensus, tr("memo_consensus", lang), lang)
-    _spread_map(fig, [0.515, 0.12, 0.455, 0.74], ws, gs.spread, tr("memo_disagreement", lang), lang)
+    _spread_map(fig, [0.515, 0.12, 0.455, 0.74], ws, disagreement_map(gs, lang), tr("memo_disagreement", lang), lang)
     return fig
 
 
@@ -401,12 +451,16 @@ def _page_captures(ws, gs, store, lang, day) -> Figure:
     if tally is None or tally.empty:
         _text(fig, 0.04, y, tr("memo_none", lang), fontsize=10, va="center")
     else:
-        group_cols = [c for c in tally.columns if c not in ("unit_id", "dots")]
+        present = [c for c in tally.columns if c not in ("unit_id", "dots")]
+        group_cols = [g for g in names if g in present] + [c for c in present if c not in names]  # the project's order
         heads = [tr("memo_unit", lang), tr("memo_total", lang)] + [names.get(c, c) for c in group_cols]
-        col_w = min(0.1, 0.22 / max(len(group_cols), 1))
-        xs = [0.04, 0.30] + [0.35 + col_w * j for j in range(len(group_cols))]
+        col_w = min(0.1, 0.26 / max(len(group_cols), 1))
+        xs = [0.04, 0.29] + [0.34 + col_w * j for j in range(len(group_cols))]
+        head_size = 9 if col_w >= 0.09 else 8
         for x, h in zip(xs, heads):
-            _text(fig, x, y, "\n".join(textwrap.wrap(h, 11)[:2]), fontsize=9, fontweight="bold", va="center")
+            lines = textwrap.wrap(h, 12, break_long_words=False)
+            _text(fig, x, y, "\n".join(lines[:2]) + ("…" if len(lines) > 2 else ""), fontsize=head_size,
+                  fontweight="bold", va="center")
         labels = _unit_labels(ws)
         for _, row in tally.head(TOP_VOTES).iterrows():
             y -= 0.034
@@ -482,10 +536,13 @@ def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = 
     short_ids = [str(u) for u in np.asarray(ws.units.ids)[gs.short_list]] if gs is not None else []
     store, opened = _store(ws.project, store)
     try:
-        pages = [_page_weights(ws, gs, short_ids, store, lang, day)]
+        first, log_overflows = _page_weights(ws, gs, short_ids, store, lang, day)
+        pages = [first]
         if gs is not None:
             pages.append(_page_maps(ws, gs, lang, day))
         pages.append(_page_captures(ws, gs, store, lang, day))
+        if log_overflows:
+            pages += _pages_log(ws, store, lang, day)
     finally:
         if opened:
             store.close()

@@ -273,3 +273,76 @@ def test_area_units_by_hand_and_their_memo(tmp_path):
     assert "Vårdgruppen" in text and "Trafikgruppen" in text and "I alla gruppers högsta klass: 0 av 3 enheter" in flat
     votes = _votes_half(pdf, text)
     assert re.search(r"Cby \(c\)\s+3\s+3\s+0", votes) and re.search(r"Aby \(a\)\s+2\s+0\s+2", votes)
+
+
+def _texts_outside_the_page(figures) -> list[str]:
+    """Texts whose drawn extent leaves the page (what a reader would see cut off)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    out = []
+    for fig in figures:
+        FigureCanvasAgg(fig).draw()  # legends place their texts when drawn
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        for t in fig.findobj(Text):
+            if not t.get_text() or not t.get_visible():
+                continue
+            box = t.get_window_extent(renderer)
+            if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1 or box.y0 < page.y0 - 1 or box.y1 > page.y1 + 1:
+                out.append(t.get_text()[:60])
+    return out
+
+
+def test_a_long_meeting_log_reads_in_words_and_gets_pages_of_its_own(tmp_path):
+    """Sixty entries as the app logs them: settled weight changes, consensus (every layer at once),
+    scenario switches from a view and from presentation mode, group edits, undos, start and end.
+    Page 1 shows the newest that fit; the whole log follows the votes; nothing leaves the page."""
+    folder = tmp_path / "s"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    project = read_project(folder / "sample_project.toml")
+    ws = Workspace(project)
+    ws.update()
+    ids = [s.id for s in project.indicator_layers()]
+    with WorkshopStore.for_project(project) as store:
+        store.log("note", meeting="start")
+        for i in range(14):
+            store.log("weight_change", layer="vard", before=3 + i, after=4 + i)
+            store.log("weight_change", changes={lid: [2.0, 1.234 + j] for j, lid in enumerate(ids)}, source="consensus")
+            store.log("scenario_switch", **{"from": "Projektets vikter", "to": "Beredskap", "view": f"Vy {i}",
+                                            "source": "presentation"})
+            store.log("note", what="group", group="regionen", layer="kultur", before=10, after=20 + i)
+        store.log("undo", what="Konsensusvikter")
+        store.log("note", what="group", group="regionen", added="Regionen")
+        store.log("note", meeting="end")
+        figures = memo_figures(ws, "sv", store=store, day="2026-11-27")
+        pdf = write_memo(ws, tmp_path / "memo.pdf", store=store, day="2026-11-27")
+    texts = "\n".join(t.get_text() for fig in figures for t in fig.findobj(Text))
+    flat = " ".join(texts.split())
+    assert "tidigare poster" in flat
+    log_pages = [fig for fig in figures if any(t.get_text() == "Beslutslogg: vikter och scenarier under mötet"
+                                               for t in fig.findobj(Text))]
+    assert len(log_pages) >= 2  # page 1's section and at least one page of its own
+    # Every entry in words (details are data: layer titles, not ids; no "key = value").
+    assert "vikt ändrad: Vårdcentraler, läkare och sjukhus: 16 → 17" in flat
+    assert "Investeringsstråk 2 → 2,2" in flat and "(konsensus)" in flat
+    assert "scenario bytt: Projektets vikter → Beredskap (vy Vy 13) (i presentationsläget)" in flat
+    assert "Regionen: Kulturplatser 10 → 33 p" in flat
+    assert "ångrat: Konsensusvikter" in flat and "mötet började" in flat and "mötet avslutades" in flat
+    assert " = " not in texts.split("Beslutslogg")[-1]
+    assert _texts_outside_the_page(figures) == []
+    assert pdf.exists()
+
+
+def test_no_text_leaves_the_page_in_the_workshop_memo(workshop):
+    assert _texts_outside_the_page(memo_figures(workshop["ws"], "sv", day="2026-11-27")) == []
+    assert _texts_outside_the_page(memo_figures(workshop["ws"], "en", day="2026-11-27")) == []
+
+
+def test_memo_disagreement_map_uses_the_apps_classes_and_labels(workshop):
+    from skikt.layers.groups import disagreement_map
+
+    figures = memo_figures(workshop["ws"], "sv", day="2026-11-27")
+    labels = [t.get_text() for t in figures[1].findobj(Text)]
+    um = disagreement_map(workspace_group_scores(workshop["ws"]), "sv")
+    for label in um.labels:
+        assert label in labels

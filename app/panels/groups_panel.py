@@ -125,13 +125,14 @@ class GroupsPanel(QWidget):
         map_row.addWidget(self.short_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.table, 2)
+        lay.addWidget(self.table)
         lay.addWidget(self.note)
         lay.addWidget(self.message)
         lay.addLayout(edit_row)
         lay.addLayout(map_row)
         lay.addWidget(self.short_label)
         lay.addWidget(self.short_list, 1)
+        lay.addStretch(0)
         groups_state(model).changed.connect(self.refresh)
         model.project_replaced.connect(self.refresh)
         model.layers_changed.connect(self.refresh)
@@ -196,14 +197,24 @@ class GroupsPanel(QWidget):
         for j, lid in enumerate(columns):
             self.table.horizontalHeaderItem(j + 2).setToolTip(self.model.project.layer(lid).title)
         header = self.table.horizontalHeader()
-        header.resizeSection(COL_COLOUR, 44)
-        header.resizeSection(COL_NAME, 120)
-        for j in range(len(columns)):
-            header.resizeSection(j + 2, 78)
-        header.resizeSection(len(columns) + 2, 56)
+        metrics = header.fontMetrics()
+        header.resizeSection(COL_COLOUR, metrics.horizontalAdvance(heads[COL_COLOUR]) + 16)
+        header.resizeSection(COL_NAME, max(110, *(metrics.horizontalAdvance(g.name) + 16 for g in self.groups)))
+        for j, head in enumerate(heads[2:], start=2):  # wide enough for the header's longest line
+            header.resizeSection(j, max(52, *(metrics.horizontalAdvance(line) + 14 for line in head.split("\n"))))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as its rows (up to eight), so the short list below gets the rest of the dock."""
+        rows = min(max(self.table.rowCount(), 2), 8)
+        height = (self.table.horizontalHeader().sizeHint().height() + rows * self.table.verticalHeader().defaultSectionSize()
+                  + self.table.horizontalScrollBar().sizeHint().height() + 2 * self.table.frameWidth() + 2)
+        self.table.setFixedHeight(height)
 
     def _head(self, lid: str) -> str:
-        return "\n".join(textwrap.wrap(self.model.project.layer(lid).title, 12)[:2])
+        """The layer's title on up to three lines, broken between words only."""
+        lines = textwrap.wrap(self.model.project.layer(lid).title, 13, break_long_words=False)
+        return "\n".join(lines[:3]) + ("…" if len(lines) > 3 else "")
 
     def _fill_row(self, row: int, group: gr.Group) -> None:
         swatch = self._item(row, COL_COLOUR, "", editable=False)

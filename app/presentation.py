@@ -377,8 +377,9 @@ class PresentationWindow(QWidget):
 
     def _captures_changed(self) -> None:
         """After a capture here or on the desk map: the captures and the corner list redrawn."""
-        self._draw_captures()
-        self.render_now(quick=True)
+        # The banner sits in the title band, whose height may change: the map is laid out again
+        # (render_now draws the captures).
+        self.render_now()
 
     def _draw_captures(self) -> None:
         if self.captures is None:
@@ -396,27 +397,18 @@ class PresentationWindow(QWidget):
                            highlight=self.capture_group if self.capture_mode else None)
         self.captures.legend.get_frame().set_linewidth(1.5)
 
-    def _draw_capture_banner(self, w: float, h: float) -> None:
-        """The mode, the picked group and its dots left, and the keys, across the map's foot;
-        a refusal replaces the keys."""
+    def capture_banner(self) -> str:
+        """In dot voting or pins: the mode, the picked group, its dots left and the keys (or the
+        last refusal); shown in the title band in place of the subtitle, where it covers nothing."""
         if self.capture_mode is None:
-            return
+            return ""
+        if self.capture_message:
+            return self.capture_message
         name = self._group_name(self.capture_group)
         data = self.captures.data if self.captures is not None else None
         left = data.dots_left.get(self.capture_group) if data is not None and self.capture_group else None
         key = "pres_vote_banner" if self.capture_mode == "dot" else "pres_pin_banner"
-        line = tr(key, self.lang).format(group=name, n="–" if left is None else left,
-                                         keys=len(self.capture_groups))
-        if self.capture_message:
-            line = self.capture_message
-        pad = h * 0.02
-        map_w = w * (1 - SIDE_WIDTH)
-        art = self._text(map_w / 2, 0, line, BODY, map_w - 4 * pad, ha="center", weight="bold", max_lines=2,
-                         colour="#7a1f00" if self.capture_message else INK)
-        height = art.get_window_extent(self.canvas.get_renderer()).height
-        art.set_y(1 - (h - 2.5 * pad - height) / h)  # its foot just above the map's lower edge
-        art.set_bbox(dict(boxstyle="round,pad=0.4", facecolor="#fff4b0", edgecolor=INK, linewidth=2))
-        art.set_zorder(70)
+        return tr(key, self.lang).format(group=name, n="–" if left is None else left, keys=len(self.capture_groups))
 
     # ------------------------------------------------------------------ keys
 
@@ -492,7 +484,6 @@ class PresentationWindow(QWidget):
         self._overlay += add_scalebar(self.ax, fontsize=self.points(BODY))
         if self.show_notes:
             self._draw_notes(w, h, band)
-        self._draw_capture_banner(w, h)
         if not quick:
             self.scene.sync_layers()
             self._heavy_outlines()
@@ -549,11 +540,18 @@ class PresentationWindow(QWidget):
         margin = h * 0.02
         view = self.view
         title = view.title or view.name
-        self.subtitle_art = None
+        self.subtitle_art = self.banner_art = None
         art = self.title_art = self._text(margin * 1.5, margin, title, TITLE, w - 3 * margin, weight="bold")
         renderer = self.canvas.get_renderer()
         bottom = margin + art.get_window_extent(renderer).height
-        if view.subtitle:
+        banner = self.capture_banner()
+        if banner:
+            sub = self.banner_art = self._text(margin * 1.5, bottom + margin * 0.6, banner, SUBTITLE, w - 3 * margin,
+                                               weight="bold", max_lines=2,
+                                               colour="#7a1f00" if self.capture_message else INK)
+            sub.set_bbox(dict(boxstyle="round,pad=0.3", facecolor="#fff4b0", edgecolor=INK, linewidth=2))
+            bottom += margin * 1.2 + sub.get_window_extent(renderer).height
+        elif view.subtitle:
             sub = self.subtitle_art = self._text(margin * 1.5, bottom + margin * 0.3, view.subtitle, SUBTITLE, w - 3 * margin,
                              colour="#333333", max_lines=2)
             bottom += margin * 0.3 + sub.get_window_extent(renderer).height
@@ -825,6 +823,17 @@ def _follow_results(model, pres: PresentationWindow) -> None:
     pres.closed.connect(stop)
 
 
+def _attach_project_captures(window: PresentationWindow, project, lang: str) -> None:
+    """``skikt present``: the project's workshop file (beside it; the bundled sample's in the
+    user's data folder), drawn if it exists and opened on the first capture."""
+    from types import SimpleNamespace
+
+    from .workshop_store import existing_store, store_for
+
+    holder = SimpleNamespace(project=project)  # what store_for needs of a model
+    window.attach_captures(lambda: store_for(holder, lang), lambda: existing_store(holder, lang))
+
+
 def _parse(argv):
     p = argparse.ArgumentParser(prog="skikt present", description="the project's saved views full screen")
     p.add_argument("project")
@@ -875,6 +884,7 @@ def run_present(argv: list[str]) -> int:
         print(f"skikt: {exc}", file=sys.stderr)
         return 2
     window = PresentationWindow(ws, lang, start=args.view)
+    _attach_project_captures(window, project, lang)
     if args.screenshot:
         window.resize(*size)
         window.show()

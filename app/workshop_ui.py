@@ -502,9 +502,13 @@ class MeetingLog(QObject):
             old = pres.views[self._pres_index] if self._pres_index < len(pres.views) else None
             self._flush_presentation(before)
             new = pres.view
-            self._log("scenario_switch", **{"from": (old.scenario if old else None) or T("project_weights"),
-                                            "to": new.scenario or T("project_weights"), "view": new.name,
-                                            "source": "presentation"})
+            was, now_scenario = (old.scenario if old else None), new.scenario
+            if was != now_scenario:
+                self._log("scenario_switch", **{"from": was or T("project_weights"),
+                                                "to": now_scenario or T("project_weights"), "view": new.name,
+                                                "source": "presentation"})
+            else:  # the same weights, another place: worth a line, not a scenario switch
+                self._log("note", view=new.name, source="presentation")
             self._pres_index, self._pres_snapshot = pres.index, now
         elif any(abs(before.get(k, v) - v) > 1e-12 for k, v in now.items()):
             self._pres_timer.start()

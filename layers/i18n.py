@@ -747,6 +747,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                       "… {n} earlier entries: the whole log follows the votes"),
     "memo_spread_caption": ("{note}. 0 percentilenheter: {agree}; 100: {disagree} (en grupps högsta är en annans lägsta).",
                             "{note}. 0 percentile points: {agree}; 100: {disagree} (one group's top is another's bottom)."),
+    "memo_view_shown": ("visade vyn", "showed the view"),
     # --- workshop: pins, areas, dot votes on the map (helper WC) ---
     "cap_toolbar": ("Fånga", "Capture"),
     "cap_navigate": ("Navigera", "Navigate"),
@@ -781,6 +782,10 @@ _TEXT: dict[str, tuple[str, str]] = {
                          "Dots: {group} ({n} left) · click a unit · 1–{keys} group · Z undo · V done"),
     "pres_pin_banner": ("Nålar: {group} · klicka på kartan · 1–{keys} grupp, 0 ingen · Z ångra · P klar",
                         "Pins: {group} · click the map · 1–{keys} group, 0 none · Z undo · P done"),
+    "pres_map_consensus": ("Samsyn: gruppernas medelvikter · G visar oenigheten",
+                           "Consensus: the groups' mean weights · G shows the disagreement"),
+    "pres_map_disagreement": ("Oenighet mellan grupperna · G tillbaka till prioriteringskartan",
+                              "Disagreement between the groups · G back to the priority map"),
     # --- decision methods: AHP dialog, OWA slider, p_top map (helper DM1) ---
     "ahp_warning": ("AHP:s konsistenskvot {cr} är över {limit}: bedömningarna motsäger varandra; mest motsägelsefulla paret är '{a}' mot '{b}'",
                     "AHP consistency ratio {cr} is above {limit}: the judgements contradict each other; the most inconsistent pair is '{a}' vs '{b}'"),

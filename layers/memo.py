@@ -302,6 +302,8 @@ def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
         return f"{details.get('from') or '–'} → {details['to']}{view}{tail}"
     if kind == "undo" and set(details) <= {"what"} and details.get("what"):
         return str(details["what"])
+    if kind == "note" and set(details) <= {"view", "source"} and details.get("view"):
+        return f"{tr('memo_view_shown', lang)}: {details['view']}{tail}"
     if kind == "note" and str(details.get("meeting")) in _MEETING_KEYS:
         return tr(_MEETING_KEYS[str(details["meeting"])], lang)
     if kind == "note" and details.get("what") == "group":

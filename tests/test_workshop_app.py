@@ -378,3 +378,39 @@ def test_meeting_and_disagreement_survive_a_language_switch(window, qtbot):
 
         new.meeting_action.trigger()
         set_language("sv", remember=False)
+
+
+def test_meeting_logs_presentation_mode_weights_and_view_steps(window, qtbot):
+    from skikt.app.workshop_store import close_store
+    from skikt.layers.captures import WorkshopStore
+
+    model = window.model
+    window.meeting_action.trigger()
+    present = next(a for a in window.findChildren(type(window.meeting_action)) if a.text() == "Presentera")
+    present.trigger()
+    qtbot.waitUntil(lambda: getattr(window, "_presentation", None) is not None and model.meeting._pres is not None,
+                    timeout=5000)
+    pres = window._presentation
+    first = list(pres.weights)[0]
+    old = pres.weights[first]
+    for key in (Qt.Key_1, Qt.Key_Plus, Qt.Key_Plus):  # select the first weight, two steps up
+        QTest.keyClick(pres, key)
+    qtbot.waitUntil(lambda: (model._workshop_store.decision_log()["kind"] == "weight_change").any(), timeout=5000)
+    names = [v.name for v in pres.views]
+    QTest.keyClick(pres, Qt.Key_PageDown)  # Länet → Vård: the scenario changes
+    QTest.keyClick(pres, Qt.Key_PageDown)  # Vård → Behov sammanfaller: back to the project's weights
+    QTest.keyClick(pres, Qt.Key_PageDown)  # → Jämför: Vård först
+    QTest.keyClick(pres, Qt.Key_Escape)
+    window.meeting_action.trigger()
+    path = model._workshop_store.path
+    close_store(model)
+    with WorkshopStore(path) as store:
+        log = store.decision_log()
+    rows = list(zip(log["kind"], log["details"]))
+    assert rows[1] == ("weight_change", {"layer": first, "before": old, "after": old + 2, "source": "presentation"})
+    assert rows[2] == ("scenario_switch", {"from": "Projektets vikter", "to": "Vård först", "view": names[1],
+                                           "source": "presentation"})
+    assert rows[3] == ("scenario_switch", {"from": "Vård först", "to": "Projektets vikter", "view": names[2],
+                                           "source": "presentation"})
+    assert rows[4][0] == "scenario_switch" and rows[4][1]["view"] == names[3]
+    assert rows[-1] == ("note", {"meeting": "end"}) and len(rows) == 6

@@ -348,8 +348,8 @@ class NationalWindow(QMainWindow):
         bl.addWidget(self.band_list)
         crs = f"EPSG:{self.info.epsg}" if self.info.epsg else "CRS"
         l0 = self.info.levels[0]
-        bl.addWidget(QLabel(f"{crs} · {l0.width} × {l0.height} · {len(self.info.levels) - 1} "
-                            f"{'översikter' if language() == 'sv' else 'overviews'}"))
+        bl.addWidget(QLabel(T("nv_file_facts").format(crs=crs, width=l0.width, height=l0.height,
+                                                      n=len(self.info.levels) - 1)))
         lay.addWidget(bands)
         lay.addStretch(1)
         dock = QDockWidget(T("legend"), self)

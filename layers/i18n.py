@@ -951,6 +951,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "nv_computing": ("Exakt nationellt resultat: {message}", "Exact national result: {message}"),
     "nv_cancelled": ("Det exakta resultatet avbröts; förhandsvisningen visas",
                      "The exact result was cancelled; the preview is shown"),
+    "nv_file_facts": ("{crs} · {width} × {height} celler · {n} översiktsnivåer",
+                      "{crs} · {width} × {height} cells · {n} overview levels"),
     # --- speed (helper SP) ---
 }
 

@@ -9,7 +9,8 @@ Every text is sized from the window height (never below 1/40 of it: 27 px at 108
 Keys (what clickers send): PageDown, Right, Down, Space → next view; PageUp, Left, Up,
 Backspace → previous; Home/End → first/last; Esc leaves. Digits 1–9 pick a weight in the strip,
 +/- change it (the bars animate to the new shares), R resets the weights to the view's scenario,
-N shows or hides the speaker notes.
+N shows or hides the speaker notes. With [[groups]], G steps priority map → consensus (the
+groups' mean weights, shown in the weight strip too) → disagreement between the groups → back.
 
 Dot votes and pins in the room (clicker-simple): V starts dot voting, P starts pins; in either,
 the digits 1–9 pick the group (0: no group, for pins) instead of a weight, a click on the map
@@ -66,6 +67,7 @@ NEXT_KEYS = {Qt.Key_PageDown, Qt.Key_Right, Qt.Key_Down, Qt.Key_Space}
 PREVIOUS_KEYS = {Qt.Key_PageUp, Qt.Key_Left, Qt.Key_Up, Qt.Key_Backspace}
 DIGIT_KEYS = {getattr(Qt, f"Key_{n}"): n - 1 for n in range(1, 10)}
 CAPTURE_KEYS = {Qt.Key_V: "dot", Qt.Key_P: "pin"}  # start/end dot voting, pins
+MAP_KINDS = ("priority", "consensus", "disagreement")
 CAPTURE_SIZE = 1 / 55  # the captures' base size (pins, tally discs) as a fraction of the height
 
 INK = "#111111"
@@ -158,6 +160,8 @@ class PresentationWindow(QWidget):
         self._pending_pin = None
         self._comment: CommentEdit | None = None
         self.canvas.mpl_connect("button_press_event", self._on_map_press)
+        self.map_kind = "priority"  # G: priority → consensus → disagreement (with [[groups]])
+        self._room_weights: dict[str, float] | None = None  # the weights before the consensus
         self._enter_view(redraw=False)
 
     # ------------------------------------------------------------------ sizes
@@ -182,6 +186,7 @@ class PresentationWindow(QWidget):
         except SkiktError:  # a view naming a scenario that was left out: the project's weights
             project = self.base_project.copy()
         self.ws.project = project
+        self.map_kind, self._room_weights, self.scene.unit_map = "priority", None, None
         self.scenario_weights = self._project_weights()
         self.weights = dict(self.scenario_weights)
         self.shown_shares = weight_shares(self.weights)
@@ -213,9 +218,12 @@ class PresentationWindow(QWidget):
         self.scene.sync_composite()
 
     def set_weight(self, layer_id: str, weight: float) -> None:
+        relayout = self._back_to_priority()
         self.weights[layer_id] = max(0.0, float(weight))
         self._recombine()
         self._start_animation()
+        if relayout:
+            self.render_now()
         self.changed.emit()
 
     def set_layer_visible(self, layer_id: str, visible: bool) -> None:
@@ -226,11 +234,22 @@ class PresentationWindow(QWidget):
         self.changed.emit()
 
     def reset_weights(self) -> None:
-        """R: back to the weights of the view's scenario (or the project's)."""
+        """R: back to the weights of the view's scenario (or the project's), on the priority map."""
+        relayout = self._back_to_priority()
         self.weights = dict(self.scenario_weights)
         self._recombine()
         self._start_animation()
+        if relayout:
+            self.render_now()
         self.changed.emit()
+
+    def _back_to_priority(self) -> bool:
+        """A weight moved or reset while G showed the consensus or the disagreement: the room
+        wants the priority map of those weights. True if the map kind changed."""
+        if self.map_kind == "priority":
+            return False
+        self.map_kind, self._room_weights, self.scene.unit_map = "priority", None, None
+        return True
 
     def weights_modified(self) -> bool:
         return self.weights != self.scenario_weights
@@ -397,6 +416,50 @@ class PresentationWindow(QWidget):
                            highlight=self.capture_group if self.capture_mode else None)
         self.captures.legend.get_frame().set_linewidth(1.5)
 
+    # ------------------------------------------------------------------ G: consensus, disagreement
+
+    def _group_scores(self):
+        """The groups' scores on this window's indicators; None without groups or indicators."""
+        from skikt.layers.groups import group_scores, read_groups
+
+        if self.ws.normalised is None:
+            return None
+        try:
+            groups = read_groups(self.base_project)
+            if not groups:
+                return None
+            return group_scores(self.ws.normalised, groups, self.ws.project.units.classes, self.base_project.path)
+        except SkiktError:
+            return None
+
+    def cycle_map(self) -> None:
+        """G: the priority map → the consensus (the groups' mean weights, in the strip too) →
+        the disagreement between the groups → back to the priority map with the room's weights."""
+        gs = self._group_scores()
+        if gs is None:
+            return
+        following = MAP_KINDS[(MAP_KINDS.index(self.map_kind) + 1) % len(MAP_KINDS)]
+        if self.map_kind == "consensus" and self._room_weights is not None:
+            self.weights, self._room_weights = self._room_weights, None
+        self.scene.unit_map = None
+        if following == "consensus":
+            self._room_weights = dict(self.weights)
+            mean = dict(zip(gs.layer_ids, gs.consensus_weights))
+            self.weights = {lid: round(100 * float(mean.get(lid, 0.0)), 6) for lid in self.weights}
+        elif following == "disagreement":
+            from skikt.layers.groups import disagreement_map
+
+            self.scene.unit_map = disagreement_map(gs, self.lang)
+        self.map_kind = following
+        self._recombine()
+        self._start_animation()
+        self.render_now()
+        self.changed.emit()
+
+    def _map_line(self) -> str:
+        return {"consensus": tr("pres_map_consensus", self.lang),
+                "disagreement": tr("pres_map_disagreement", self.lang)}.get(self.map_kind, "")
+
     def capture_banner(self) -> str:
         """In dot voting or pins: the mode, the picked group, its dots left and the keys (or the
         last refusal); shown in the title band in place of the subtitle, where it covers nothing."""
@@ -447,6 +510,8 @@ class PresentationWindow(QWidget):
             self.go(len(self.views) - 1)
         elif key == Qt.Key_R:
             self.reset_weights()
+        elif key == Qt.Key_G:
+            self.cycle_map()
         elif key == Qt.Key_N:
             self.show_notes = not self.show_notes
             self.render_now(quick=True)
@@ -544,7 +609,7 @@ class PresentationWindow(QWidget):
         art = self.title_art = self._text(margin * 1.5, margin, title, TITLE, w - 3 * margin, weight="bold")
         renderer = self.canvas.get_renderer()
         bottom = margin + art.get_window_extent(renderer).height
-        banner = self.capture_banner()
+        banner = self.capture_banner() or self._map_line()
         if banner:
             sub = self.banner_art = self._text(margin * 1.5, bottom + margin * 0.6, banner, SUBTITLE, w - 3 * margin,
                                                weight="bold", max_lines=2,
@@ -568,10 +633,18 @@ class PresentationWindow(QWidget):
         y = band + pad
         renderer = self.canvas.get_renderer()
         composite = self.ws.composite
-        if composite is not None and not composite.no_weights:
-            head = self._text(x0 + pad, y, tr("pres_priority", self.lang), BODY * 1.1, inner, weight="bold")
+        unit_map = self.scene.unit_map
+        if unit_map is not None or (composite is not None and not composite.no_weights):
+            if unit_map is not None:  # highest class first, as for the priority map
+                # Plain words on the projector ("Oeniga"); a label's range in brackets stays on the desk legend.
+                words = [label.split(" (")[0] for label in unit_map.labels]
+                title, classes = unit_map.title, list(zip(unit_map.colours, words))[::-1]
+            else:
+                title = tr("pres_priority", self.lang)
+                classes = list(zip(priority_colours(composite.k), plain_class_labels(composite.k, self.lang)))
+            head = self._text(x0 + pad, y, title, BODY * 1.1, inner, weight="bold")
             y += head.get_window_extent(renderer).height + body * 0.45
-            for colour, label in zip(priority_colours(composite.k), plain_class_labels(composite.k, self.lang)):
+            for colour, label in classes:
                 self._overlay.append(self.figure.add_artist(Rectangle(
                     ((x0 + pad) / w, 1 - (y + body * 1.1) / h), body * 1.5 / w, body * 1.1 / h,
                     transform=self.figure.transFigure, facecolor=colour, edgecolor=INK, linewidth=1.5)))

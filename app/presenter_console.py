@@ -168,7 +168,7 @@ class PresenterConsole(QWidget):
         key = event.key()
         if key in NEXT_KEYS | PREVIOUS_KEYS | set(DIGIT_KEYS) | set(CAPTURE_KEYS) or key in (
                 Qt.Key_Home, Qt.Key_End, Qt.Key_R, Qt.Key_Escape, Qt.Key_Plus, Qt.Key_Minus, Qt.Key_Equal,
-                Qt.Key_0, Qt.Key_Z):
+                Qt.Key_0, Qt.Key_Z, Qt.Key_G):
             self.pres.keyPressEvent(event)
         else:
             super().keyPressEvent(event)

@@ -343,3 +343,49 @@ def test_a_project_without_views_is_one_view_of_the_study_area_in_english(qtbot,
     assert "Weights – Project weights" in shown and "1 / 1" in shown
     qtbot.keyClick(win, Qt.Key_PageDown)  # nowhere to go: stays
     assert win.index == 0
+
+
+def test_g_steps_priority_consensus_disagreement_and_back(qtbot, sample_ws, sample_toml):
+    """G with [[groups]]: the consensus is the composite of the mean of the groups' normalised
+    point vectors (its weights in the strip); the disagreement is max − min of each unit's
+    percentile rank over the groups. Oracles: the TOML's points, numpy weighted means, scipy ranks."""
+    from scipy.stats import rankdata
+
+    win = _window(qtbot, sample_ws, size=(1280, 720))
+    room = dict(win.weights)
+    ids = list(win.ws.normalised.layer_ids)
+    vectors = []
+    for group in sample_toml["groups"]:
+        p = np.array([float(group["weights"].get(lid, 0)) for lid in ids])
+        vectors.append(p / p.sum())
+    mean = np.mean(vectors, axis=0)
+
+    qtbot.keyClick(win, Qt.Key_G)
+    assert win.map_kind == "consensus" and win.scene.unit_map is None
+    total = sum(win.weights.values())
+    np.testing.assert_allclose([win.weights[lid] / total for lid in ids], mean, rtol=1e-6)
+    matrix = np.vstack([win.ws._normalised_layer(win.ws.project.layer(i)) for i in ids])
+    assert np.isfinite(matrix).all()  # the sample scores every unit on every indicator: plain means
+    np.testing.assert_allclose(win.ws.composite.score, mean @ matrix, rtol=1e-5)
+    assert "Samsyn" in " ".join(t.get_text() for t in win.texts())
+
+    qtbot.keyClick(win, Qt.Key_G)
+    assert win.map_kind == "disagreement"
+    assert win.scene.unit_map is not None and win.scene.unit_map.kind == "disagreement"
+    n = matrix.shape[1]
+    percentiles = [(n - rankdata(-(v @ matrix), method="average")) / (n - 1) for v in vectors]
+    # Scores equal up to float rounding may rank as a tie in one computation and not the other:
+    # a few rank places, out of 25 016.
+    np.testing.assert_allclose(win.scene.unit_map.values, np.max(percentiles, 0) - np.min(percentiles, 0),
+                               rtol=0, atol=4 / (n - 1))
+    shown = " ".join(t.get_text() for t in win.texts())
+    assert win.scene.unit_map.title in shown and "Eniga" in shown
+    assert win.weights == room  # the disagreement does not depend on the weights: the room's are back
+
+    qtbot.keyClick(win, Qt.Key_G)
+    assert win.map_kind == "priority" and win.scene.unit_map is None and win.weights == room
+    # a weight moved during the consensus shows the priority map of the weights moved
+    qtbot.keyClick(win, Qt.Key_G)
+    qtbot.keyClick(win, Qt.Key_1)
+    qtbot.keyClick(win, Qt.Key_Plus)
+    assert win.map_kind == "priority" and win.scene.unit_map is None

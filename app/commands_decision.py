@@ -262,6 +262,7 @@ class DecisionState(QObject):
         self.ptop_on = False
         self.draws, self.spread = DEFAULT_DRAWS, DEFAULT_SPREAD
         self.result = None  # layers.uncertainty.Uncertainty of the newest finished job
+        self._source = None  # the Normalised it was computed from (see job)
         self.result_key = None  # what it was computed for (see _key)
         self.worker = Worker(self)
         self.worker.finished.connect(self._finished)
@@ -363,7 +364,9 @@ class DecisionState(QObject):
                 try:
                     frac = next(steps)
                 except StopIteration as done:
-                    return key, done.value
+                    # The normalised matrix goes back with the result: held, its id (in the key)
+                    # cannot be reused by a newer matrix while the result is shown.
+                    return key, done.value, fork.normalised
                 if cancel():
                     raise Cancelled()
                 yield frac, "p_top"
@@ -371,7 +374,7 @@ class DecisionState(QObject):
         self.worker.start(job)
 
     def _finished(self, payload) -> None:
-        self.result_key, self.result = payload
+        self.result_key, self.result, self._source = payload
         self.ptop_changed.emit()
         if self.ptop_on and self._key() != self.result_key:
             self._timer.start()

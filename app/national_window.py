@@ -10,8 +10,8 @@ thread); at most one read is in flight and the newest view asked for is read nex
 image stays on screen until the new one arrives. The exact recomputation runs the dask engine on
 another thread. Both hand their results over through futures that a QTimer on the GUI thread
 looks at, not through signals emitted from Python: PySide6 6.12's ``Signal.emit`` drops a
-reference to ``True`` on every call (measured: 100 emits, refcount of True − 100), which ends
-in "bool_dealloc" aborts in a long session.
+reference to ``True`` on every call (see national_ui.guard_pyside_refcounts), and every call
+saved is one fewer.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import copy
 import itertools
 import math
 import shutil
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPolygonF, QTransform
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QMainWindow, QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from skikt.layers import national_view as nv
@@ -37,7 +38,10 @@ from skikt.layers.render import priority_colours
 from skikt.layers.workspace import Cancelled
 
 from .i18n import T, language
+from .national_ui import guard_pyside_refcounts
 from .workers import one_line
+
+guard_pyside_refcounts()  # also when the window is opened without a main window (tests, measuring)
 
 REFERENCE = Path(__file__).resolve().parent.parent / "sample_data" / "sweden_reference.gpkg"
 ZOOM_STEP = 1.25  # per wheel notch
@@ -251,7 +255,9 @@ def matching_project(info: nv.NationalInfo, candidates) -> Path | None:
 
 
 def _project_fits(project, info: nv.NationalInfo) -> bool:
-    return project.units.kind == "grid" and [s.id for s in project.indicator_layers()] == info.indicator_ids
+    """A grid of the file's cell size with the file's indicators in the file's order."""
+    return (project.units.kind == "grid" and [s.id for s in project.indicator_layers()] == info.indicator_ids
+            and math.isclose(float(project.units.cell_size or 0), info.levels[0].pixel_size, rel_tol=1e-9))
 
 
 class NationalWindow(QMainWindow):
@@ -536,7 +542,9 @@ class NationalWindow(QMainWindow):
         """One path per layer, a polygon per ring: a handful of Qt calls per ring, not one per
         vertex (each void call into PySide6 6.12 costs None a reference; see the module note)."""
         out = []
-        for layer, colour, width in (("kommuner", "#8a8a8a", 0.6), ("lan", "#303030", 1.3)):
+        # One-pixel cosmetic pens: Qt's antialiased stroke of any other width took a hundred
+        # times longer for Sweden's counties; the colour tells county from municipality.
+        for layer, colour, width in (("kommuner", "#9a9a9a", 1.0), ("lan", "#1a1a1a", 1.0)):
             try:
                 rings = nv.boundary_lines(str(REFERENCE), layer, tol, self.info.crs_wkt)
             except Exception:  # the boundaries are decoration: a broken reference file must not stop the map
@@ -651,3 +659,113 @@ def open_national_window(path, parent=None, project_hint=None) -> NationalWindow
     candidates += sorted(Path(info.path).parent.glob("*.toml"))
     win = NationalWindow(info, matching_project(info, candidates), parent)
     return win
+
+
+# ------------------------------------------------------------------------------------------------
+# Measuring (python -m skikt.app.national_window FILE.tif [--size 1920x1080] [--steps 20])
+
+
+def measure_steps(win: NationalWindow, steps: int = 20) -> dict:
+    """Median wall and CPU (the whole process: the read thread included) per pan step (a tenth of
+    the map's width), per zoom step (one wheel notch) and per weight step (a slider step), each
+    from the change to the new image painted, at the national extent the window opens with."""
+    import statistics
+    import time
+
+    app = QApplication.instance()
+    m = win.map
+
+    def settle():
+        while win.reading or win._read_timer.isActive():
+            app.processEvents()
+            time.sleep(0.001)
+        m.repaint()
+
+    def timed(change) -> tuple[float, float]:
+        walls, cpus = [], []
+        for i in range(steps):
+            w0, c0 = time.perf_counter(), time.process_time()
+            change(i)
+            settle()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        return statistics.median(walls), statistics.median(cpus)
+
+    settle()
+    m.fit()
+    settle()
+    home = (m.cx, m.cy, m.upp)
+
+    def pan(i):
+        m.cx += (1 if i % 4 < 2 else -1) * m.width() * m.upp / 10
+        m.update()
+        m.on_view_changed()
+
+    def zoom(i):
+        m.upp *= ZOOM_STEP ** (1 if i % 4 < 2 else -1)
+        m.update()
+        m.on_view_changed()
+
+    def paint_only(i):
+        m.cx += (1 if i % 2 else -1) * m.upp
+        m.repaint()
+
+    pan_t = timed(pan)
+    m.cx, m.cy, m.upp = home
+    zoom_t = timed(zoom)
+    m.cx, m.cy, m.upp = home
+    m.on_view_changed()
+    settle()
+    paint_t = timed(paint_only)
+    slider = next(iter(win.sliders.values()))
+    weight_t = timed(lambda i: slider.setValue(slider.value() + (1 if i % 2 == 0 else -1)))
+    win.cancel_exact()
+    return {"file": str(win.info.path), "size": [m.width(), m.height()], "level": win.last_read.level,
+            "pan_wall_ms": 1000 * pan_t[0], "pan_cpu_ms": 1000 * pan_t[1],
+            "zoom_wall_ms": 1000 * zoom_t[0], "zoom_cpu_ms": 1000 * zoom_t[1],
+            "drag_paint_wall_ms": 1000 * paint_t[0], "weight_wall_ms": 1000 * weight_t[0],
+            "weight_cpu_ms": 1000 * weight_t[1], "steps": steps}
+
+
+def _main(argv=None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m skikt.app.national_window",
+                                     description="Open a national result and measure pan, zoom and weight steps")
+    parser.add_argument("file")
+    parser.add_argument("--size", default="1920x1080", help="window size in pixels, WxH")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--lang", choices=["sv", "en"], default="sv")
+    parser.add_argument("--screenshot", help="save the window as PNG here, after the steps, previewing "
+                                             "the first indicator at twice its weight")
+    args = parser.parse_args(argv)
+    from .i18n import set_language
+
+    set_language(args.lang, remember=False)
+    app = QApplication.instance() or QApplication([])
+    try:
+        win = open_national_window(args.file)
+    except SkiktError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    win.show()
+    win.resize(w, h)
+    app.processEvents()
+    print(json.dumps(measure_steps(win, args.steps), indent=1))
+    if args.screenshot:
+        win.map.fit()
+        slider = next(iter(win.sliders.values()))
+        slider.setValue(min(slider.maximum(), slider.value() * 2 or SLIDER_STEPS_PER_UNIT))
+        win.cancel_exact()
+        win.statusBar().clearMessage()
+        while win.reading or win._read_timer.isActive():
+            app.processEvents()
+        win.grab().save(args.screenshot)
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -40,6 +40,7 @@ class ProgressLine:
         self.enabled = enabled
         self.start = time.monotonic()
         self.last_draw = -1.0
+        self.last_phase = None
         self.drawn = False
 
     def text(self, fraction: float, message: str, now: float) -> str:
@@ -53,9 +54,12 @@ class ProgressLine:
         if not self.enabled:
             return
         now = time.monotonic()
-        if fraction < 1 and now - self.last_draw < REDRAW_EVERY:
-            return
-        self.last_draw = now
+        phase = message.rstrip("0123456789/ ")  # "raw indicators, tile 3/41" → "raw indicators, tile"
+        count = message[len(phase):].strip().split("/")
+        step_done = len(count) == 2 and count[0] == count[1]  # "41/41": the step's last tile
+        if fraction < 1 and phase == self.last_phase and not step_done and now - self.last_draw < REDRAW_EVERY:
+            return  # a new step and its last tile are always shown; between, at most every REDRAW_EVERY s
+        self.last_draw, self.last_phase = now, phase
         width = shutil.get_terminal_size((100, 20)).columns - 1
         line = self.text(fraction, message, now)[:width]
         try:

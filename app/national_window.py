@@ -718,7 +718,9 @@ def measure_steps(win: NationalWindow, steps: int = 20) -> dict:
     settle()
     paint_t = timed(paint_only)
     slider = next(iter(win.sliders.values()))
+    start = slider.value()
     weight_t = timed(lambda i: slider.setValue(slider.value() + (1 if i % 2 == 0 else -1)))
+    slider.setValue(start)
     win.cancel_exact()
     return {"file": str(win.info.path), "size": [m.width(), m.height()], "level": win.last_read.level,
             "pan_wall_ms": 1000 * pan_t[0], "pan_cpu_ms": 1000 * pan_t[1],

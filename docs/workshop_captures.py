@@ -3,6 +3,7 @@ dot votes (docs/workshop_captures.png), and presentation mode during dot voting 
 1280×720 (docs/presentation_1920.png, docs/presentation_1280.png).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/workshop_captures.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/workshop_captures.py --bench   # dot timings, no files
 
 Works on a copy of the sample in a temporary folder: the captures are placed through the same
 code paths as mouse clicks (the capture controller and the presentation's keys and clicks).
@@ -104,10 +105,51 @@ def projected(app, window, size, out: Path) -> None:
     pres.close()
 
 
+def bench(app) -> None:
+    """Fifteen dots through the capture writer, the desk map redrawn after each (what a click in
+    Prick does), and 200 bare committed votes; medians in milliseconds."""
+    import time
+
+    import numpy as np
+
+    from skikt.app.i18n import set_language
+    from skikt.app.main_window import MainWindow
+    from skikt.app.model import AppModel
+    from skikt.layers.captures import WorkshopStore
+
+    set_language("sv", remember=False)
+    model = AppModel()
+    window = MainWindow(model)
+    window.confirm_close = False
+    window.resize(1400, 900)
+    window.show()
+    model.set_project_sync(_copy_sample())
+    _settle(app)
+    writer, units, took = window.capture_controller.writer, model.ws.units, []
+    for i, gid in enumerate(["kommunerna", "regionen", "lansstyrelsen"] * 5):
+        x, y = units.centres[1000 + 37 * i]
+        t = time.perf_counter()
+        ok, line = writer.dot(x, y, gid, gid)
+        window.canvas.draw()
+        took.append(time.perf_counter() - t)
+        assert ok, line
+    print(f"dot, write + redraw: median {1000 * np.median(took):.0f} ms, max {1000 * max(took):.0f} ms")
+    store = WorkshopStore(Path(tempfile.mkdtemp()) / "bench.workshop.gpkg", "EPSG:3006", dots=10**6)
+    t = time.perf_counter()
+    for i in range(200):
+        store.add_vote(f"u{i}", "g", 1)
+    print(f"add_vote alone: {1000 * (time.perf_counter() - t) / 200:.1f} ms")
+    store.close()
+    window.close()
+
+
 def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if "--bench" in sys.argv[1:]:
+        bench(app)
+        return 0
     window = desk(app, _copy_sample())
     projected(app, window, (1920, 1080), DOCS / "presentation_1920.png")
     projected(app, window, (1280, 720), DOCS / "presentation_1280.png")

@@ -389,3 +389,30 @@ def test_g_steps_priority_consensus_disagreement_and_back(qtbot, sample_ws, samp
     qtbot.keyClick(win, Qt.Key_1)
     qtbot.keyClick(win, Qt.Key_Plus)
     assert win.map_kind == "priority" and win.scene.unit_map is None
+
+
+def test_the_console_grows_its_sliders_when_the_first_result_arrives(qtbot, sample_ws, sample_copy, sample_toml):
+    """A presentation started before anything was computed, with its console: no weights, no
+    sliders; the result arrives (adopt) → one slider per weight, at the view's weights."""
+    from skikt.app.presenter_console import PresenterConsole
+    from skikt.layers.workspace import Workspace
+
+    empty = Workspace(read_project(sample_copy))  # nothing loaded or computed yet
+    win = PresentationWindow(empty, "sv")
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    console = PresenterConsole(win, "sv")
+    qtbot.addWidget(console)
+    console.show()
+    assert win.weights == {} and console.sliders == {}
+    win.adopt(sample_ws)
+    first = sample_toml["views"][0]
+    want = _scenario_weights(sample_toml, first.get("scenario"))
+    assert win.weights == want
+    assert {lid: s.value() for lid, s in console.sliders.items()} == {lid: round(w) for lid, w in want.items()}
+    assert all(s.focusPolicy() == Qt.NoFocus for s in console.sliders.values())  # the clicker's keys stay with the map
+    # a slider drives the presentation as before
+    lid = next(iter(console.sliders))
+    console.sliders[lid].setValue(int(want[lid]) + 3)
+    assert win.weights[lid] == want[lid] + 3

@@ -181,6 +181,7 @@ class CaptureController(QObject):
     def _ask_comment(self, pending, prompt: str, at) -> None:
         self._commit_pending()  # a second click before Enter keeps the first capture, as typed
         self.pending = pending
+        self._show_pending(pending)
         editor = self.editor = CommentEdit(self.canvas, prompt)
         editor.setObjectName("capture_comment")
         editor.accepted.connect(self._comment_given)
@@ -199,7 +200,29 @@ class CaptureController(QObject):
         self.window.status(T("cap_cancelled"))
         self.canvas.setFocus(Qt.OtherFocusReason)
 
+    def _show_pending(self, pending) -> None:
+        """The capture waiting for its comment stays visible (dashed, in the group's colour)."""
+        from matplotlib.lines import Line2D
+
+        kind, payload = pending
+        colour = next((g.colour for g in self.groups if g.id == self.group), "#444444")
+        if kind == "pin":
+            xs, ys = [payload[0]], [payload[1]]
+            art = Line2D(xs, ys, marker="o", markersize=12, markerfacecolor=colour, markeredgecolor="white",
+                         markeredgewidth=2, linestyle="none", zorder=56)
+        else:
+            xs = [v[0] for v in payload] + [payload[0][0]]
+            ys = [v[1] for v in payload] + [payload[0][1]]
+            art = Line2D(xs, ys, color=colour, linewidth=2.5, linestyle="--", zorder=56)
+        self._pending_art = self.canvas.ax.add_line(art)
+        self.canvas.draw_idle()
+
     def _drop_editor(self) -> None:
+        art = getattr(self, "_pending_art", None)
+        if art is not None:
+            art.remove()
+            self._pending_art = None
+            self.canvas.draw_idle()
         if self.editor is not None:
             # Silenced at once: until Qt deletes it, an old line must not store anything.
             self.editor.blockSignals(True)

@@ -407,10 +407,13 @@ class NationalWindow(QMainWindow):
         if project is not None:
             self.project_weights = {s.id: float(s.indicator.weight) for s in project.indicator_layers()}
             self.weights_note.setText(T("nv_weights_from").format(name=Path(project.path).name))
+        elif self.info.weights is not None:
+            self.project_weights = None
+            self.weights_note.setText(T("nv_weights_file"))
         else:
             self.project_weights = None
             self.weights_note.setText(T("nv_weights_equal"))
-        start = self.project_weights or {lid: 1.0 for lid in self.info.indicator_ids}
+        start = self.project_weights or self.info.weights or {lid: 1.0 for lid in self.info.indicator_ids}
         for lid, slider in self.sliders.items():
             slider.blockSignals(True)
             slider.setValue(round(min(start[lid], SLIDER_MAX_WEIGHT) * SLIDER_STEPS_PER_UNIT))
@@ -651,11 +654,13 @@ class NationalWindow(QMainWindow):
 
 def open_national_window(path, parent=None, project_hint=None) -> NationalWindow:
     """Open ``path`` in a national window; SkiktError (one line naming the file) when it is not
-    a Skikt national result, before any window is made. The project comes from ``project_hint``
-    (the main window's project) when it has the file's indicators, else from a .toml beside the
-    file that has them."""
+    a Skikt national result, before any window is made. The project is the first that has the
+    file's indicators and cell size of: ``project_hint`` (the main window's project), the
+    project the file's SKIKT_PROJECT tag names, a .toml beside the file."""
     info = nv.open_national(path)
     candidates = [project_hint] if project_hint is not None else []
+    if info.project:  # the file's own tag names the project (relative: to the file)
+        candidates.append(Path(info.path).parent / info.project)
     candidates += sorted(Path(info.path).parent.glob("*.toml"))
     win = NationalWindow(info, matching_project(info, candidates), parent)
     return win

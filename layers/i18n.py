@@ -944,6 +944,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "nv_weights_from": ("Vikter från {name}", "Weights from {name}"),
     "nv_weights_equal": ("Lika vikter: projektet är okänt", "Equal weights: the project is unknown"),
     "nv_needs_project": ("Det exakta resultatet behöver projektet: välj det med Projekt…",
+    "nv_weights_file": ("Vikter ur filen; projektet är okänt", "Weights from the file; the project is unknown"),
                          "The exact result needs the project: choose it with Project…"),
     "nv_choose_project": ("Projekt…", "Project…"),
     "nv_project_mismatch": ("projektets indikatorer är inte filens band ({ids})",

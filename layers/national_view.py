@@ -31,6 +31,9 @@ from .errors import LoadError
 
 SCORE, RANK, CLASS = "score", "rank", "priority_class"
 NORM_SUFFIX = "_norm"
+# Dataset tags a writer may set (JSON text; read as data, never evaluated): the weights the
+# scores were made with ({"<id>": weight}), the project file, the number of classes.
+TAG_WEIGHTS, TAG_PROJECT, TAG_CLASSES = "SKIKT_WEIGHTS", "SKIKT_PROJECT", "SKIKT_CLASSES"
 # The statistics level is the finest with at most this many pixels (1024²): re-weighting it is
 # what a slider step costs (Sweden at 250 m: level 2, 640 × 1536; 4 M pixels took four times as
 # long for the same five thresholds).
@@ -66,6 +69,10 @@ class NationalInfo:
     levels: tuple[Level, ...]
     nodata: float
     dtype: str
+    # What the file's own metadata says (GDAL tags, see TAG_*), when its writer recorded it.
+    weights: dict | None = None
+    project: str | None = None
+    classes: int | None = None
 
     @property
     def indicator_ids(self) -> list[str]:
@@ -97,6 +104,7 @@ def open_national(path) -> NationalInfo:
         with rasterio.open(path) as ds:
             driver, bands, crs = ds.driver, tuple(d or "" for d in ds.descriptions), ds.crs
             nodata, dtype, b = ds.nodata, ds.dtypes[0], ds.bounds
+            tags = ds.tags()
             n_overviews = len(ds.overviews(1)) if ds.count else 0
     except RasterioIOError:
         raise LoadError.of("nv_err_not_raster", path) from None
@@ -114,8 +122,34 @@ def open_national(path) -> NationalInfo:
     for index in range(n_overviews + 1):
         with _open(path, index) as ds:
             levels.append(Level(index, ds.width, ds.height, tuple(ds.transform)[:6]))
+    ids = [name[: -len(NORM_SUFFIX)] for name in norms]
     return NationalInfo(path, bands, crs.to_wkt(), crs.to_epsg(), (b.left, b.bottom, b.right, b.top),
-                        tuple(levels), float(nodata if nodata is not None else np.nan), dtype)
+                        tuple(levels), float(nodata if nodata is not None else np.nan), dtype,
+                        *_metadata(tags, ids))
+
+
+def _metadata(tags: dict, ids: list[str]) -> tuple[dict | None, str | None, int | None]:
+    """(weights, project, classes) from the file's tags; whatever is malformed or does not name
+    exactly the file's indicators with finite weights ≥ 0 is ignored (the window then falls back
+    to a project beside the file, or equal weights)."""
+    import json
+
+    weights = None
+    try:
+        raw = json.loads(tags.get(TAG_WEIGHTS, "null"))
+        if isinstance(raw, dict) and sorted(raw) == sorted(ids):
+            values = {k: float(v) for k, v in raw.items()}
+            if all(math.isfinite(v) and v >= 0 for v in values.values()):
+                weights = values
+    except (ValueError, TypeError):
+        weights = None
+    project = tags.get(TAG_PROJECT) or None
+    try:
+        classes = int(tags.get(TAG_CLASSES, ""))
+        classes = classes if 2 <= classes <= 100 else None
+    except ValueError:
+        classes = None
+    return weights, project, classes
 
 
 # ------------------------------------------------------------------------------------------------
@@ -308,8 +342,10 @@ class Reweighter:
 
 
 def class_count(info: NationalInfo, reader: Reader | None = None) -> int:
-    """The number of priority classes: the largest class at the coarsest level (nearest-neighbour
-    overviews keep classes), at least 2."""
+    """The number of priority classes: the file's tag, else the largest class at the coarsest
+    level (nearest-neighbour overviews keep classes), at least 2."""
+    if info.classes:
+        return info.classes
     reader = reader or Reader(info)
     cls = reader.read(info.levels[-1].index, names=[CLASS]).classes()
     return max(2, int(cls.max(initial=0)))

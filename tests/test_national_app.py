@@ -259,3 +259,26 @@ def test_bad_files_give_one_line_and_no_window(qtbot, main, monkeypatch, tmp_pat
         assert main.last_error.startswith(path.name + ": ") and "\n" not in main.last_error
     after = len([w for w in QApplication.topLevelWidgets() if isinstance(w, NationalWindow) and w.isVisible()])
     assert after == before and main.national_windows == []
+
+
+def test_weights_from_the_files_tags_when_no_project_is_found(qtbot, cog, tmp_path):
+    import json
+
+    import rasterio
+
+    from skikt.app.i18n import set_language
+    from skikt.app.national_window import open_national_window
+
+    set_language("sv", remember=False)
+    alone = tmp_path / "tagged.tif"
+    shutil.copy(cog, alone)
+    with rasterio.open(alone) as ds:
+        ids = [d[: -len("_norm")] for d in ds.descriptions if d.endswith("_norm")]
+    weights = {lid: 0.5 + i for i, lid in enumerate(ids)}
+    with rasterio.open(alone, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.update_tags(SKIKT_WEIGHTS=json.dumps(weights), SKIKT_PROJECT="nowhere.toml")
+    win = open_national_window(alone)
+    qtbot.addWidget(win)
+    assert win.project is None
+    assert win.weights() == weights
+    assert win.weights_note.text() == "Vikter ur filen; projektet är okänt"

@@ -311,3 +311,37 @@ def test_bad_files_are_refused_in_one_line_naming_the_file(tmp_path):
     before = (tmp_path / "text.tif").read_bytes()
     one_line_error(tmp_path / "text.tif")
     assert (tmp_path / "text.tif").read_bytes() == before  # never modified
+
+
+# ------------------------------------------------------------------------------------------------
+# The file's own metadata
+
+
+def tagged_copy(cog: Path, folder: Path, **tags) -> Path:
+    import rasterio
+
+    out = folder / "tagged.tif"
+    shutil.copy(cog, out)
+    with rasterio.open(out, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.update_tags(**tags)
+    return out
+
+
+def test_weights_project_and_classes_come_from_the_files_tags(sample_cog, tmp_path):
+    ids = open_national(sample_cog).indicator_ids
+    weights = {lid: float(i % 3) for i, lid in enumerate(ids)}
+    import json
+
+    path = tagged_copy(sample_cog, tmp_path, SKIKT_WEIGHTS=json.dumps(weights), SKIKT_PROJECT="p.toml",
+                       SKIKT_CLASSES="7")
+    info = open_national(path)
+    assert info.weights == weights and info.project == "p.toml" and info.classes == 7
+    assert class_count(info) == 7
+
+
+@pytest.mark.parametrize("bad", ['{"vard": 1}', "[1, 2]", "__import__('os')", '{"vard": "x"}', "not json"])
+def test_malformed_tags_are_ignored_not_evaluated(sample_cog, tmp_path, bad):
+    path = tagged_copy(sample_cog, tmp_path, SKIKT_WEIGHTS=bad, SKIKT_CLASSES="1; rm -rf")
+    info = open_national(path)
+    assert info.weights is None and info.classes is None
+    assert class_count(info) == read_project(sample_cog.parent / "sample_project.toml").units.classes

@@ -52,7 +52,7 @@ class EditGroups(QUndoCommand):
         self.before = gr.group_entries(model.project)
         self.after = copy.deepcopy(after)
         self.log = log or {}  # what the decision log says about this edit
-        gr.set_group_entries(model.project.copy(), self.after)
+        gr.check_group_entries(model.project, self.after)
 
     def _apply(self, entries):
         gr.set_group_entries(self.model.project, entries)

@@ -17,7 +17,9 @@ from skikt.layers.errors import SkiktError
 
 from .i18n import T, language
 
-SHORT_LIST_ZOOM = 30_000.0  # metres across when the map centres on a short-listed unit from far out
+SHORT_LIST_ROWS = 200  # more is not a list anyone clicks through; the rest are counted by place
+SHORT_LIST_ZOOM = 30_000.0
+FOLLOW_MS = 250  # metres across when the map centres on a short-listed unit from far out
 
 
 def workshop_menu(window):
@@ -121,8 +123,14 @@ class GroupsMap(QObject):
         self.panel.disagreement_toggled.connect(self.set_disagreement)
         self.panel.short_list_toggled.connect(self.set_short_list)
         self.panel.unit_picked.connect(self.pick_unit)
-        groups_state(self.model).changed.connect(self.groups_changed)
-        self.model.computed.connect(self.groups_changed)
+        # Typing a printed form: one cell after another. The map and the short list follow once
+        # the typing pauses, not after every cell (a redraw of the map costs a tenth of a second).
+        self._follow = QTimer(self)
+        self._follow.setSingleShot(True)
+        self._follow.setInterval(FOLLOW_MS)
+        self._follow.timeout.connect(self.groups_changed)
+        groups_state(self.model).changed.connect(self._follow.start)
+        self.model.computed.connect(self._follow.start)
         self.model.composite_changed.connect(self._weights_moved)
 
     def _scores(self):
@@ -187,8 +195,6 @@ class GroupsMap(QObject):
             pass
 
     def set_short_list(self, on: bool) -> None:
-        from .places import unit_title
-
         workshop_view(self.model)["short_list"] = on
         if not on:
             return
@@ -196,10 +202,11 @@ class GroupsMap(QObject):
         if gs is None:
             self.panel.show_short_list([], 0)
             return
-        ws, lang = self.model.ws, language()
-        entries = gr.short_list_entries(ws, gs)
-        self.panel.show_short_list([(i, unit_title(ws, i, lang), uid) for i, uid, _ in entries],
-                                   int(len(gs.short_list)), _places(entries))
+        ws = self.model.ws
+        entries = gr.short_list_entries(ws, gs, _place_names(self.model))
+        shown = entries[:SHORT_LIST_ROWS]  # the best by consensus; the label gives the count and places of all
+        self.panel.show_short_list([(i, title, uid) for (i, uid, _), title in zip(shown, _entry_titles(ws, shown))],
+                                   int(len(gs.short_list)), _places(entries), len(entries))
 
     def pick_unit(self, index: int) -> None:
         """Select the unit (Info panel and highlight) and centre the map on it."""
@@ -212,6 +219,33 @@ class GroupsMap(QObject):
         canvas.set_view((x - half_w, x + half_w, y - half_h, y + half_h))
         self.window.info_panel.identify(x, y, canvas.scene.pixel_size() * 2)
         self.window.docks["info"].raise_()
+
+
+def _place_names(model):
+    """Each unit's municipality, found once per set of units (a spatial query of a few hundred
+    ms on the sample's 25 016 cells; the short list is rebuilt on every group edit)."""
+    from skikt.layers.scenarios import unit_municipalities
+
+    units = model.ws.units
+    cached = getattr(model, "_gw_places", None)
+    if cached is None or cached[0] is not units:
+        cached = model._gw_places = (units, unit_municipalities(model.ws)[1])
+    return cached[1]
+
+
+def _entry_titles(ws, entries) -> list[str]:
+    """"Norrtälje, 500 m-ruta" as the Info panel names a cell (app/places.unit_title), from the
+    place names found once: the list may hold thousands of cells."""
+    from skikt.layers.i18n import tr
+
+    from .places import cell_size_text
+
+    units = ws.units
+    if units.kind != "grid":
+        return [units.label(i) for i, _, _ in entries]
+    pattern = tr("cell_in", language())
+    size = cell_size_text(units.grid.cell)
+    return [pattern.format(place=place, size=size) if place else uid for _, uid, place in entries]
 
 
 def _places(entries) -> str:

@@ -242,16 +242,18 @@ def disagreement_map(gs: GroupScores, lang: str = "sv") -> UnitMap:
                    "disagreement")
 
 
-def short_list_entries(ws, gs: GroupScores) -> list[tuple[int, str, str]]:
+def short_list_entries(ws, gs: GroupScores, names=None) -> list[tuple[int, str, str]]:
     """The units every group puts in its top class, best consensus score first, as
     (unit index, unit id, place name). Grid cells are named by the municipality holding their
-    centre (as the Info panel names them); area units by their own name."""
+    centre (as the Info panel names them); area units by their own name. ``names``: those place
+    names per unit if the caller has them already (finding them is a spatial query)."""
     from .scenarios import unit_municipalities
 
     picked = np.flatnonzero(gs.short_list)
     if not len(picked):
         return []
-    _, names = unit_municipalities(ws)
+    if names is None:
+        _, names = unit_municipalities(ws)
     ids = np.asarray(ws.units.ids).astype(str)
     score = np.asarray(gs.consensus.score, np.float64)[picked]
     order = picked[np.lexsort((ids[picked], -np.nan_to_num(score, nan=-np.inf)))]
@@ -273,20 +275,29 @@ def group_entries(project) -> list[dict]:
     return copy.deepcopy(list(project.extra.get(GROUPS_KEY) or []))
 
 
-def set_group_entries(project, entries: list[dict]) -> None:
-    """Store ``entries`` as the project's [[groups]], checked first by the project file's schema
-    and then as :func:`read_groups` reads them: a refused edit raises one line and changes nothing."""
+def check_group_entries(project, entries: list[dict]) -> None:
+    """Raise the first problem (one line) of ``entries`` as the project's [[groups]]: the project
+    file's schema first, then :func:`read_groups`. Nothing changes; no copy of the project is
+    made (a deep copy of a project costs more than the check)."""
     import copy
 
     from .project import entry_problems
 
-    entries = copy.deepcopy(list(entries))
     problems = [p for found in entry_problems(project, GROUPS_KEY, entries) for p in found]
     if problems:
         raise problems[0]
     trial = copy.copy(project)
     trial.extra = {**project.extra, GROUPS_KEY: entries}
     read_groups(trial)
+
+
+def set_group_entries(project, entries: list[dict]) -> None:
+    """Store ``entries`` as the project's [[groups]], checked first (:func:`check_group_entries`):
+    a refused edit raises one line and changes nothing."""
+    import copy
+
+    entries = copy.deepcopy(list(entries))
+    check_group_entries(project, entries)
     if entries:
         project.extra[GROUPS_KEY] = entries
     else:

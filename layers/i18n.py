@@ -717,6 +717,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "gw_short_list_head": ("I alla gruppers högsta klass: {n} av {total} enheter. Klicka för att visa.",
                            "In every group's top class: {n} of {total} units. Click to show one."),
     "gw_short_list_where": ("Flest i", "Most in"),
+    "gw_short_list_first": ("Listan visar de {n} med högst samsyn.", "The list shows the {n} with the highest consensus."),
     "gw_cmd_points": ("Poäng {name}: {layer}", "Points {name}: {layer}"),
     "gw_cmd_add": ("Ny grupp {name}", "New group {name}"),
     "gw_cmd_remove": ("Ta bort grupp {name}", "Remove group {name}"),

@@ -344,10 +344,14 @@ class GroupsPanel(QWidget):
         self.short_list.setVisible(on)
         self.short_list_toggled.emit(on)
 
-    def show_short_list(self, entries: list[tuple[int, str, str]], total: int, places: str = "") -> None:
+    def show_short_list(self, entries: list[tuple[int, str, str]], total: int, places: str = "",
+                        count: int | None = None) -> None:
         """``entries``: (unit index, shown name, unit id), best consensus first; ``places``: where
-        most of them lie, in words."""
-        head = T("gw_short_list_head").format(n=len(entries), total=total)
+        most of them lie, in words; ``count``: how many there are (``entries`` may be the first)."""
+        count = len(entries) if count is None else count
+        head = T("gw_short_list_head").format(n=count, total=total)
+        if count > len(entries):
+            head += " " + T("gw_short_list_first").format(n=len(entries))
         self.short_label.setText(head + (f"\n{T('gw_short_list_where')}: {places}" if places else ""))
         self.short_list.clear()
         for index, name, uid in entries:

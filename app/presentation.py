@@ -860,6 +860,9 @@ def start_presentation(window) -> PresentationWindow:
 
     pres.attach_captures(lambda: store_for(model, language()), lambda: existing_store(model, language()),
                          capture_hub(model))
+    desk_group = getattr(model, "_capture_group", None)  # the group picked on the desk map goes on voting
+    if desk_group in [g.id for g in pres.capture_groups]:
+        pres.capture_group = desk_group
     projector, console_screen = choose_screens(QGuiApplication.screens(), window.screen())
     if projector is not None:
         pres.setGeometry(projector.geometry())

@@ -137,7 +137,7 @@ class GroupsMap(QObject):
         try:
             return group_scores_for(self.model)
         except SkiktError as exc:
-            self.panel.message.setText(exc.text(language()))
+            self.panel.say(exc.text(language()))
             return None
 
     def apply_consensus(self) -> None:

@@ -98,6 +98,7 @@ class GroupsPanel(QWidget):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color:#9b1c1c")
+        self.message.hide()
         self.add_button = self._button("gw_add", self.add)
         self.remove_button = self._button("gw_remove", self.remove)
         self.consensus_button = self._button("gw_consensus", self.consensus_requested.emit)
@@ -139,6 +140,11 @@ class GroupsPanel(QWidget):
         model.undo.indexChanged.connect(self.refresh)
         self.refresh()
 
+    def say(self, text: str) -> None:
+        """One line under the table (a refused edit); no empty line left when there is nothing."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
     def _button(self, key, slot) -> QPushButton:
         b = QPushButton(T(key))
         b.setObjectName(f"groups_{key}")
@@ -174,7 +180,7 @@ class GroupsPanel(QWidget):
             self.groups = gr.read_groups(self.model.project)
         except SkiktError as exc:
             self.groups = []
-            self.message.setText(exc.text(language()))
+            self.say(exc.text(language()))
         columns = self._indicator_columns()
         self.table.blockSignals(True)
         if columns != self.columns or self.table.rowCount() != len(self.groups):
@@ -261,10 +267,10 @@ class GroupsPanel(QWidget):
         try:
             command = make()
         except SkiktError as exc:
-            self.message.setText(exc.text(language()))
+            self.say(exc.text(language()))
             self.refresh()
             return False
-        self.message.setText("")
+        self.say("")
         self.model.undo.push(command)
         return True
 
@@ -276,7 +282,7 @@ class GroupsPanel(QWidget):
         if col == COL_NAME:
             name = item.text().strip()
             if not name:
-                self.message.setText(T("gw_name_empty"))
+                self.say(T("gw_name_empty"))
                 self.refresh()
             elif name != group.name:
                 self._push(lambda: rename_group(self.model, group.id, name))
@@ -286,13 +292,13 @@ class GroupsPanel(QWidget):
         lid = self.columns[col - 2]
         value = parse_points(item.text())
         if value is None:
-            self.message.setText(T("gw_bad_points").format(text=item.text().strip()[:30], name=group.name))
+            self.say(T("gw_bad_points").format(text=item.text().strip()[:30], name=group.name))
             self.refresh()  # the cell shows the points it still holds
             return
         if value != group.weights.get(lid, 0.0):
             self._push(lambda: set_points(self.model, group.id, lid, value))
         else:
-            self.message.setText("")
+            self.say("")
             self.refresh()
 
     def edit_next(self, row: int, col: int, back: bool = False) -> None:

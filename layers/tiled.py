@@ -773,27 +773,26 @@ def _monte_carlo(client, run, scored: list, spec: ExtraSpec, ids, sectors, all_v
     dtype = np.uint16 if n_cells < 2**16 else np.int32  # as uncertainty.monte_carlo
     common = (spec, ids, sectors, all_valid)
     chunks: list[list] = [[] for _ in scored]
-    n_scored = None
+    # monte_carlo's n: the units its first draw scores (the top class holds the ⌈n/k⌉ best ranks)
+    n_scored = sum(client.gather([client.submit(_mc_scored_count, s, *common, pure=False) for s in scored]))
     for start in range(0, draws, batch):
         stop = min(draws, start + batch)
         parts = [client.submit(_mc_sorted, s, *common, start, stop, pure=False) for s in scored]
         merged = _tree_merge(client, parts, merge=merge_sorted)
-        if n_scored is None:
-            n_scored = client.submit(_first_length, merged, pure=False).result()
         ranks = [client.submit(_mc_ranks, s, *common, start, stop, merged, dtype, pure=False) for s in scored]
         for tile_chunks, r in zip(chunks, ranks):
             tile_chunks.append(r)
         run.wait(ranks, lo + (0.9 - lo) * start / draws, lo + (0.9 - lo) * stop / draws,
                  f"weight draws {stop}/{draws}, tile")
         del merged, parts
-    top_size = -(-n_scored // spec.k)  # the top class holds the ⌈n/k⌉ best ranks, as monte_carlo
+    top_size = -(-n_scored // spec.k)
     done = [client.submit(_mc_finish, s, *common, top_size, *c, pure=False) for s, c in zip(scored, chunks)]
     run.wait(done, 0.9, 0.9, "weight uncertainty, tile")
     return done
 
 
-def _first_length(merged) -> int:
-    return len(merged[0])
+def _mc_scored_count(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool) -> int:
+    return int(_draw_scored(t, spec, ids, sectors, all_valid)[1].sum())
 
 
 def _without_tables(summary: dict) -> dict:

@@ -17,6 +17,7 @@ saved is one fewer.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import shutil
@@ -293,6 +294,7 @@ class NationalWindow(QMainWindow):
         self._read_timer = QTimer(self, singleShot=True, interval=0)  # one read per burst of events
         self._read_timer.timeout.connect(self._request_read)
 
+        self.destroyed.connect(functools.partial(_release, self.exact, self.read_executor, self._readers, self._tmp))
         self.map = NationalMap(info.bounds, self)
         self.setCentralWidget(self.map)
         self.map.on_view_changed = self._read_timer.start
@@ -644,12 +646,20 @@ class NationalWindow(QMainWindow):
         self._exact_timer.stop()
         self._exact_poll.stop()
         self._read_poll.stop()
-        self.exact.shutdown()
-        readers = self._readers
-        self.read_executor.submit(lambda: [r.close() for r in readers.values()])
-        self.read_executor.shutdown(wait=True)  # a read in flight is one screen's worth
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        _release(self.exact, self.read_executor, self._readers, self._tmp)
         super().closeEvent(event)
+
+
+def _release(exact: ExactJob, read_executor: ThreadPoolExecutor, readers: dict, tmp: Path) -> None:
+    """Stop the background work and remove the temporary results. Also called when Qt deletes
+    the window with its parent (the main window closed or rebuilt for another language), where
+    no closeEvent comes: a national run left going would keep the process alive at exit.
+    Holds no reference to the window, so it can run while the window is being destroyed."""
+    exact.shutdown()
+    if not getattr(read_executor, "_shutdown", False):
+        read_executor.submit(lambda: [r.close() for r in readers.values()])
+        read_executor.shutdown(wait=True)  # a read in flight is one screen's worth
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def open_national_window(path, parent=None, project_hint=None) -> NationalWindow:

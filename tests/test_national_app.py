@@ -282,3 +282,19 @@ def test_weights_from_the_files_tags_when_no_project_is_found(qtbot, cog, tmp_pa
     assert win.project is None
     assert win.weights() == weights
     assert win.weights_note.text() == "Vikter ur filen; projektet är okänt"
+
+
+def test_a_window_deleted_without_closing_stops_its_national_run(qtbot, main, monkeypatch, cog):
+    """Qt deletes the national window with its main window (closed, or rebuilt for another
+    language) without a closeEvent: the background run must stop and its files go."""
+    win = open_through_menu(qtbot, main, monkeypatch, cog)
+    win._exact_timer.setInterval(0)
+    slider = win.sliders["besoksmal"]
+    slider.setFocus()
+    QTest.keyClick(slider, Qt.Key_PageUp)
+    qtbot.waitUntil(lambda: win.exact.busy, timeout=5000)
+    running, tmp = win.exact.future, win._tmp
+    main.national_windows.remove(win)
+    win.deleteLater()
+    qtbot.waitUntil(lambda: not tmp.exists(), timeout=10000)
+    assert running.result(timeout=120)[0] is None  # stopped (cancelled, or its folder gone): no result

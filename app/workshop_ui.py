@@ -61,6 +61,8 @@ def install(window) -> None:
     _meeting_text(window)
     window.meeting_action.toggled.connect(lambda on: _toggle_meeting(window, on))
     meeting.report = lambda text: window.show_error(text)
+    window._meeting_sync = _MeetingActionSync(window)
+    model.project_replaced.connect(window._meeting_sync.sync)  # another project ends the meeting
     _hook_presentation(window)
     if view.get("disagreement"):
         panel.disagreement_button.setChecked(True)
@@ -329,6 +331,23 @@ def _toggle_meeting(window, on: bool) -> None:
         meeting.stop()
     _meeting_text(window)
     window.status(T("gw_meeting_started") if meeting.running else T("gw_meeting_ended"))
+
+
+class _MeetingActionSync(QObject):
+    """Unticks *Avsluta möte* when the model's meeting ended without the action (a new project).
+    A bound method of the window's child, so Qt drops the connection when the window goes."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+
+    def sync(self) -> None:
+        action, running = self.window.meeting_action, meeting_log(self.window.model).running
+        if action.isChecked() != running:
+            action.blockSignals(True)
+            action.setChecked(running)
+            action.blockSignals(False)
+            _meeting_text(self.window)
 
 
 def _hook_presentation(window) -> None:

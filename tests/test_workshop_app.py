@@ -425,3 +425,26 @@ def test_meeting_logs_presentation_mode_weights_and_view_steps(window, qtbot):
                                            "source": "presentation"})
     assert rows[4][0] == "scenario_switch" and rows[4][1]["view"] == names[3]
     assert rows[-1] == ("note", {"meeting": "end"}) and len(rows) == 6
+
+
+def test_a_meeting_without_a_workshop_file_says_why_once_and_does_not_start(window, qtbot):
+    from skikt.app.workshop_store import close_store
+    from skikt.layers.captures import workshop_path
+
+    model = window.model
+    close_store(model)
+    workshop_path(model.project).mkdir()  # a folder where the GeoPackage should be: it cannot open
+    shown = []
+    window.show_error = shown.append
+    window.meeting_action.trigger()
+    assert not window.meeting_action.isChecked() and not model.meeting.running
+    assert len(shown) == 1 and "\n" not in shown[0] and shown[0] == model.workshop_problem
+    assert window.meeting_action.text() == "Starta möte"
+
+
+def test_opening_another_project_ends_the_meeting_and_unticks_the_action(window, qtbot, sample_copy):
+    window.meeting_action.trigger()
+    assert window.meeting_action.isChecked()
+    window.model.set_project_sync(sample_copy)
+    assert not window.model.meeting.running and not window.meeting_action.isChecked()
+    assert window.meeting_action.text() == "Starta möte"

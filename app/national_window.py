@@ -415,10 +415,13 @@ class NationalWindow(QMainWindow):
         else:
             self.project_weights = None
             self.weights_note.setText(T("nv_weights_equal"))
-        start = self.project_weights or self.info.weights or {lid: 1.0 for lid in self.info.indicator_ids}
+        # The weights the file says it was made with come first: they are what its classes show.
+        start = self.info.weights or self.project_weights or {lid: 1.0 for lid in self.info.indicator_ids}
+        top = max(SLIDER_MAX_WEIGHT, math.ceil(2 * max(start.values(), default=0)))
         for lid, slider in self.sliders.items():
             slider.blockSignals(True)
-            slider.setValue(round(min(start[lid], SLIDER_MAX_WEIGHT) * SLIDER_STEPS_PER_UNIT))
+            slider.setMaximum(top * SLIDER_STEPS_PER_UNIT)
+            slider.setValue(round(start[lid] * SLIDER_STEPS_PER_UNIT))
             slider.blockSignals(False)
             self.slider_values[lid].setText(f"{slider.value() / SLIDER_STEPS_PER_UNIT:g}")
         self._file_weights = self.weights()
@@ -499,7 +502,7 @@ class NationalWindow(QMainWindow):
     def _on_read(self, read) -> None:
         if read is None:  # the view is beside the country: nothing to draw there
             self.map.image, self.map.image_bounds = None, None
-            self.classes_on_screen = None
+            self.classes_on_screen = self.last_read = None
             self.map.update()
             self.reads += 1
             return

@@ -410,9 +410,6 @@ def _short_list_text(ws, gs, lang: str) -> str:
     return f"{tr('memo_short_where', lang)}: " + ", ".join(f"{places[i]} {counts[i]}" for i in order)
 
 
-    return fig
-
-
 def _page_maps(ws, gs, lang, day) -> Figure:
     fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
     _priority_map(fig, [0.03, 0.12, 0.455, 0.74], ws, gs.consensus, tr("memo_consensus", lang), lang)

@@ -448,3 +448,19 @@ def test_opening_another_project_ends_the_meeting_and_unticks_the_action(window,
     window.model.set_project_sync(sample_copy)
     assert not window.model.meeting.running and not window.meeting_action.isChecked()
     assert window.meeting_action.text() == "Starta möte"
+
+
+def test_a_project_without_groups_gets_its_first_group_from_the_dock(qtbot, sample_copy):
+    doc = tomlkit.parse(sample_copy.read_text(encoding="utf-8"))
+    doc.pop("groups")
+    sample_copy.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    win = open_sample_window(qtbot, sample_copy)
+    panel = win.groups_panel
+    assert panel.table.rowCount() == 0 and not panel.consensus_button.isEnabled()
+    assert panel.note.text().startswith("Inga grupper än")
+    panel.ask_text = lambda *a: "Näringslivet"
+    qtbot.mouseClick(panel.add_button, Qt.LeftButton)
+    assert panel.table.rowCount() == 1 and panel.consensus_button.isEnabled()
+    win.model.save()
+    saved = tomlkit.parse(sample_copy.read_text(encoding="utf-8"))["groups"]
+    assert [g["id"] for g in saved] == ["naringslivet"] and sum(saved[0]["weights"].values()) == 100

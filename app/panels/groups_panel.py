@@ -205,9 +205,9 @@ class GroupsPanel(QWidget):
         header = self.table.horizontalHeader()
         metrics = header.fontMetrics()
         header.resizeSection(COL_COLOUR, metrics.horizontalAdvance(heads[COL_COLOUR]) + 16)
-        header.resizeSection(COL_NAME, max(110, *(metrics.horizontalAdvance(g.name) + 16 for g in self.groups)))
+        header.resizeSection(COL_NAME, max([110, *(metrics.horizontalAdvance(g.name) + 16 for g in self.groups)]))
         for j, head in enumerate(heads[2:], start=2):  # wide enough for the header's longest line
-            header.resizeSection(j, max(52, *(metrics.horizontalAdvance(line) + 14 for line in head.split("\n"))))
+            header.resizeSection(j, max([52, *(metrics.horizontalAdvance(line) + 14 for line in head.split("\n"))]))
         self._fit_height()
 
     def _fit_height(self) -> None:

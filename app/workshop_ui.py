@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from skikt.layers import groups as gr
 from skikt.layers.errors import SkiktError
+from skikt.layers.project import PROJECT_WEIGHTS  # "-": the project's own weights, translated in the memo
 
 from .i18n import T, language
 
@@ -492,7 +493,7 @@ class MeetingLog(QObject):
         if isinstance(command, (PickScenario, OpenView)):
             pick = command.pick if isinstance(command, OpenView) else command
             self.flush(before)
-            details = {"from": pick.old_name or T("project_weights"), "to": pick.name or T("project_weights")}
+            details = {"from": pick.old_name or PROJECT_WEIGHTS, "to": pick.name or PROJECT_WEIGHTS}
             if isinstance(command, OpenView):
                 details["view"] = command.name
             self._log("scenario_switch", **details)
@@ -557,8 +558,8 @@ class MeetingLog(QObject):
             new = pres.view
             was, now_scenario = (old.scenario if old else None), new.scenario
             if was != now_scenario:
-                self._log("scenario_switch", **{"from": was or T("project_weights"),
-                                                "to": now_scenario or T("project_weights"), "view": new.name,
+                self._log("scenario_switch", **{"from": was or PROJECT_WEIGHTS,
+                                                "to": now_scenario or PROJECT_WEIGHTS, "view": new.name,
                                                 "source": "presentation"})
             else:  # the same weights, another place: worth a line, not a scenario switch
                 self._log("note", view=new.name, source="presentation")

@@ -23,6 +23,7 @@ from .errors import SkiktError
 from .export import base_layers, fit_aspect, study_extent
 from .groups import disagreement_map, group_scores, read_groups
 from .i18n import tr
+from .project import PROJECT_WEIGHTS
 from .render import add_scalebar, draw_basemap, draw_priority, draw_unit_values, priority_legend
 from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
@@ -271,6 +272,13 @@ def _num(value, lang: str) -> str:
     return text.replace(".", ",") if lang == "sv" else text
 
 
+def _scenario(name, lang: str) -> str:
+    """A scenario's name; "-" (how the log writes the project's own weights) in the memo's language."""
+    if name == PROJECT_WEIGHTS:
+        return tr("project_weights", lang)
+    return str(name) if name else "–"
+
+
 def _group_name(ws, gid) -> str:
     try:
         names = {g.id: g.name for g in read_groups(ws.project)}
@@ -299,7 +307,7 @@ def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
         return ", ".join(parts) + tail
     if kind == "scenario_switch" and "to" in details:
         view = f" ({tr('memo_view', lang)} {details['view']})" if details.get("view") else ""
-        return f"{details.get('from') or '–'} → {details['to']}{view}{tail}"
+        return f"{_scenario(details.get('from'), lang)} → {_scenario(details['to'], lang)}{view}{tail}"
     if kind == "undo" and set(details) <= {"what"} and details.get("what"):
         return str(details["what"])
     if kind == "note" and set(details) <= {"view", "source"} and details.get("view"):

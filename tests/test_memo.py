@@ -308,7 +308,7 @@ def test_a_long_meeting_log_reads_in_words_and_gets_pages_of_its_own(tmp_path):
         for i in range(14):
             store.log("weight_change", layer="vard", before=3 + i, after=4 + i)
             store.log("weight_change", changes={lid: [2.0, 1.234 + j] for j, lid in enumerate(ids)}, source="consensus")
-            store.log("scenario_switch", **{"from": "Projektets vikter", "to": "Beredskap", "view": f"Vy {i}",
+            store.log("scenario_switch", **{"from": "-", "to": "Beredskap", "view": f"Vy {i}",
                                             "source": "presentation"})
             store.log("note", what="group", group="regionen", layer="kultur", before=10, after=20 + i)
         store.log("undo", what="Konsensusvikter")

@@ -367,7 +367,7 @@ def test_meeting_logs_a_settled_weight_change_a_scenario_switch_and_a_group_edit
     assert kinds == ["note", "weight_change", "scenario_switch", "note", "note"], kinds
     change = log.iloc[1].details
     assert change == {"layer": "vard", "before": 3.0, "after": 6.0}
-    assert log.iloc[2].details == {"from": "Projektets vikter", "to": "Beredskap"}
+    assert log.iloc[2].details == {"from": "-", "to": "Beredskap"}  # "-": the project's weights, in any language
     assert log.iloc[3].details == {"what": "group", "group": "kommunerna", "layer": "vard", "before": 30.0,
                                    "after": 45.0}
     assert log.iloc[0].details == {"meeting": "start"} and log.iloc[4].details == {"meeting": "end"}
@@ -419,9 +419,9 @@ def test_meeting_logs_presentation_mode_weights_and_view_steps(window, qtbot):
         log = store.decision_log()
     rows = list(zip(log["kind"], log["details"]))
     assert rows[1] == ("weight_change", {"layer": first, "before": old, "after": old + 2, "source": "presentation"})
-    assert rows[2] == ("scenario_switch", {"from": "Projektets vikter", "to": "Vård först", "view": names[1],
+    assert rows[2] == ("scenario_switch", {"from": "-", "to": "Vård först", "view": names[1],
                                            "source": "presentation"})
-    assert rows[3] == ("scenario_switch", {"from": "Vård först", "to": "Projektets vikter", "view": names[2],
+    assert rows[3] == ("scenario_switch", {"from": "Vård först", "to": "-", "view": names[2],
                                            "source": "presentation"})
     assert rows[4][0] == "scenario_switch" and rows[4][1]["view"] == names[3]
     assert rows[-1] == ("note", {"meeting": "end"}) and len(rows) == 6

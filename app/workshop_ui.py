@@ -265,10 +265,22 @@ def _places(entries) -> str:
 
 def write_memo_dialog(window):
     """Möte ▸ Skriv prioriteringsunderlag (PDF)…: ask for the file, write it in the background."""
-    path, _ = QFileDialog.getSaveFileName(window, T("gw_memo_action"), T("gw_memo_name"), "PDF (*.pdf)")
+    path, _ = QFileDialog.getSaveFileName(window, T("gw_memo_action"), _memo_suggestion(window.model), "PDF (*.pdf)")
     if path:
         return write_memo_in_background(window, path)
     return None
+
+
+def _memo_suggestion(model) -> str:
+    """Beside the project; the bundled sample is a template in the program's folder, so its memo
+    is suggested in the home folder instead."""
+    from pathlib import Path
+
+    from .main import is_bundled_sample
+
+    path = model.project.path
+    folder = Path.home() if path is None or is_bundled_sample(path) else Path(path).parent
+    return str(folder / T("gw_memo_name"))
 
 
 def _memo_worker(window):

@@ -327,7 +327,7 @@ def test_memo_from_the_menu_holds_the_groups_and_the_vote_tally(window, qtbot, t
     action = window.findChild(type(window.meeting_action), "gw_write_memo")
     assert action in window.workshop_menu.actions()
     action.trigger()
-    assert asked == ["prioriteringsunderlag.pdf"]
+    assert asked == [str(model.project.path.parent / "prioriteringsunderlag.pdf")]  # beside the project
     qtbot.waitUntil(lambda: out.exists() and str(out) in window.statusBar().currentMessage(), timeout=60000)
     assert window.last_error is None
     if not shutil.which("pdftotext"):

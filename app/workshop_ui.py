@@ -19,8 +19,8 @@ from skikt.layers.project import PROJECT_WEIGHTS  # "-": the project's own weigh
 from .i18n import T, language
 
 SHORT_LIST_ROWS = 200  # more is not a list anyone clicks through; the rest are counted by place
-SHORT_LIST_ZOOM = 30_000.0
-FOLLOW_MS = 250  # metres across when the map centres on a short-listed unit from far out
+SHORT_LIST_ZOOM = 30_000.0  # metres across when the map centres on a short-listed unit from far out
+FOLLOW_MS = 250  # the map and the short list follow a group edit once the typing pauses this long
 
 
 def workshop_menu(window):

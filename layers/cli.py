@@ -450,6 +450,14 @@ def _score_dask(args) -> int:
     print(f"{done['cells']:,} cells ({done['scored']:,} scored) in {done['tiles']} tiles, "
           f"{done['indicators']} indicators{scenario}, {done['seconds']:.1f} s → {done['out']}")
     extra = done["extra"]
+    ahp = done.get("ahp")
+    if ahp is not None:
+        weights = ", ".join(f"{lid} {w:.3f}" for lid, w in ahp.weight_of().items())
+        print(f"AHP weights: {weights} (λmax {ahp.lambda_max:.3f}, CR {ahp.cr:.3f})")
+        if ahp.warning():
+            _say(f"warning: {ahp.warning()}")
+    if extra.method != "mean":
+        print(f"combination: {extra.method}" + (f", alpha {extra.alpha:g}" if extra.method == "owa" else ""))
     if extra.groups:
         print(f"groups: {', '.join(extra.group_ids)}, consensus and rank spread")
     if extra.uncertainty:

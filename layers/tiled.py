@@ -42,7 +42,7 @@ import shapely
 
 from . import indicators as ind
 from .composite import (_equal_interval_breaks, _fisher_jenks, _quantile_breaks, _spread_breaks, classify,
-                        combined_score, JENKS_MAX_VALUES)
+                        combined_score, JENKS_MAX_VALUES, piecewise)
 from .errors import SkiktError
 from .project import IndicatorSpec, Project, check_scorable, read_project
 from .raster import GridSpec, area_per_cell_rows, disjoint_union, fill_polygons
@@ -254,6 +254,7 @@ class NormStats:
     std: float = 1.0
     breaks: np.ndarray | None = None
     k: int = 5
+    points: list | None = None  # the value curve of normalize = "piecewise"
 
 
 class SortedView:
@@ -305,6 +306,8 @@ def class_breaks_from_table(view: SortedView, scheme: str, k: int) -> np.ndarray
 def normalise_tile(raw: np.ndarray, st: NormStats, table: tuple | None) -> np.ndarray:
     """``composite.normalise`` of one tile's values with the global statistics (same operations,
     same order, so the same float32 results)."""
+    if st.method == "piecewise":  # elementwise and absolute: no global statistic at all
+        return piecewise(raw, st.points)
     x = np.asarray(raw, np.float64)
     ok = ~np.isnan(x)
     out = np.full(x.shape, np.nan)
@@ -339,7 +342,8 @@ def _score_tile(t: TileRaw, stats: list[NormStats], tables: list, ids, sectors, 
     rows = tile_rows(norm, ids, sectors, all_valid)
     w = np.asarray(weights, np.float32)
     sector, group = extra_scores(rows, extra)
-    return TileScored(t.tile, t.flat, norm, rows.weighted_mean(w), rows.geometric_mean(w), sector=sector, group=group)
+    score = combined_score(rows, w, extra.method, extra.alpha)  # [combine]: per cell, as composite.combine
+    return TileScored(t.tile, t.flat, norm, score, rows.geometric_mean(w), sector=sector, group=group)
 
 
 def _score_table(t: TileScored):
@@ -384,7 +388,7 @@ def _finish_tile(t: TileScored, sector_thresholds: list, group_views: list, grou
 
 def _draw_scored(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool):
     rows = tile_rows(t.norm, ids, sectors, all_valid)
-    scored = ~np.isnan(combined_score(rows, spec.draws[0], "mean", 1.0))
+    scored = ~np.isnan(combined_score(rows, spec.draws[0], spec.method, spec.alpha))
     return rows, scored
 
 
@@ -422,6 +426,8 @@ class Prepared:
     subsets: list[list[np.ndarray]]  # per indicator, per tile: feature indices touching the tile
     sectors: list[str]
     warnings: list[str] = field(default_factory=list)
+    combine: tuple[str, float] = ("mean", 1.0)  # [combine] method and alpha
+    ahp: object = None  # the [ahp] result whose weights the project now carries, or None
 
 
 def _job(spec, frame) -> IndicatorJob:
@@ -452,22 +458,9 @@ def _validate(job: IndicatorJob, frame, study, crs) -> list[str]:
 def refuse_unsupported(project: Project) -> None:
     """Decision methods this engine does not compute yet are refused in one line rather than
     silently scored as a plain weighted mean (which would not be the in-memory engine's numbers)."""
-    method = (project.extra.get("combine") or {}).get("method", "mean")
-    found = None
-    if method != "mean":
-        found = f"[combine] method = \"{method}\""
-    elif project.extra.get("ahp") is not None:
-        found = "[ahp]"
-    else:
-        for spec in project.layers:
-            if spec.extra.get("role") == "exclude":
-                found = f"layer '{spec.id}' role = \"exclude\""
-                break
-            if spec.indicator is not None and spec.indicator.normalize == "piecewise":
-                found = f"layer '{spec.id}' normalize = \"piecewise\""
-                break
-    if found:
-        raise SkiktError.of("nd_unsupported", project.path, what=found)
+    for spec in project.layers:
+        if spec.extra.get("role") == "exclude":
+            raise SkiktError.of("nd_unsupported", project.path, what=f"layer '{spec.id}' role = \"exclude\"")
 
 
 def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
@@ -477,6 +470,8 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
                          "(a few hundred areas need no cluster: use the default engine)")
     refuse_unsupported(project)
     ws = Workspace(project)
+    combine = ws.combine_method()  # refuses a bad [combine] table as the in-memory engine does
+    ws._update_ahp()  # the [ahp] weights replace the layers' weights, as in memory, before any job is made
     specs = project.indicator_layers()
     for spec in specs:
         ws.load_layer(spec)
@@ -524,7 +519,8 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
             bounds = np.searchsorted(ti, np.arange(len(tiles) + 1))
             subsets.append([fi[bounds[i]:bounds[i + 1]] for i in range(len(tiles))])
         jobs.append(job)
-    return Prepared(project, grid, tiles, study, jobs, frames, subsets, [s.sector for s in specs], warnings)
+    return Prepared(project, grid, tiles, study, jobs, frames, subsets, [s.sector for s in specs], warnings,
+                    combine, ws.ahp)
 
 
 def start_client(scheduler: str | None = None, workers: int | None = None, processes: bool = False):
@@ -672,7 +668,8 @@ def plan_extras(prepared: Prepared, groups: bool = False, uncertainty: tuple[int
     project = prepared.project
     ids = [j.layer_id for j in prepared.jobs]
     weights = np.asarray([j.spec.weight for j in prepared.jobs], np.float32)
-    spec = ExtraSpec(sector_vectors(weights, prepared.sectors), [], None, k=project.units.classes)
+    spec = ExtraSpec(sector_vectors(weights, prepared.sectors), [], None, k=project.units.classes,
+                     method=prepared.combine[0], alpha=prepared.combine[1])
     if groups:
         spec.group_ids, spec.group_vectors = group_vectors(project, ids)
         columns = ["unit_id", "x", "y", "score", "geo_score", "rank", "priority_class", "overlap"]
@@ -717,7 +714,8 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
     for j, s in enumerate(specs):
         col = [x["indicators"][j] for x in small]
         n = sum(c["n"] for c in col)
-        st = NormStats(s.normalize, s.direction, n, min(c["min"] for c in col), max(c["max"] for c in col), k=s.k)
+        st = NormStats(s.normalize, s.direction, n, min(c["min"] for c in col), max(c["max"] for c in col), k=s.k,
+                       points=s.extra.get("points") if s.normalize == "piecewise" else None)
         table = None
         if wants_table[j] and n:
             table = _tree_merge(client, [client.submit(_pick, sm, j, pure=False) for sm in summaries])
@@ -873,4 +871,4 @@ def run_score_dask(project_path, out_path, scheduler: str | None = None, workers
             cluster.close()
     return {"cells": result.n_cells, "scored": result.n_scored, "tiles": len(result.prepared.tiles),
             "indicators": len(result.layer_ids), "seconds": time.perf_counter() - t0, "warnings": warnings,
-            "out": str(out_path), "extra": extra}
+            "out": str(out_path), "extra": extra, "ahp": prepared.ahp}

@@ -50,6 +50,8 @@ class ExtraSpec:
     concentration: float = 0.0
     seed: int = 0
     k: int = 5
+    method: str = "mean"  # [combine]: the score of the map and of every draw
+    alpha: float = 1.0
 
     @property
     def groups(self) -> bool:
@@ -191,9 +193,10 @@ def draw_scores(rows: Normalised, spec: ExtraSpec, start: int, stop: int) -> np.
     from .uncertainty import _batch_scores
 
     if spec.spread_zero:  # monte_carlo scores the set weights as combine does, then in float64
-        base = combined_score(rows, spec.draws[0], "mean", 1.0).astype(np.float64)
+        base = combined_score(rows, spec.draws[0], spec.method, spec.alpha).astype(np.float64)
         return np.where(np.isnan(base), -np.inf, base)[None, :]
-    return _batch_scores(rows, spec.draws[start:stop], "mean", 1.0, None)
+    owa = rows.owa_order() if spec.method == "owa" else None
+    return _batch_scores(rows, spec.draws[start:stop], spec.method, spec.alpha, owa)
 
 
 def sorted_scores(scores: np.ndarray) -> list[np.ndarray]:

@@ -275,7 +275,31 @@ def test_score_options_on_the_awkward_project_give_the_in_memory_numbers(client,
         np.testing.assert_array_equal(frame["overlap"], sector_overlap_oracle(frame, project))
 
 
-def test_monte_carlo_too_large_is_refused_before_any_tile_and_unsupported_methods_in_one_line(tmp_path):
+def _decision_methods(project):
+    """OWA with alpha 2, AHP weights for three layers, and a value curve on the distance to care."""
+    project.extra["combine"] = {"method": "owa", "alpha": 2.0}
+    project.extra["ahp"] = {"order": ["vard", "transport", "socio"],
+                            "matrix": [[1, 3, 5], [0.333, 1, 3], [0.2, 0.333, 1]]}
+    vard = project.layer("vard").indicator
+    vard.normalize, vard.extra = "piecewise", {**vard.extra, "points": [[0, 1.0], [3000, 0.6], [20000, 0.0]]}
+    return project
+
+
+def test_owa_ahp_and_value_curves_on_dask_give_the_in_memory_numbers(client):
+    ref = in_memory_with(_decision_methods(read_project(SAMPLE)), False, (16, 0.25))
+    project = _decision_methods(read_project(SAMPLE))
+    result = score_tiles(project, client, tile_cells=64, uncertainty=(16, 0.25))
+    assert result.prepared.combine == ("owa", 2.0) and result.prepared.ahp is not None
+    frame = result.frame(client)
+    assert_same_table(frame, ref)
+    # Independent: the curve by numpy's interp on the raw distances, the ranks by scipy.
+    np.testing.assert_array_equal(frame["vard_norm"], np.interp(frame["vard_raw"], [0, 3000, 20000], [1, 0.6, 0])
+                                  .astype(np.float32))
+    score = frame["score"].to_numpy()
+    np.testing.assert_array_equal(frame["rank"], rankdata(-score, method="min"))
+
+
+def test_monte_carlo_too_large_is_refused_before_any_tile_and_constraints_in_one_line(tmp_path, client):
     import skikt.layers.tiled_extras as extras
 
     out = tmp_path / "never.tif"
@@ -283,13 +307,11 @@ def test_monte_carlo_too_large_is_refused_before_any_tile_and_unsupported_method
         # 25,016 cells × 100,000 draws: far above the limit; no cluster is started for it.
         run_score_dask(SAMPLE, out, workers=1, uncertainty=(100_000, 0.2))
     assert "at most 39,9" in str(err.value) and "\n" not in str(err.value)
-    text = SAMPLE.read_text(encoding="utf-8") + '\n[combine]\nmethod = "owa"\nalpha = 2\n'
-    shutil.copytree(SAMPLE.parent, tmp_path / "data", ignore=shutil.ignore_patterns("*.toml", "__pycache__"))
-    owa = tmp_path / "data" / "owa.toml"
-    owa.write_text(text, encoding="utf-8")
-    with pytest.raises(SkiktError, match='does not compute \\[combine\\] method = "owa"'):
-        run_score_dask(owa, out, workers=1)
     assert list(tmp_path.glob("never*")) == [] and extras.MC_MAX_CELL_DRAWS == 1_000_000_000
+    project = read_project(SAMPLE)
+    project.layer("vattenskydd").extra["role"] = "exclude"
+    with pytest.raises(SkiktError, match='does not compute layer \'vattenskydd\' role = "exclude" yet'):
+        score_tiles(project, client)
 
 
 def test_every_method_and_normalisation_matches_and_sums_are_conserved_across_tile_edges(client, tmp_path):

@@ -164,8 +164,8 @@ def _distance_to_polylines(centres: np.ndarray, coords: np.ndarray, part: np.nda
     d = np.empty(len(centres))
     # Centres a block at a time: each centre's distance depends on it alone, and the block's
     # (block, 2k) temporaries stay small enough to be reused, where the whole grid's (a county's
-    # 400,000 centres × 6) were fresh memory each time, whose page faults cost a third as much
-    # again as the arithmetic.
+    # 400,000 centres × 6) were fresh memory each time, whose page faults cost system time of
+    # the order of the arithmetic itself.
     for start in range(0, len(centres), DISTANCE_BLOCK):
         block = slice(start, start + DISTANCE_BLOCK)
         d[block] = _segment_distance(centres[block], tree, k, coords, dx, dy, len2)

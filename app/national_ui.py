@@ -4,7 +4,6 @@ overviews and re-weighted live (app/national_window.py; helper NV)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
@@ -14,32 +13,10 @@ from skikt.layers.errors import SkiktError
 from .i18n import T, language
 
 
-_IMMORTAL = 1 << 40  # references no session can spend
-
-
-def guard_pyside_refcounts() -> None:
-    """PySide6 6.12.0 on CPython 3.11 drops a reference to ``None`` on every call of a Qt method
-    that returns nothing and on every Python slot or event handler Qt calls, and one to ``True``
-    on every ``Signal.emit`` (measured with sys.getrefcount: 100 calls, 100 references gone).
-    CPython 3.12 makes these objects immortal, so there the drop is harmless; on 3.11 the count
-    reaches zero in a long session or a test run (200,000 ``processEvents`` calls in a fresh
-    process) and the interpreter aborts with "none_dealloc"/"bool_dealloc". Give them a count
-    that cannot be spent, which is what 3.12 does. Once per process."""
-    import ctypes
-
-    if sys.version_info >= (3, 12) or getattr(guard_pyside_refcounts, "done", False):
-        return
-    for singleton in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(singleton)).value += _IMMORTAL  # ob_refcnt: the first field
-    guard_pyside_refcounts.done = True
-
-
 def install(window) -> None:
     """Add this part's docks, menu entries and signal connections to a new main window (also a
     window rebuilt for another language: keep state that must survive on the model, not here)."""
     from .facilitator_ui import _menu
-
-    guard_pyside_refcounts()
 
     menu = _menu(window, T("file"))
     if menu is None:

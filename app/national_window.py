@@ -9,9 +9,8 @@ Threads: reads of the visible window run on one thread of this window (GDAL hand
 thread); at most one read is in flight and the newest view asked for is read next, and the last
 image stays on screen until the new one arrives. The exact recomputation runs the dask engine on
 another thread. Both hand their results over through futures that a QTimer on the GUI thread
-looks at, not through signals emitted from Python: PySide6 6.12's ``Signal.emit`` drops a
-reference to ``True`` on every call (see national_ui.guard_pyside_refcounts), and every call
-saved is one fewer.
+looks at, not through signals emitted from Python: fewer calls into the binding per step (PySide6
+6.12.0 dropped a reference to ``True`` on every emit; tests/test_qt_refcounts.py).
 """
 
 from __future__ import annotations
@@ -39,10 +38,7 @@ from skikt.layers.render import priority_colours
 from skikt.layers.workspace import Cancelled
 
 from .i18n import T, language
-from .national_ui import guard_pyside_refcounts
 from .workers import one_line
-
-guard_pyside_refcounts()  # also when the window is opened without a main window (tests, measuring)
 
 REFERENCE = Path(__file__).resolve().parent.parent / "sample_data" / "sweden_reference.gpkg"
 ZOOM_STEP = 1.25  # per wheel notch

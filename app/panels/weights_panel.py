@@ -285,7 +285,10 @@ class DecisionBox(QWidget):
             key = "owa_explain_or" if alpha < 1 else "owa_explain_and"
             self.explain.setText(T(key).format(alpha=f"{alpha:g}"))
         self.mean_only.setVisible(method != "mean")
-        self.mean_only.setText(T("combine_mean_only").format(method=T(METHOD_KEYS[method]).lower()))
+        name = T(METHOD_KEYS[method])
+        if name[1:2].islower():  # "geometriskt medel" inside a sentence, but "OWA" stays
+            name = name[0].lower() + name[1:]
+        self.mean_only.setText(T("combine_mean_only").format(method=name))
 
     def _method_chosen(self, _index):
         method = self.method.currentData()

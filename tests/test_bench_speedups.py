@@ -176,3 +176,16 @@ def test_import_core_before_qt_does_not_import_qt():
     out = _run_python("import sys\nfrom skikt.app.main import import_core_before_qt\nimport_core_before_qt()\n"
                       "print('PySide6' in sys.modules, 'matplotlib.backends.backend_qtagg' in sys.modules)")
     assert out.split() == ["False", "False"]
+
+
+def test_bench_processes_start_with_compiled_bytecode(tmp_path):
+    """The bench's fresh processes find their bytecode (as an installed copy does) even where the
+    environment says never to write it; nothing else in the environment changes."""
+    from skikt.layers.bench import _as_installed
+
+    env = _as_installed({"PYTHONDONTWRITEBYTECODE": "1", "QT_QPA_PLATFORM": "offscreen"}, tmp_path)
+    assert env == {"QT_QPA_PLATFORM": "offscreen", "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    code = "import sys; print(sys.dont_write_bytecode, sys.pycache_prefix)"
+    full = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | env
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full)
+    assert res.stdout.split() == ["False", str(tmp_path)]

@@ -65,6 +65,9 @@ def install(window) -> None:
     window._meeting_sync = _MeetingActionSync(window)
     model.project_replaced.connect(window._meeting_sync.sync)  # another project ends the meeting
     _hook_presentation(window)
+    _hook_sliders(window)
+    model.project_replaced.connect(window._meeting_sync.hook_sliders)  # the weights panel rebuilds its rows
+    model.layers_changed.connect(window._meeting_sync.hook_sliders)
     if view.get("disagreement"):
         panel.disagreement_button.setChecked(True)
     if view.get("short_list"):
@@ -354,6 +357,9 @@ class _MeetingActionSync(QObject):
         super().__init__(window)
         self.window = window
 
+    def hook_sliders(self) -> None:
+        _hook_sliders(self.window)
+
     def sync(self) -> None:
         action, running = self.window.meeting_action, meeting_log(self.window.model).running
         if action.isChecked() != running:
@@ -361,6 +367,16 @@ class _MeetingActionSync(QObject):
             action.setChecked(running)
             action.blockSignals(False)
             _meeting_text(self.window)
+
+
+def _hook_sliders(window) -> None:
+    """A released weight slider ends a change at once (not after the second of stillness)."""
+    meeting = meeting_log(window.model)
+    for row in getattr(window.weights_panel, "rows", {}).values():
+        slider = getattr(row, "slider", None)
+        if slider is not None and not slider.property("gw_hooked"):
+            slider.sliderReleased.connect(meeting.slider_released)
+            slider.setProperty("gw_hooked", True)
 
 
 def _hook_presentation(window) -> None:
@@ -520,6 +536,10 @@ class MeetingLog(QObject):
             self._log("note", **{"what": "group", **command.log})
         else:
             self._weights_pending(before, now)
+
+    def slider_released(self) -> None:
+        if self.running and self._timer.isActive():
+            self.flush()
 
     def _weights_pending(self, before: dict, now: dict) -> None:
         if any(abs(before.get(k, v) - v) > 1e-12 for k, v in now.items()):

@@ -464,3 +464,29 @@ def test_a_project_without_groups_gets_its_first_group_from_the_dock(qtbot, samp
     win.model.save()
     saved = tomlkit.parse(sample_copy.read_text(encoding="utf-8"))["groups"]
     assert [g["id"] for g in saved] == ["naringslivet"] and sum(saved[0]["weights"].values()) == 100
+
+
+def test_a_slider_drag_is_one_entry_written_when_the_mouse_lets_go(window, qtbot):
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    model = window.model
+    window.meeting_action.trigger()
+    window.docks["weights"].raise_()
+    slider = window.weights_panel.rows["vard"].slider
+    qtbot.waitExposed(slider)
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    handle = slider.style().subControlRect(QStyle.CC_Slider, option, QStyle.SC_SliderHandle, slider).center()
+    QTest.mousePress(slider, Qt.LeftButton, Qt.NoModifier, handle)
+    for dx in range(4, 44, 4):  # ten mouse moves to the right
+        QTest.mouseMove(slider, handle + type(handle)(dx, 0))
+    weight = model.project.layer("vard").indicator.weight
+    assert weight > 3.0
+    log = model._workshop_store.decision_log()
+    assert not (log["kind"] == "weight_change").any()  # nothing while the mouse holds the handle
+    QTest.mouseRelease(slider, Qt.LeftButton, Qt.NoModifier, handle + type(handle)(40, 0))
+    log = model._workshop_store.decision_log()  # at once: no second of stillness waited for
+    changes = log[log["kind"] == "weight_change"]
+    assert len(changes) == 1 and changes.iloc[0].details == {"layer": "vard", "before": 3.0,
+                                                             "after": round(weight, 3)}
+    window.meeting_action.trigger()

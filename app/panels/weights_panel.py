@@ -380,15 +380,8 @@ class WeightsPanel(QWidget):
         self.body = QWidget()
         self.decision = DecisionBox(self)
         self.ahp_requested = self.decision.ahp_requested
-        self.rows_widget = QWidget()
-        self.grid = QGridLayout(self.rows_widget)
-        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid = QGridLayout(self.body)
         self.grid.setColumnStretch(0, 1)
-        body = QVBoxLayout(self.body)
-        body.setContentsMargins(0, 0, 0, 0)
-        body.addWidget(self.rows_widget)
-        body.addWidget(self.decision)
-        body.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.show_composite)
@@ -407,11 +400,23 @@ class WeightsPanel(QWidget):
         self.rebuild()
 
     def rebuild(self):
+        # The decision box lives on below the rows (one grid, so the rows are laid out as before
+        # it was there); it is taken out first because clearing the grid deletes its widgets.
+        self.grid.removeWidget(self.decision)
         clear_layout(self.grid)
         self.rows = {}
         for i, spec in enumerate(s for s in self.model.project.layers if s.indicator is not None):
             self.rows[spec.id] = IndicatorRow(self, self.grid, i * ROWS_PER_INDICATOR, spec)
-        self.grid.setRowStretch(len(self.rows) * ROWS_PER_INDICATOR, 1)
+        end = len(self.rows) * ROWS_PER_INDICATOR
+        for row in range(self.grid.rowCount()):  # a stretch left from a smaller project's build
+            self.grid.setRowStretch(row, 0)
+        self.grid.addWidget(self.decision, end, 0, 1, 3)
+        self.grid.setRowStretch(end + 1, 1)
+        # Lay the new rows out now, at least at their natural height, instead of squeezed into
+        # the old body until the scroll area catches up on the next event-loop turn.
+        width = self.body.width()
+        self.body.resize(max(width, self.body.sizeHint().width()), max(self.body.height(), self.body.sizeHint().height()))
+        self.grid.activate()
         self.update_shares()
 
     def sync(self, *_):

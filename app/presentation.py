@@ -819,7 +819,7 @@ class PresentationWindow(QWidget):
                                       framealpha=0.94, edgecolor=INK, facecolor=PANEL, borderpad=0.5,
                                       handlelength=1.4, handleheight=1.0, borderaxespad=0.6)
         self._legend.get_frame().set_linewidth(1.5)
-        self._legend.set_zorder(35)
+        self._legend.set_zorder(48)  # over the captures (capture_tools.ZORDER): a pin must not hide what symbols mean
 
     def _has_priority(self) -> bool:
         return self.ws.composite is not None and not self.ws.composite.no_weights and self.scene.show_composite

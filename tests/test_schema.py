@@ -108,7 +108,7 @@ def test_utf8_bom_is_accepted(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.encode("utf-8"))
     proj = read_project(path)
-    assert proj.title == "Prioritering Stockholms län (exempel)" and len(proj.layers) == 12
+    assert proj.title == "Prioritering Stockholms län (exempel)" and len(proj.layers) == 13
 
 
 def test_valid_edge_values_are_accepted(tmp_path):
@@ -172,7 +172,7 @@ def test_lenient_read_leaves_out_only_the_bad_layer(sample_copy):
         read_project(path)
     proj = read_project(path, lenient=True)
     assert [s.id for s in proj.layers] == ["lan", "kommuner", "vard", "transport", "kompetens", "kultur",
-                                          "besoksmal", "vattenskydd", "vattenverk", "skyddsrum", "socio"]
+                                          "besoksmal", "vattenskydd", "vattenverk", "skyddsrum", "socio", "forsvar"]
     assert [str(e) for e in proj.layer_errors] == [
         "sample_project.toml: layers[2].where: expected a filter such as \"code = '14'\", got 5"]
     assert all(isinstance(e, ProjectError) for e in proj.layer_errors)
@@ -247,17 +247,19 @@ def test_unknown_keys_named_like_python_internals_are_kept(key):
 
 # Decision methods (issue 12): their keys live in the specs' `extra` for the engine, but are
 # checked when the file is read, with the same one-line messages as every other key.
-VARD = 'method = "distance"\ndirection = "high"\nnormalize = "minmax"\nweight = 3'
+# The sample's own value curve on vard (issue 12): each case breaks its `points` line.
+POINTS = "points = [[0, 0], [5000, 0], [30000, 1]]"
+VARD = f'method = "distance"\ndirection = "high"\nnormalize = "piecewise"\n{POINTS}\nweight = 3'
 DECISION_CASES = [
-    (VARD, VARD.replace('"minmax"', '"piecewise"'),
+    (VARD, VARD.replace(POINTS + "\n", ""),
      'layers[3].indicator.points: is required when normalize = "piecewise"'),
-    (VARD, VARD + "\npoints = [[0, 0], [0, 1]]",
+    (VARD, VARD.replace(POINTS, "points = [[0, 0], [0, 1]]"),
      "layers[3].indicator.points: expected at least two [raw, value] pairs of finite numbers, raw values "
      "strictly increasing and values 0–1, got [[0, 0], [0, 1]]"),
-    (VARD, VARD + "\npoints = [[0, 0], [10, 2]]",
+    (VARD, VARD.replace(POINTS, "points = [[0, 0], [10, 2]]"),
      "layers[3].indicator.points: expected at least two [raw, value] pairs of finite numbers, raw values "
      "strictly increasing and values 0–1, got [[0, 0], [10, 2]]"),
-    (VARD, VARD + "\npoints = [[0, 0], [true, 1]]",
+    (VARD, VARD.replace(POINTS, "points = [[0, 0], [true, 1]]"),
      "layers[3].indicator.points: expected at least two [raw, value] pairs of finite numbers, raw values "
      "strictly increasing and values 0–1, got [[0, 0], [true, 1]]"),
     (VARD, VARD + '\nactive = "no"', 'layers[3].indicator.active: expected true or false (without quotes), got "no"'),
@@ -286,12 +288,13 @@ def test_decision_method_keys_are_checked_when_read(tmp_path, old, new, line):
 
 
 def test_decision_method_keys_reach_the_engine_where_it_reads_them(tmp_path):
-    text = SAMPLE.replace(VARD, VARD.replace('"minmax"', '"piecewise"') + "\npoints = [[0, 0], [5000, 0], [30000, 1]]", 1)
+    assert VARD in SAMPLE
+    text = SAMPLE.replace(POINTS, "points = [[0, 0], [2500, 0.25], [30000, 1]]", 1)
     text = text.replace("[units]", '[combine]\nmethod = "owa"\nalpha = 2\n\n'
                                    '[ahp]\norder = ["vard", "transport"]\nmatrix = [[1, 3], [0.3333, 1]]\n\n[units]', 1)
     project = read_project(_write(tmp_path, text))
     assert project.layer("vard").indicator.normalize == "piecewise"
-    assert project.layer("vard").indicator.extra["points"] == [[0, 0], [5000, 0], [30000, 1]]
+    assert project.layer("vard").indicator.extra["points"] == [[0, 0], [2500, 0.25], [30000, 1]]
     assert project.extra["combine"] == {"method": "owa", "alpha": 2}
     assert project.extra["ahp"]["order"] == ["vard", "transport"]
     keys = {row[0] for row in reference_rows()}

@@ -917,8 +917,6 @@ _TEXT: dict[str, tuple[str, str]] = {
                         "--uncertainty {draws} over about {cells} cells is more than the {limit} cell-draws the "
                         "dask engine computes exactly (each draw sorts the whole grid, 4 bytes per cell and draw); "
                         "choose at most {most} draws or a larger cell_size"),
-    "nd_unsupported": ("--engine dask räknar inte {what} ännu; använd standardmotorn (utan --engine dask)",
-                       "--engine dask does not compute {what} yet; use the default engine (without --engine dask)"),
     "nd_suggest_dask": ("rutnätet har omkring {cells} rutor (över {limit}): --engine dask --out FIL.tif räknar det "
                         "i rutor med mindre minne", "the grid has about {cells} cells (above {limit}): "
                         "--engine dask --out FILE.tif computes it in tiles with less memory"),

@@ -117,6 +117,15 @@ class TileRaw:
     tile: Tile
     flat: np.ndarray  # (n,) cell index within the tile's window
     raw: np.ndarray  # (m, n) float64
+    # (n,) int8: 0 for a cell that stays, i + 1 for a cell the i-th constraint layer removes
+    excluded: np.ndarray | None = None
+
+    def masked(self, j: int) -> np.ndarray:
+        """Indicator j's raw values with removed cells missing: what is normalised (the in-memory
+        engine normalises over the remaining units only)."""
+        if self.excluded is None:
+            return self.raw[j]
+        return np.where(self.excluded > 0, np.nan, self.raw[j])
 
 
 @dataclass
@@ -128,9 +137,8 @@ class TileScored:
     geo: np.ndarray  # (n,) float32
     rank: np.ndarray | None = None  # (n,) int64, 0 = no score
     cls: np.ndarray | None = None  # (n,) int16, 0 = no score
-    sector: np.ndarray | None = None  # (s, n) float32 sector scores, until the overlap is counted
-    group: np.ndarray | None = None  # (g + 1, n) float32 group and consensus scores, until ranked
     overlap: np.ndarray | None = None  # (n,) int8: sectors in whose own top class the cell is
+    excluded: np.ndarray | None = None  # (n,) int8 codes as TileRaw.excluded
     extra: dict = field(default_factory=dict)  # --groups / --uncertainty columns, in output order
 
 
@@ -164,13 +172,27 @@ def _band_values(job: IndicatorJob, part, tile: Tile, grid: GridSpec, units: Uni
     return np.clip(window.ravel()[units.flat], 0, 1) if job.spec.method == "coverage" else window.ravel()[units.flat]
 
 
+def _excluded_codes(units: Units, exclusions: list | None) -> np.ndarray | None:
+    """exclusions.excluded_by on the tile's cells (a cell is removed by its centre: elementwise),
+    as small integer codes instead of 45 M strings."""
+    if exclusions is None:
+        return None
+    from .exclusions import excluded_by
+
+    names = excluded_by(units, exclusions)
+    codes = np.zeros(units.n, np.int8)
+    for i, (layer_id, _, _) in enumerate(exclusions):
+        codes[names == layer_id] = i + 1
+    return codes
+
+
 def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list, subsets: list,
-                 grid: GridSpec) -> TileRaw:
+                 grid: GridSpec, exclusions: list | None = None) -> TileRaw:
     _test_delay()
     units = window_units(study, tile.window, crs)
     raw = np.empty((len(jobs), units.n))
     if units.n == 0:
-        return TileRaw(tile, units.flat, raw)
+        return TileRaw(tile, units.flat, raw, np.zeros(0, np.int8) if exclusions is not None else None)
     for j, (job, frame, subset) in enumerate(zip(jobs, frames, subsets)):
         part = frame if job.whole else frame.iloc[subset]
         if len(part) == 0 or (job.spec.method == "attribute" and not np.isfinite(
@@ -181,7 +203,7 @@ def _raw_of_tile(tile: Tile, study, crs, jobs: list[IndicatorJob], frames: list,
             raw[j] = _band_values(job, part, tile, grid, units)
         else:
             raw[j] = ind.compute(job.spec, part, units, job.layer_id).values
-    return TileRaw(tile, units.flat, raw)
+    return TileRaw(tile, units.flat, raw, _excluded_codes(units, exclusions))
 
 
 def _test_delay() -> None:
@@ -206,7 +228,7 @@ def _numbers(frame, column: str) -> np.ndarray:
 
 
 def _raw_column(t: TileRaw, j: int) -> np.ndarray:
-    v = t.raw[j]
+    v = t.masked(j)
     return v[~np.isnan(v)]
 
 
@@ -225,7 +247,7 @@ def _tile_summary(t: TileRaw, tables: list[bool]) -> dict:
 def _gather_column(t: TileRaw, j: int, grid_nx: int):
     """(global flat index, value) of the tile's cells: the zscore column in the in-memory order."""
     r, c = np.divmod(t.flat, t.tile.window.nx)
-    return (r + t.tile.r0) * grid_nx + (c + t.tile.c0), t.raw[j]
+    return (r + t.tile.r0) * grid_nx + (c + t.tile.c0), t.masked(j)
 
 
 def merge_tables(a, b):
@@ -337,13 +359,12 @@ def normalise_tile(raw: np.ndarray, st: NormStats, table: tuple | None) -> np.nd
 
 def _score_tile(t: TileRaw, stats: list[NormStats], tables: list, ids, sectors, weights, all_valid: bool,
                 extra: ExtraSpec) -> TileScored:
-    norm = np.vstack([normalise_tile(t.raw[j], st, tables[j]) for j, st in enumerate(stats)]) if stats else \
+    norm = np.vstack([normalise_tile(t.masked(j), st, tables[j]) for j, st in enumerate(stats)]) if stats else \
         np.zeros((0, len(t.flat)), np.float32)
     rows = tile_rows(norm, ids, sectors, all_valid)
     w = np.asarray(weights, np.float32)
-    sector, group = extra_scores(rows, extra)
     score = combined_score(rows, w, extra.method, extra.alpha)  # [combine]: per cell, as composite.combine
-    return TileScored(t.tile, t.flat, norm, score, rows.geometric_mean(w), sector=sector, group=group)
+    return TileScored(t.tile, t.flat, norm, score, rows.geometric_mean(w), excluded=t.excluded)
 
 
 def _score_table(t: TileScored):
@@ -368,21 +389,27 @@ def _rank_tile(t: TileScored, table, thresholds: np.ndarray) -> TileScored:
     return t
 
 
-def _sector_table(t: TileScored, i: int):
-    return distinct_table(t.sector[i])
+# The sector and group scores are recomputed from the tile's normalised values each time they are
+# needed (a few multiply-adds per cell) rather than held: at 100 m over Sweden three sector
+# scores alone would hold half a gigabyte between the scoring and the overlap.
 
 
-def _group_table(t: TileScored, i: int):
-    return distinct_table(t.group[i])
+def _sector_table(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool, i: int):
+    return distinct_table(tile_rows(t.norm, ids, sectors, all_valid).weighted_mean(spec.sectors[i]))
 
 
-def _finish_tile(t: TileScored, sector_thresholds: list, group_views: list, group_ids: list[str]) -> TileScored:
-    """Overlap and group columns from the global thresholds and tables; the per-sector and
-    per-group scores are dropped once counted."""
-    t.overlap = overlap_of(t.sector, sector_thresholds)
+def _group_table(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool, i: int):
+    rows = tile_rows(t.norm, ids, sectors, all_valid)
+    return distinct_table(rows.weighted_mean(np.asarray(spec.group_vectors[i], np.float32)))
+
+
+def _finish_tile(t: TileScored, spec: ExtraSpec, ids, sectors, all_valid: bool, sector_thresholds: list,
+                 group_views: list) -> TileScored:
+    """Overlap and group columns from the global thresholds and tables."""
+    sector, group = extra_scores(tile_rows(t.norm, ids, sectors, all_valid), spec)
+    t.overlap = overlap_of(sector, sector_thresholds)
     if group_views:
-        t.extra.update(group_columns(t.group, group_views, group_ids))
-    t.sector = t.group = None
+        t.extra.update(group_columns(group, group_views, spec.group_ids))
     return t
 
 
@@ -428,6 +455,7 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     combine: tuple[str, float] = ("mean", 1.0)  # [combine] method and alpha
     ahp: object = None  # the [ahp] result whose weights the project now carries, or None
+    exclusions: list | None = None  # constraint layers: [(layer id, geometries, share)]
 
 
 def _job(spec, frame) -> IndicatorJob:
@@ -455,12 +483,17 @@ def _validate(job: IndicatorJob, frame, study, crs) -> list[str]:
     return ind.compute(job.spec, frame, units, job.layer_id).warnings
 
 
-def refuse_unsupported(project: Project) -> None:
-    """Decision methods this engine does not compute yet are refused in one line rather than
-    silently scored as a plain weighted mean (which would not be the in-memory engine's numbers)."""
-    for spec in project.layers:
-        if spec.extra.get("role") == "exclude":
-            raise SkiktError.of("nd_unsupported", project.path, what=f"layer '{spec.id}' role = \"exclude\"")
+def _exclusions(project: Project, ws: Workspace) -> list | None:
+    """The constraint layers as Workspace._update_exclusions passes them to exclusions.excluded_by:
+    [(layer id, geometries, share)], None when the project has none."""
+    from .exclusions import exclusion_share, is_exclusion
+
+    specs = [s for s in project.layers if is_exclusion(s)]
+    for spec in specs:
+        ws.load_layer(spec)
+    layers = [(s.id, ws.layers[s.id].geo.geometry.to_numpy(), exclusion_share(s, project.path))
+              for s in specs if ws.layers[s.id].geo is not None]
+    return layers or None
 
 
 def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
@@ -468,7 +501,6 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
     if project.units.kind != "grid":
         raise SkiktError(f"{project.path}: --engine dask scores grids; this project's units are areas "
                          "(a few hundred areas need no cluster: use the default engine)")
-    refuse_unsupported(project)
     ws = Workspace(project)
     combine = ws.combine_method()  # refuses a bad [combine] table as the in-memory engine does
     ws._update_ahp()  # the [ahp] weights replace the layers' weights, as in memory, before any job is made
@@ -520,7 +552,7 @@ def prepare(project: Project, tile_cells: int = TILE_CELLS) -> Prepared:
             subsets.append([fi[bounds[i]:bounds[i + 1]] for i in range(len(tiles))])
         jobs.append(job)
     return Prepared(project, grid, tiles, study, jobs, frames, subsets, [s.sector for s in specs], warnings,
-                    combine, ws.ahp)
+                    combine, ws.ahp, _exclusions(project, ws))
 
 
 def start_client(scheduler: str | None = None, workers: int | None = None, processes: bool = False):
@@ -608,6 +640,11 @@ class TiledResult:
     extra: ExtraSpec | None = None
 
     @property
+    def exclusion_ids(self) -> list[str] | None:
+        ex = self.prepared.exclusions
+        return [layer_id for layer_id, _, _ in ex] if ex else None
+
+    @property
     def extra_names(self) -> list[str]:
         """The --groups and --uncertainty columns, in the order the tables write them."""
         if not self.extra:
@@ -624,7 +661,7 @@ class TiledResult:
         parts = []
         for raw, sc in zip(client.gather(self.raw), client.gather(self.scored)):
             r, c = np.divmod(sc.flat, sc.tile.window.nx)
-            d = cell_columns(raw, sc, self.layer_ids)
+            d = cell_columns(raw, sc, self.layer_ids, self.exclusion_ids)
             d.insert(0, "flat", (r + sc.tile.r0) * g.nx + (c + sc.tile.c0))
             parts.append(d)
         df = pd.concat(parts).sort_values("flat").reset_index(drop=True)
@@ -634,7 +671,7 @@ class TiledResult:
         return df.drop(columns="flat")
 
 
-def cell_columns(raw: TileRaw | None, sc: TileScored, layer_ids: list[str]):
+def cell_columns(raw: TileRaw | None, sc: TileScored, layer_ids: list[str], exclusion_ids: list[str] | None = None):
     """One tile's cells as the in-memory engine's result table orders its columns (``x`` and
     ``y`` are added by the caller): score, geo_score, rank, priority_class, overlap, the Monte
     Carlo's columns, raw and normalised values, then the groups' (and the Monte Carlo's after
@@ -643,6 +680,12 @@ def cell_columns(raw: TileRaw | None, sc: TileScored, layer_ids: list[str]):
 
     d = {"score": sc.score.astype(float), "geo_score": sc.geo.astype(float), "rank": sc.rank,
          "priority_class": sc.cls.astype(int), "overlap": sc.overlap.astype(int)}
+    if exclusion_ids is not None:  # as Workspace.result_table: removed cells have no rank or class
+        out = sc.excluded > 0
+        d["geo_score"] = np.where(out, np.nan, d["geo_score"])
+        d["rank"] = pd.Series(sc.rank, dtype="Int64").mask(out)
+        d["priority_class"] = pd.Series(d["priority_class"], dtype="Int64").mask(out)
+        d["excluded_by"] = np.array(["", *exclusion_ids], dtype=object)[sc.excluded]
     uncertainty = {k: v for k, v in sc.extra.items() if k in ("p_top", "rank_p05", "rank_p50", "rank_p95")}
     grouped = {k: v for k, v in sc.extra.items() if k not in uncertainty}
     if not grouped:
@@ -672,7 +715,7 @@ def plan_extras(prepared: Prepared, groups: bool = False, uncertainty: tuple[int
                      method=prepared.combine[0], alpha=prepared.combine[1])
     if groups:
         spec.group_ids, spec.group_vectors = group_vectors(project, ids)
-        columns = ["unit_id", "x", "y", "score", "geo_score", "rank", "priority_class", "overlap"]
+        columns = ["unit_id", "x", "y", "score", "geo_score", "rank", "priority_class", "overlap", "excluded_by"]
         check_group_columns(project, spec.group_ids, columns + [f"{i}_{c}" for i in ids for c in ("raw", "norm")])
     if uncertainty is not None:
         draws, spread = uncertainty
@@ -697,8 +740,9 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
     run.say(0.05, f"{len(p.tiles)} tiles")
     study = client.scatter(p.study, broadcast=True)
     frames = [client.scatter(f, broadcast=True) for f in p.frames]
+    exclusions = client.scatter(p.exclusions, broadcast=True) if p.exclusions else None
     raws = [client.submit(_raw_of_tile, t, study, project.crs, p.jobs, frames, [s[i] for s in p.subsets],
-                          p.grid, pure=False) for i, t in enumerate(p.tiles)]
+                          p.grid, exclusions, pure=False) for i, t in enumerate(p.tiles)]
     end_scores = 0.6 if extra.uncertainty else 0.8
     run.wait(raws, 0.05, end_scores * 0.75, "raw indicators, tile")
 
@@ -740,16 +784,21 @@ def score_tiles(project: Project, client, tile_cells: int = TILE_CELLS, progress
     n_scored, thresholds = client.submit(_thresholds_of_table, score_table, project.units.classes,
                                          pure=False).result()
     ranked = [client.submit(_rank_tile, s, score_table, thresholds, pure=False) for s in scored]
-    sector_thresholds = [client.submit(_kth_largest_of, _tree_merge(
-        client, [client.submit(_sector_table, s, i, pure=False) for s in ranked]), extra.k, pure=False).result()
-        for i in range(len(extra.sectors))]
+    run.wait(ranked, end_scores * 0.9, end_scores * 0.95, "ranks, tile")
+    score_table.release()  # one global table at a time: the sectors' and groups' come next
+    common = (extra, ids, p.sectors, all_valid)
+    sector_thresholds = []
+    for i in range(len(extra.sectors)):
+        parts = [client.submit(_sector_table, s, *common, i, pure=False) for s in ranked]
+        sector_thresholds.append(client.submit(_kth_largest_of, _tree_merge(client, parts), extra.k,
+                                               pure=False).result())
+        run.say(end_scores * 0.95, f"sector overlap {i + 1}/{len(extra.sectors)}")
     group_views = [client.submit(_as_view, _tree_merge(
-        client, [client.submit(_group_table, s, i, pure=False) for s in ranked]), pure=False)
+        client, [client.submit(_group_table, s, *common, i, pure=False) for s in ranked]), pure=False)
         for i in range(len(extra.group_vectors) if extra.groups else 0)]
-    ranked = [client.submit(_finish_tile, s, sector_thresholds, group_views, extra.group_ids, pure=False)
-              for s in ranked]
-    run.wait(ranked, end_scores * 0.9, end_scores, "ranks, tile")
-    del score_table, group_views
+    ranked = [client.submit(_finish_tile, s, *common, sector_thresholds, group_views, pure=False) for s in ranked]
+    run.wait(ranked, end_scores * 0.95, end_scores, "overlap and groups, tile")
+    del group_views
     if extra.uncertainty:
         ranked = _monte_carlo(client, run, ranked, extra, ids, p.sectors, all_valid, n_cells, end_scores)
     return TiledResult(p, raws, ranked, n_cells, n_scored, ids, p.warnings, extra)

@@ -125,14 +125,14 @@ def write_cog(result, client, path: Path, run) -> None:
                 os.remove(leftover)
 
 
-def _tile_frame(raw, scored, layer_ids, grid, with_ids: bool):
+def _tile_frame(raw, scored, layer_ids, grid, with_ids: bool, exclusion_ids=None):
     """One tile's rows with the in-memory engine's columns (tiled.cell_columns), x and y first,
     and the SCB cell id in front for CSV."""
     from .tiled import cell_columns
 
     w = scored.tile.window
     xy = w.centres(scored.flat)
-    frame = cell_columns(raw, scored, layer_ids)
+    frame = cell_columns(raw, scored, layer_ids, exclusion_ids)
     frame.insert(0, "x", xy[:, 0])
     frame.insert(1, "y", xy[:, 1])
     if with_ids:
@@ -166,7 +166,8 @@ def write_table(result, client, path: Path, run, parquet: bool) -> list[str]:
             raw = pairs[future.key].result()
             if len(scored.flat) == 0:
                 continue
-            frame = _tile_frame(raw, scored, result.layer_ids, result.prepared.grid, with_ids=not parquet)
+            frame = _tile_frame(raw, scored, result.layer_ids, result.prepared.grid, with_ids=not parquet,
+                                exclusion_ids=result.exclusion_ids)
             if not parquet:
                 frame.to_csv(part, mode="a" if writer else "w", header=not writer, index=False)
                 writer = True

@@ -174,7 +174,9 @@ def assert_same_table(frame: pd.DataFrame, ref: pd.DataFrame) -> None:
     """Every column of the in-memory table (but the text cell id) in the same order, equal bit for bit."""
     assert list(frame.columns) == [c for c in ref.columns if c != "unit_id"]
     for column in frame.columns:
-        if column.endswith("_raw"):
+        if column == "excluded_by":
+            assert list(frame[column]) == list(ref[column])
+        elif column.endswith("_raw"):
             np.testing.assert_allclose(frame[column], ref[column], rtol=0, atol=1e-9, err_msg=column)
         else:
             np.testing.assert_array_equal(frame[column].to_numpy(float, na_value=np.nan),
@@ -299,7 +301,7 @@ def test_owa_ahp_and_value_curves_on_dask_give_the_in_memory_numbers(client):
     np.testing.assert_array_equal(frame["rank"], rankdata(-score, method="min"))
 
 
-def test_monte_carlo_too_large_is_refused_before_any_tile_and_constraints_in_one_line(tmp_path, client):
+def test_monte_carlo_too_large_is_refused_before_any_tile(tmp_path):
     import skikt.layers.tiled_extras as extras
 
     out = tmp_path / "never.tif"
@@ -308,10 +310,32 @@ def test_monte_carlo_too_large_is_refused_before_any_tile_and_constraints_in_one
         run_score_dask(SAMPLE, out, workers=1, uncertainty=(100_000, 0.2))
     assert "at most 39,9" in str(err.value) and "\n" not in str(err.value)
     assert list(tmp_path.glob("never*")) == [] and extras.MC_MAX_CELL_DRAWS == 1_000_000_000
-    project = read_project(SAMPLE)
-    project.layer("vattenskydd").extra["role"] = "exclude"
-    with pytest.raises(SkiktError, match='does not compute layer \'vattenskydd\' role = "exclude" yet'):
-        score_tiles(project, client)
+
+
+def test_constraint_layers_remove_cells_as_in_memory(client, tmp_path):
+    """The sample's military training areas (role = "exclude") and a second, overlapping constraint
+    of our own: the same excluded_by, empty ranks and classes, and normalisation over the rest."""
+    path = _with_groups_and_scenario(_nasty_project(tmp_path))
+    gpd.GeoDataFrame({"n": [1, 2]}, geometry=[shapely.box(501_050, 6_501_050, 502_650, 6_502_350),
+                                               shapely.box(503_000, 6_503_000, 503_700, 6_504_000)],
+                     crs=3006).to_file(tmp_path / "closed.gpkg", layer="closed")
+    text = path.read_text(encoding="utf-8").replace("[units]", '[[layers]]\nid = "closed"\npath = "closed.gpkg"\n'
+                                                   'sector = "reference"\nrole = "exclude"\n\n[units]')
+    path.write_text(text, encoding="utf-8")
+    for project_path, tiles in ((path, 7), (SAMPLE, 64)):
+        ref = in_memory_with(read_project(project_path), True, (12, 0.2))
+        result = score_tiles(read_project(project_path), client, tile_cells=tiles, groups=True, uncertainty=(12, 0.2))
+        frame = result.frame(client)
+        assert_same_table(frame, ref)
+        assert list(frame["excluded_by"]) == list(ref["excluded_by"])
+        out = (frame["excluded_by"] != "").to_numpy()
+        assert out.sum() > 10 and frame["rank"][out].isna().all() and frame["p_top"][out].isna().all()
+        if project_path == path:  # independent: removed when the centre lies in (or on) an area
+            closed = shapely.union_all(gpd.read_file(tmp_path / "closed.gpkg").geometry.to_numpy())
+            centres = shapely.points(frame[["x", "y"]].to_numpy())
+            np.testing.assert_array_equal(out, shapely.intersects(centres, closed))
+            scored = frame["score"].notna().to_numpy()
+            np.testing.assert_array_equal(frame["rank"][scored], rankdata(-frame["score"][scored], method="min"))
 
 
 def test_every_method_and_normalisation_matches_and_sums_are_conserved_across_tile_edges(client, tmp_path):

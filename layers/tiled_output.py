@@ -69,7 +69,11 @@ def _tile_bands(scored, nodata: float, dtype, extra_names: list[str] = ()) -> np
     w = scored.tile.window
     extras = [np.where(scored.extra[name] == 0, np.nan, scored.extra[name]) if name.endswith("_rank")
               else scored.extra[name] for name in extra_names]
-    rows = [*scored.norm, scored.score, scored.rank, scored.cls, *extras]
+    rank, cls = scored.rank, scored.cls
+    if scored.excluded is not None:  # a cell a constraint removes has no rank or class: nodata, as the tables leave it empty
+        rank = np.where(scored.excluded > 0, np.nan, rank)
+        cls = np.where(scored.excluded > 0, np.nan, cls)
+    rows = [*scored.norm, scored.score, rank, cls, *extras]
     out = np.full((len(rows), w.ny * w.nx), nodata, dtype)
     for b, values in enumerate(rows):
         v = np.asarray(values, np.float64)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 import struct
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -305,12 +306,21 @@ def _run(argv):
     return args.handler(args)
 
 
+def _files_the_sample_uses(project_path):
+    """The project file, each distinct layer source and each source's .meta.toml sidecar (21 since
+    the constraint layer forsvar came in), counted from the TOML itself rather than from pack."""
+    sources = {layer["path"] for layer in tomllib.loads(project_path.read_text(encoding="utf-8"))["layers"]}
+    sidecars = {s for s in sources if (project_path.parent / f"{s}.meta.toml").exists()}
+    return 1 + len(sources) + len(sidecars)
+
+
 def test_cli_pack_and_unpack(sample_copy, tmp_path, capsys):
+    assert _files_the_sample_uses(sample_copy) == 21
     archive = tmp_path / "workshop.zip"
     assert _run(["pack", str(sample_copy), "--out", str(archive)]) == 0
     assert _run(["unpack", str(archive), "--to", str(tmp_path / "laptop")]) == 0
     out = capsys.readouterr().out
-    assert "packed 19 files" in out and f"project {tmp_path / 'laptop' / 'sample_project.toml'}" in out
+    assert f"packed {_files_the_sample_uses(sample_copy)} files" in out and f"project {tmp_path / 'laptop' / 'sample_project.toml'}" in out
     with pytest.raises(SkiktError) as err:  # a second unpack into the same folder is refused
         _run(["unpack", str(archive), "--to", str(tmp_path / "laptop")])
     assert "already exists" in str(err.value) and "\n" not in str(err.value)

@@ -246,9 +246,11 @@ class DecisionBox(QWidget):
         lay.addWidget(self.question)
         lay.addWidget(self.alpha)
         ends = QHBoxLayout()
-        ends.addWidget(_small(T("owa_or")), 1)
-        ends.addWidget(_small(T("combine_mean"), Qt.AlignHCenter), 1)
-        ends.addWidget(_small(T("owa_and"), Qt.AlignRight), 1)
+        for key, align in (("owa_or", Qt.AlignLeft), ("combine_mean", Qt.AlignHCenter), ("owa_and", Qt.AlignRight)):
+            words = _small(T(key), align)
+            words.setWordWrap(True)  # a narrow dock wraps the words instead of cutting them
+            ends.addWidget(words, 1)
+        ends.setContentsMargins(0, 0, 6, 0)  # the last letter clear of the scroll bar
         lay.addLayout(ends)
         lay.addWidget(self.explain)
         lay.addWidget(self.mean_only)

@@ -344,15 +344,33 @@ def _scored(project_path, scenario):
     return ws.result_table().set_index("unit_id")
 
 
+def _excluded_by_centre(project_path, unit_ids):
+    """Cells whose centre lies in one of the sample's military training areas (role = "exclude"):
+    from the SCB cell names and geopandas, independently of Skikt's units and exclusion code."""
+    areas = gpd.read_file(project_path.parent / "forsvar_ovningsomraden.gpkg", layer="ovningsomraden")
+    corner = pd.Series(unit_ids).str.extract(r"E(\d+)N(\d+)").astype(float).to_numpy()
+    centres = gpd.GeoDataFrame(geometry=shapely.points(corner + 250), crs=3006)
+    inside = gpd.sjoin(centres, areas[["geometry"]], predicate="within").index.unique()
+    excluded = np.zeros(len(unit_ids), dtype=bool)
+    excluded[inside] = True
+    return excluded
+
+
 def test_compare_agrees_with_two_separate_scorings(sample_with_scenarios):
     table = compare(read_project(sample_with_scenarios), "Vård först", "Vatten").set_index("unit_id")
+    excluded = _excluded_by_centre(sample_with_scenarios, table.index)
+    assert excluded.sum() == 254
+    # Excluded cells have no score, rank or class on either side; the rest is ranked among itself.
+    assert table.loc[excluded].isna().all().all()
+    assert table.loc[~excluded].notna().all().all()
+    table = table.loc[~excluded]
     for side, name in (("a", "Vård först"), ("b", "Vatten")):
         alone = _scored(sample_with_scenarios, name).loc[table.index]
         np.testing.assert_array_equal(table[f"score_{side}"].to_numpy(), alone["score"].to_numpy())
         np.testing.assert_array_equal(table[f"rank_{side}"].to_numpy(int), alone["rank"].to_numpy(int))
         np.testing.assert_array_equal(table[f"class_{side}"].to_numpy(int), alone["priority_class"].to_numpy(int))
         # And ranks and classes as scipy and the class formula give them from the scores.
-        rank = rankdata(-table[f"score_{side}"].to_numpy(), method="min")
+        rank = rankdata(-table[f"score_{side}"].to_numpy(float), method="min")
         np.testing.assert_array_equal(table[f"rank_{side}"].to_numpy(int), rank)
         n = len(rank)
         np.testing.assert_array_equal(table[f"class_{side}"].to_numpy(int), 1 + (rank - 1) * 5 // n)
@@ -402,8 +420,9 @@ def test_grid_population_from_points_against_the_cell_names(sample_with_scenario
     table = compare(ws, "Vård först", "Vatten")
     summary = by_municipality(ws, table, people).set_index("municipality")
     code, _ = unit_municipalities(ws)
-    frame = pd.DataFrame({"code": code, "p": people, "ta": table["class_a"].to_numpy(int) == 1,
-                          "tb": table["class_b"].to_numpy(int) == 1})
+    # Excluded cells have no class, so they are in no one's top class.
+    frame = pd.DataFrame({"code": code, "p": people, "ta": table["class_a"].fillna(0).to_numpy(int) == 1,
+                          "tb": table["class_b"].fillna(0).to_numpy(int) == 1})
     np.testing.assert_allclose(summary["people_top_a"], frame[frame.ta].groupby("code")["p"].sum()
                                .reindex(summary.index).fillna(0))
     np.testing.assert_allclose(summary["people_top_b"], frame[frame.tb].groupby("code")["p"].sum()
@@ -457,6 +476,9 @@ def test_cli_compare_writes_the_columns_and_agrees_with_score_scenario(sample_wi
                  "--municipalities", str(summary)]) == 0
     table = pd.read_csv(out, dtype={"unit_id": str}).set_index("unit_id")
     assert list(table.columns) == ["score_a", "score_b", "rank_a", "rank_b", "rank_change", "class_a", "class_b"]
+    excluded = _excluded_by_centre(sample_with_scenarios, table.index)
+    assert excluded.sum() == 254 and table.loc[excluded].isna().all().all()  # empty cells in the CSV
+    table = table.loc[~excluded]
     # What `skikt score --scenario NAME` scores: the project with that scenario applied.
     for side, name in (("a", "Vård först"), ("b", "Vatten")):
         project = cli_more.apply_scenario_arg(read_project(sample_with_scenarios), name)

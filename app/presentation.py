@@ -59,6 +59,10 @@ BODY = 1 / 37
 TITLE = 1 / 16
 SUBTITLE = 1 / 27
 SIDE_WIDTH = 0.29  # of the window width: the legend and the weight strip
+# A weight row's pitch in text units (a label, its bar below): roomy, and the tightest where the
+# label still clears the bar above it.
+ROW_MAX = 2.05
+ROW_MIN = 1.8
 MAX_NAMES = 12  # municipality names on a projected map: fewer, larger
 ANIMATION_MS = 300
 ANIMATION_STEP_MS = 30
@@ -144,6 +148,8 @@ class PresentationWindow(QWidget):
         self._map_texts: list = []
         self._legend = None
         self._bars: dict[str, tuple] = {}
+        self._more = None  # (text, grouped ids): the weights summed in one line when rows run out
+        self.strip_labels: dict[str, object] = {}  # layer id → its title in the weight strip
         self._timer = QTimer(self)
         self._timer.setInterval(ANIMATION_STEP_MS)
         self._timer.timeout.connect(self._animate_step)
@@ -655,49 +661,93 @@ class PresentationWindow(QWidget):
         counter = f"{self.index + 1} / {len(self.views)}"
         self._text(w - pad, h - pad - body * 1.25, counter, BODY, inner, ha="right", colour="#444444")
 
-    def _draw_weight_strip(self, x: float, y: float, width: float, bottom: float) -> None:
-        """The current weights as bars with percentages, the selected one highlighted."""
-        if not self.weights:
-            return
-        w, h = self.px()
-        body = h * BODY
-        renderer = self.canvas.get_renderer()
+    def _strip_heading(self) -> str:
+        """The strip's heading: the consensus' own name in G, else the scenario; "(ändrat)" is kept
+        short so it does not force a second line (the scenario alone when "Vikter – " does not fit)."""
+        if self.map_kind == "consensus":
+            return tr("pres_weights_consensus", self.lang)
         scenario = self.view.scenario or tr("project_weights", self.lang)
         if self.weights_modified():
             scenario += " " + tr("scenario_modified", self.lang)
-        head = self._text(x, y, tr("pres_weights", self.lang).format(scenario=scenario), BODY * 1.1, width,
-                          weight="bold", max_lines=2)
-        y += head.get_window_extent(renderer).height + body * 0.45
-        row = body * 2.05
+        return tr("pres_weights", self.lang).format(scenario=scenario)
+
+    def _draw_strip_heading(self, x: float, y: float, width: float) -> float:
+        """Draws the heading on one line if it fits at the MIN_TEXT floor, else without the
+        "Vikter – " prefix, else on two lines; returns its height in pixels."""
+        renderer = self.canvas.get_renderer()
+        full = self._strip_heading()
+        head = self._text(x, y, full, BODY * 1.1, width, weight="bold",
+                          max_lines=2 if self.map_kind == "consensus" else 1)
+        if head.get_text() != full and self.map_kind != "consensus":
+            head.remove()
+            self._overlay.remove(head)
+            scenario = self.view.scenario or tr("project_weights", self.lang)
+            if self.weights_modified():
+                scenario += " " + tr("scenario_modified", self.lang)
+            head = self._text(x, y, scenario, BODY * 1.1, width, weight="bold", max_lines=2)
+        return head.get_window_extent(renderer).height
+
+    def _fit_rows(self, ids: list[str], room_px: float) -> tuple[list[str], list[str], float, float]:
+        """How the weights fit into ``room_px``: (shown, grouped, text unit in px, row pitch in px).
+        Shrinks the rows (text down to the MIN_TEXT floor, pitch down to ROW_MIN units) before
+        hiding anything; only then the smallest weights (never the selected one) are grouped into
+        one "+N till (x %)" line."""
+        h = self.px()[1]
+        body, floor = h * BODY, h * MIN_TEXT * 1.02
+        n = len(ids)
+        if n * ROW_MAX * body <= room_px:
+            return ids, [], body, ROW_MAX * body
+        unit = min(max(room_px / (n * ROW_MIN), floor), body)
+        pitch = min(room_px / n, ROW_MAX * unit)
+        if pitch >= ROW_MIN * unit:
+            return ids, [], unit, pitch
+        unit, pitch = floor, ROW_MIN * floor
+        keep = max(int((room_px - 1.3 * unit) // pitch), 1)
+        selected = ids[self.selected] if self.selected is not None and self.selected < n else None
+        order = sorted(ids, key=lambda lid: (lid != selected, -self.weights[lid], ids.index(lid)))
+        chosen = set(order[:keep])
+        return [lid for lid in ids if lid in chosen], [lid for lid in ids if lid not in chosen], unit, pitch
+
+    def _draw_weight_strip(self, x: float, y: float, width: float, bottom: float) -> None:
+        """The current weights as bars with percentages, the selected one highlighted. Every
+        weight gets its row while rows can shrink to the MIN_TEXT floor; in the disagreement map
+        (which the weights do not drive) one line says what the map shows instead."""
+        self.strip_labels: dict[str, object] = {}
+        self._more = None
+        if not self.weights:
+            return
+        w, h = self.px()
+        if self.map_kind == "disagreement":
+            self._text(x, y, tr("pres_disagreement_strip", self.lang), BODY, width, max_lines=4)
+            return
+        body = h * BODY
+        y += self._draw_strip_heading(x, y, width) + body * 0.45
         ids = list(self.weights)
-        room = max(int((bottom - y) // row), 1)
-        shown = ids
-        if len(ids) > room:  # the largest weights first; the rest summed up in one line
-            order = sorted(ids, key=lambda lid: -self.weights[lid])
-            shown = [lid for lid in ids if lid in set(order[:room - 1])]
-        percent_w = body * 3.2
+        shown, grouped, unit, row = self._fit_rows(ids, bottom - y)
+        size = unit / h
+        percent_w = unit * 3.2
         for lid in shown:
             number = ids.index(lid)
             if self.selected == number:
                 self._overlay.append(self.figure.add_artist(Rectangle(
-                    ((x - body * 0.3) / w, 1 - (y + row - body * 0.15) / h), (width + body * 0.6) / w, row / h,
+                    ((x - unit * 0.3) / w, 1 - (y + row - unit * 0.15) / h), (width + unit * 0.6) / w, row / h,
                     transform=self.figure.transFigure, facecolor="#ffe680", edgecolor=INK, linewidth=2)))
             spec = self.ws.project.layer(lid)
-            self._text(x, y, spec.title, BODY, width - percent_w)
-            percent = self._text(x + width, y, "", BODY, percent_w, ha="right", weight="bold")
+            self.strip_labels[lid] = self._text(x, y, spec.title, size, width - percent_w)
+            percent = self._text(x + width, y, "", size, percent_w, ha="right", weight="bold")
             colour = SECTORS[spec.sector].colour if spec.sector in SECTORS else "#555555"
-            bar_y = y + body * 1.25
+            bar_y = y + unit * 1.25
             track = self.figure.add_artist(Rectangle(
-                (x / w, 1 - (bar_y + body * 0.45) / h), width / w, body * 0.45 / h, transform=self.figure.transFigure,
+                (x / w, 1 - (bar_y + unit * 0.45) / h), width / w, unit * 0.45 / h, transform=self.figure.transFigure,
                 facecolor="#e4e4e4", edgecolor="none"))
             bar = self.figure.add_artist(Rectangle(
-                (x / w, 1 - (bar_y + body * 0.45) / h), 0, body * 0.45 / h, transform=self.figure.transFigure,
+                (x / w, 1 - (bar_y + unit * 0.45) / h), 0, unit * 0.45 / h, transform=self.figure.transFigure,
                 facecolor=colour, edgecolor=INK, linewidth=1.0))
             self._overlay += [track, bar]
             self._bars[lid] = (bar, percent, width / w)
             y += row
-        if len(shown) < len(ids):
-            self._text(x, y, tr("pres_more", self.lang).format(n=len(ids) - len(shown)), BODY, width)
+        if grouped:
+            self._more = (self._text(x, y, "", size, width), grouped)
         self._update_bars()
 
     def _update_bars(self) -> None:
@@ -706,6 +756,10 @@ class PresentationWindow(QWidget):
             share = self.shown_shares.get(lid, 0.0)
             bar.set_width(full * share)
             percent.set_text(pattern.format(p=round(share * 100)))
+        if self._more is not None:  # the grouped weights' summed share: the bars add up
+            art, grouped = self._more
+            rest = sum(self.shown_shares.get(lid, 0.0) for lid in grouped)
+            art.set_text(tr("pres_more_share", self.lang).format(n=len(grouped), p=round(rest * 100)))
 
     def _draw_notes(self, w: float, h: float, band: float) -> None:
         """N: the view's speaker notes over the lower part of the map (one screen, no console)."""

@@ -953,6 +953,12 @@ _TEXT: dict[str, tuple[str, str]] = {
                      "The exact result was cancelled; the preview is shown"),
     "nv_file_facts": ("{crs} · {width} × {height} celler · {n} översiktsnivåer",
                       "{crs} · {width} × {height} cells · {n} overview levels"),
+    # --- presentation fixes (helper PF) ---
+    "pres_more_share": ("+ {n} till ({p} %)", "+ {n} more ({p}%)"),
+    "pres_weights_consensus": ("Samsyn – gruppernas medelvikter", "Consensus – the groups' mean weights"),
+    "pres_disagreement_strip": ("Kartan visar hur långt isär gruppernas rangordningar ligger; vikterna styr den inte",
+                                "The map shows how far apart the groups' rankings are; the weights do not drive it"),
+    "cap_groups_pins": ("Grupper", "Groups"),
     # --- speed (helper SP) ---
 }
 

@@ -422,3 +422,110 @@ def test_the_console_grows_its_sliders_when_the_first_result_arrives(qtbot, samp
     lid = next(iter(console.sliders))
     console.sliders[lid].setValue(int(want[lid]) + 3)
     assert win.weights[lid] == want[lid] + 3
+
+
+# ------------------------------------------------------------------------------------------------
+# The weight strip keeps every weight in use (mock workshop, shots 12, 14, 15, 29–33)
+
+
+def _attach_temp_store(win, tmp_path):
+    """Dots and pins into a store in tmp_path: the user's own workshop file is never touched."""
+    from skikt.layers.captures import WorkshopStore
+    from skikt.layers.groups import read_groups
+
+    groups = [g.id for g in read_groups(win.base_project)] or None
+    store = WorkshopStore(tmp_path / "pf_workshop.gpkg", win.base_project.crs, groups=groups)
+    win.attach_captures(lambda: store, lambda: store)
+    return store
+
+
+def _assert_every_weight_row_drawn(win, h):
+    renderer = win.canvas.get_renderer()
+    ids = list(win.weights)
+    assert all(win.weights[lid] > 0 for lid in ids)
+    assert set(win.strip_labels) == set(ids), "a weight in use is hidden"
+    assert win._more is None
+    shown = {t.get_text() for t in win.texts()}
+    boxes = []
+    for lid in ids:
+        art = win.strip_labels[lid]
+        assert art.get_text() in shown
+        assert art.get_fontsize() * win.figure.dpi / 72 >= h / 40 * 0.99  # the MIN_TEXT rule
+        ext = art.get_window_extent(renderer)
+        assert ext.y0 >= 0  # inside the window
+        boxes.append(ext)
+    for a, b in zip(boxes, boxes[1:]):  # the rows do not overlap
+        assert not a.overlaps(b)
+    # the percentages add up to about 100 (each rounded)
+    total = sum(int(win._bars[lid][1].get_text().split()[0].rstrip("%")) for lid in ids)
+    assert abs(total - 100) <= len(ids) / 2
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
+def test_the_weight_strip_shows_every_weight_in_use(qtbot, sample_ws, tmp_path, size):
+    win = _window(qtbot, sample_ws, size=size)
+    h = size[1]
+    for lid in win.weights:  # every weight in use, as in the workshop's scenario
+        win.weights[lid] = max(win.weights[lid], 5.0)
+    win._recombine()
+    win.render_now()
+    _assert_every_weight_row_drawn(win, h)
+
+    qtbot.keyClick(win, Qt.Key_2)  # changed: the heading says "(ändrat)", the second row selected
+    for _ in range(4):
+        qtbot.keyClick(win, Qt.Key_Plus)
+    assert win.weights_modified()
+    qtbot.waitUntil(lambda: not win._timer.isActive())
+    _assert_every_weight_row_drawn(win, h)
+    heading = [t.get_text() for t in win.texts() if "ändrat" in t.get_text()]
+    assert heading and all("\n" not in t for t in heading)  # "(ändrat)" forces no second line
+
+    qtbot.keyClick(win, Qt.Key_G)  # consensus: the groups' mean weights, titled so
+    assert win.map_kind == "consensus"
+    qtbot.waitUntil(lambda: not win._timer.isActive())
+    _assert_every_weight_row_drawn(win, h)
+    texts = [t.get_text() for t in win.texts()]
+    assert "Samsyn – gruppernas medelvikter" in [" ".join(t.split()) for t in texts]
+    assert not any(t.startswith("Vikter") for t in texts)
+
+    qtbot.keyClick(win, Qt.Key_G)  # disagreement: the weights do not drive the map, no strip
+    assert win.map_kind == "disagreement"
+    assert win.strip_labels == {} and not win._bars
+    assert any("hur långt isär" in " ".join(t.get_text().split()) for t in win.texts())
+    qtbot.keyClick(win, Qt.Key_G)
+
+    _attach_temp_store(win, tmp_path)
+    qtbot.keyClick(win, Qt.Key_V)  # dot voting: the banner makes the title band taller
+    assert win.capture_mode == "dot" and win.banner_art is not None
+    _assert_every_weight_row_drawn(win, h)
+    qtbot.keyClick(win, Qt.Key_Escape)
+    win.close()
+
+
+def test_when_rows_run_out_the_smallest_weights_are_summed_and_the_selected_stays(qtbot, sample_ws):
+    """The last resort, forced by a strip only a few rows high: the selected row stays, the
+    smallest weights go into one line that carries their summed share (hand-summed here)."""
+    win = _window(qtbot, sample_ws, size=(1280, 720))
+    ids = list(win.weights)
+    last = len(ids) - 1
+    win.weights = {lid: float(10 + i) for i, lid in enumerate(ids)}
+    win.weights[ids[last]] = 1.0  # the smallest, and selected
+    win.selected = last
+    win._recombine()
+    win.shown_shares = {lid: v / sum(win.weights.values()) for lid, v in win.weights.items()}
+    for art in win._overlay:
+        art.remove()
+    win._overlay, win._bars = [], {}
+    h = 720
+    win._draw_weight_strip(10, 100, 300, 100 + h / 37 * 0.45 + h / 37 * 1.2 + 4 * h / 40 * 1.02 * 1.8)
+    assert ids[last] in win.strip_labels
+    assert win._more is not None
+    art, grouped = win._more
+    assert ids[last] not in grouped and set(grouped) | set(win.strip_labels) == set(ids)
+    # the smallest of the rest are grouped: every grouped weight ≤ every shown one except the selected
+    shown_rest = [win.weights[lid] for lid in win.strip_labels if lid != ids[last]]
+    assert max(win.weights[lid] for lid in grouped) <= min(shown_rest)
+    total = sum(win.weights.values())
+    expected = round(100 * sum(win.weights[lid] for lid in grouped) / total)
+    assert art.get_text() == f"+ {len(grouped)} till ({expected} %)"
+    win.close()

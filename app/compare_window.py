@@ -298,10 +298,12 @@ class CompareWindow(QWidget):
         self.unit_places = sc.unit_municipalities(ws)[1]
         self._draw_maps()
         self._fill_tables()
+        # Excluded units have no rank on either side: "N units" counts only the ranked ones, so that
+        # rises + falls + unchanged add up to N.
         moved = self.table["rank_change"].dropna()
         self.summary.setText(T("compare_summary").format(
             a=self._label(a), b=self._label(b), up=int((moved > 0).sum()), down=int((moved < 0).sum()),
-            same=int((moved == 0).sum()), n=len(self.table)))
+            same=int((moved == 0).sum()), n=len(moved)))
 
     def _classes(self, column: str) -> np.ndarray:
         return self.table[column].fillna(0).to_numpy(np.int64)

@@ -74,7 +74,9 @@ def test_rank_changes_equal_two_separate_scorings(window, compare, sample_copy):
     shown_rises = [int(compare.units_table.item(i, 4).text().replace("\u202f", "").lstrip("+")) for i in range(10)]
     assert shown_rises == [int(v) for v in top.to_numpy()]
     summary = compare.summary.text()
+    assert len(change) == len(ws_a.units.ids) - 254  # the 254 cells in training areas have no rank
     assert f"{int((change > 0).sum())} av {len(change)} enheter stiger" in summary
+    assert f"{int((change < 0).sum())} sjunker, {int((change == 0).sum())} står still" in summary
 
 
 def test_municipality_table_agrees_with_a_geopandas_join(window, compare, sample_copy):

@@ -111,16 +111,17 @@ class CaptureOverlay:
             self.legend = None
 
     def show(self, data: CaptureData, legend_title: str = "", legend_loc: str = "upper left",
-             highlight: str | None = None) -> None:
-        """Draw ``data`` in place of what was drawn; a legend of the groups (with their dots left)
-        when the project has groups. ``highlight``: the group picked for the next capture."""
+             highlight: str | None = None, legend: bool = True, dots_left: bool = True) -> None:
+        """Draw ``data`` in place of what was drawn; a legend of the groups (with their dots left
+        unless ``dots_left`` is False) when the project has groups and ``legend`` is True.
+        ``highlight``: the group picked for the next capture."""
         self.clear()
         self.data = data
         self._areas(data)
         self._pins(data)
         self._tally(data)
-        if data.groups:
-            self._legend(data, legend_title, legend_loc, highlight)
+        if data.groups and legend:
+            self._legend(data, legend_title, legend_loc, highlight, dots_left)
 
     def _areas(self, data: CaptureData) -> None:
         if data.areas is None or not len(data.areas):
@@ -161,13 +162,14 @@ class CaptureOverlay:
             self.artists.append(text)
             self.tally_texts.append((str(row["unit_id"]), text))
 
-    def _legend(self, data: CaptureData, title: str, loc: str, highlight: str | None) -> None:
+    def _legend(self, data: CaptureData, title: str, loc: str, highlight: str | None,
+                dots_left: bool = True) -> None:
         """The groups with their colours and dots left; the picked group marked with ▶."""
         handles, labels = [], []
         for g in data.groups:
             handles.append(Line2D([], [], marker="o", linestyle="none", markersize=self.size * 1.2,
                                   markerfacecolor=g.colour, markeredgecolor="white"))
-            left = data.dots_left.get(g.id)
+            left = data.dots_left.get(g.id) if dots_left else None
             label = g.name if left is None else f"{g.name} · {left}"
             labels.append(("▶ " if g.id == highlight else "") + label)
         self.legend = Legend(self.ax, handles, labels, loc=loc, title=title or None,

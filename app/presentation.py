@@ -418,9 +418,14 @@ class PresentationWindow(QWidget):
         if data.empty and self.capture_mode is None:
             self.captures.clear()  # nothing to show yet: the projected map stays clean
             return
-        self.captures.show(data, tr("cap_groups_title", self.lang), "upper left",
-                           highlight=self.capture_group if self.capture_mode else None)
-        self.captures.legend.get_frame().set_linewidth(1.5)
+        # The groups' legend only while V or P is on: on every other view it would cover the
+        # map's upper left for nothing (the banner names the picked group meanwhile).
+        voting = self.capture_mode == "dot"
+        title = tr("cap_groups_title" if voting else "cap_groups_pins", self.lang)
+        self.captures.show(data, title, "upper left", highlight=self.capture_group if self.capture_mode else None,
+                           legend=self.capture_mode is not None, dots_left=voting)
+        if self.captures.legend is not None:
+            self.captures.legend.get_frame().set_linewidth(1.5)
 
     # ------------------------------------------------------------------ G: consensus, disagreement
 

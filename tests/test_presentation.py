@@ -529,3 +529,39 @@ def test_when_rows_run_out_the_smallest_weights_are_summed_and_the_selected_stay
     expected = round(100 * sum(win.weights[lid] for lid in grouped) / total)
     assert art.get_text() == f"+ {len(grouped)} till ({expected} %)"
     win.close()
+
+
+def test_the_groups_legend_is_shown_only_while_voting_or_pinning(qtbot, sample_ws, tmp_path):
+    """Mock workshop shot 34: the legend "Grupper · prickar kvar" stayed over the map's upper
+    left on every view once a capture existed. Now only in V (with the dots left) and P (the
+    groups only: no "prickar kvar"); the dot itself stays on the map (the votes table's count)."""
+    from PySide6.QtTest import QTest
+
+    win = _window(qtbot, sample_ws, size=(1280, 720))
+    _attach_temp_store(win, tmp_path)
+    units = win.ws.units
+    target = units.centres[len(units.ids) // 2]
+    qtbot.keyClick(win, Qt.Key_V)
+    qtbot.keyClick(win, Qt.Key_1)
+    px, py = win.ax.transData.transform(target)
+    ratio = win.canvas.device_pixel_ratio or 1.0
+    from PySide6.QtCore import QPoint
+    QTest.mouseClick(win.canvas, Qt.LeftButton, Qt.NoModifier,
+                     QPoint(int(round(px / ratio)), int(round(win.canvas.height() - py / ratio))))
+    import sqlite3
+    with sqlite3.connect(tmp_path / "pf_workshop.gpkg") as con:
+        assert con.execute("SELECT SUM(dots) FROM votes").fetchone()[0] == 1
+    assert win.captures.legend is not None and win.captures.legend.get_title().get_text() == "Grupper · prickar kvar"
+    qtbot.keyClick(win, Qt.Key_Escape)  # V off: the dot stays, the legend goes
+    assert win.capture_mode is None
+    assert win.captures.legend is None
+    assert [int(t.get_text()) for _, t in win.captures.tally_texts] == [1]
+    assert not any("prickar kvar" in t.get_text() for t in win.texts())
+    qtbot.keyClick(win, Qt.Key_PageDown)  # another view: still no legend over the map
+    assert win.captures.legend is None
+    qtbot.keyClick(win, Qt.Key_P)  # pins: the groups, without dots left
+    assert win.captures.legend is not None
+    legend_texts = [win.captures.legend.get_title().get_text(), *(t.get_text() for t in win.captures.legend.get_texts())]
+    assert legend_texts[0] == "Grupper" and not any("kvar" in t or " · " in t for t in legend_texts)
+    qtbot.keyClick(win, Qt.Key_Escape)
+    win.close()

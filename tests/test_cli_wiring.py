@@ -283,6 +283,12 @@ def test_score_uncertainty_with_no_spread_is_the_set_weights(sample_dir, scored)
     table = pd.read_csv(out, dtype={"unit_id": str})
     base = scored["base"]
     assert (table["unit_id"] == base["unit_id"]).all()
+    # Cells in the sample's training areas (role = "exclude") have no score, so no draws either:
+    # empty p_top and rank percentiles there, and the rest is ranked among the scored cells only.
+    excluded = base["score"].isna().to_numpy()
+    assert excluded.sum() == 254
+    assert table.loc[excluded, ["p_top", "rank_p05", "rank_p50", "rank_p95"]].isna().all().all()
+    table, base = table.loc[~excluded], base.loc[~excluded]
     top = (base["priority_class"] == 1).to_numpy()
     assert (table["p_top"].to_numpy()[top] == 1).all() and (table["p_top"].to_numpy()[~top] == 0).all()
     for col in ("rank_p05", "rank_p50", "rank_p95"):

@@ -304,7 +304,7 @@ def write_memo_in_background(window, path):
     """The memo of the live state (weights as on screen, the open store's captures) in the UI
     language. The worker gets a fork of the workspace and a copy of the captures: the store's
     SQLite connection belongs to the GUI thread, which goes on writing to it."""
-    from skikt.layers.memo import CaptureSnapshot, write_memo
+    from skikt.layers.memo import CaptureSnapshot, iter_write_memo
 
     from .workshop_store import store_for
 
@@ -315,8 +315,16 @@ def write_memo_in_background(window, path):
     ws = model.ws.fork()
 
     def job(cancel):
-        yield 0.05, T("gw_memo_progress")
-        return write_memo(ws, path, lang, store=snapshot, cancel=cancel)
+        # One step per page built and per page written: the bar moves and Cancel is heard between
+        # pages (a cancelled memo leaves no file).
+        steps = iter_write_memo(ws, path, lang, store=snapshot, cancel=cancel)
+        yield 0.02, T("gw_memo_progress")
+        while True:
+            try:
+                fraction = next(steps)
+            except StopIteration as done:
+                return done.value
+            yield max(0.02, fraction), T("gw_memo_progress")
 
     return _memo_worker(window).start(job)
 

@@ -10,6 +10,7 @@ only; nothing a user wrote is typeset as mathematics (parse_math=False on every 
 
 from __future__ import annotations
 
+import io
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -404,11 +405,9 @@ def _pages_log(ws, store, lang, day) -> list[Figure]:
 
 def _short_list_text(ws, gs, lang: str) -> str:
     """Area units by name; grid cells counted per municipality (a board reads places, not cell ids)."""
-    from .scenarios import unit_municipalities
-
     if not gs.short_list.any():
         return tr("memo_none", lang)
-    _, names = unit_municipalities(ws)
+    _, names = _memo_municipalities(ws)
     picked = np.asarray(names, dtype=object)[gs.short_list]
     if ws.units.kind == "areas":
         return ", ".join(str(x) for x in picked[:60]) + (" …" if len(picked) > 60 else "")
@@ -427,13 +426,11 @@ def _page_maps(ws, gs, lang, day) -> Figure:
 
 def _unit_labels(ws) -> dict[str, str]:
     """Unit id → "id (municipality)" for grids, "name (id)" for named areas."""
-    from .scenarios import unit_municipalities
-
     ids = np.asarray(ws.units.ids).astype(str)
     if ws.units.kind == "areas":
         names = ws.units.names if ws.units.names is not None else ids
         return {i: (f"{n} ({i})" if str(n) != i else i) for i, n in zip(ids, np.asarray(names).astype(str))}
-    _, names = unit_municipalities(ws)
+    _, names = _memo_municipalities(ws)
     return {i: (f"{i} ({n})" if n else i) for i, n in zip(ids, names)}
 
 
@@ -534,9 +531,37 @@ def _pages_views(ws, views, lang, day) -> list[Figure]:
 # The memo
 
 
-def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = None) -> list[Figure]:
-    """The memo's pages as matplotlib figures (what :func:`write_memo` saves)."""
-    ws = _workspace(project_or_ws)
+def _workspace_steps(project_or_ws, cancel):
+    """The workspace the memo draws, brought up to date with (fraction, what) steps; the app hands
+    over a fork that is already up to date, so this yields nothing there."""
+    from .project import Project
+    from .workspace import Workspace
+
+    ws = Workspace(project_or_ws) if isinstance(project_or_ws, Project) else project_or_ws
+    if ws.normalised is None:
+        yield from ws.iter_update(cancel=cancel, strict=True)
+    return ws
+
+
+def _memo_municipalities(ws):
+    """unit_municipalities once per memo: the short list and the vote table both name places, and
+    placing every cell centre in its municipality is the costliest text on the pages."""
+    from .scenarios import unit_municipalities
+
+    key = (id(ws.units), ws.units.n)
+    cached = getattr(ws, "_memo_places", None)
+    if cached is None or cached[0] != key:
+        cached = (key, unit_municipalities(ws))
+        try:
+            ws._memo_places = cached
+        except AttributeError:  # a slotted workspace: compute again, no harm
+            pass
+    return cached[1]
+
+
+def iter_memo_figures(ws, lang: str = "sv", store=None, day: str | None = None):
+    """The memo's pages one at a time, without their footers (the page count is known only at the
+    end): a caller checks Cancel and reports progress between pages instead of after all of them."""
     day = day or date.today().isoformat()
     groups = read_groups(ws.project)
     gs = group_scores(ws.normalised, groups, ws.project.units.classes, ws.project.path) if groups else None
@@ -544,27 +569,48 @@ def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = 
     store, opened = _store(ws.project, store)
     try:
         first, log_overflows = _page_weights(ws, gs, short_ids, store, lang, day)
-        pages = [first]
+        yield first
         if gs is not None:
-            pages.append(_page_maps(ws, gs, lang, day))
-        pages.append(_page_captures(ws, gs, store, lang, day))
+            yield _page_maps(ws, gs, lang, day)
+        yield _page_captures(ws, gs, store, lang, day)
         if log_overflows:
-            pages += _pages_log(ws, store, lang, day)
+            yield from _pages_log(ws, store, lang, day)
     finally:
         if opened:
             store.close()
-    pages += _pages_views(ws, _views(ws.project), lang, day)
+    yield from _pages_views(ws, _views(ws.project), lang, day)
+
+
+def memo_page_count(ws) -> int:
+    """How many pages :func:`iter_memo_figures` will make, counted without drawing (for progress)."""
+    groups = read_groups(ws.project)
+    views = len(_views(ws.project))
+    # Page 1, the maps (with groups), the captures, the views; a long log's pages are not counted
+    # here (they are text, quick), so the fraction may pause at the end of the build, never go back.
+    return 1 + (1 if groups else 0) + 1 + -(-views // VIEWS_PER_PAGE)
+
+
+def _finish(pages, lang):
     for n, fig in enumerate(pages, 1):
         _footer(fig, n, len(pages), lang)
         _plain_text(fig)
     return pages
 
 
-def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str | None = None,
-               cancel=None) -> Path:
-    """Write the prioritisation memo as a multi-page PDF; returns its path. Never over an input.
-    ``cancel``: a callable checked between pages (the app's Cancel); a cancelled memo leaves no
-    file behind."""
+def memo_figures(project_or_ws, lang: str = "sv", store=None, day: str | None = None) -> list[Figure]:
+    """The memo's pages as matplotlib figures (what :func:`write_memo` saves)."""
+    ws = _workspace(project_or_ws)
+    return _finish(list(iter_memo_figures(ws, lang, store, day)), lang)
+
+
+BUILD_SHARE = 0.55  # of the progress bar: drawing the pages; the rest is writing them to the PDF
+
+
+def iter_write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str | None = None,
+                    cancel=None):
+    """:func:`write_memo` step by step: yields the fraction done after each page is built and each
+    page is written, checks ``cancel`` between pages (raising Cancelled, no file left behind) and
+    returns the PDF's path. The app's memo job runs this so its bar moves and Cancel is heard."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     from .workspace import Cancelled
@@ -573,14 +619,48 @@ def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str
     refuse_input_overwrite(project, out_pdf)
     out = check_output_path(out_pdf, (".pdf",), "memo_out_format")
     stop = cancel or (lambda: False)
-    pages = memo_figures(project_or_ws, lang, store, day)
-    if stop():
-        raise Cancelled()
 
-    def save(path):
-        with PdfPages(path, metadata={"Title": tr("memo_title", lang), "Creator": "Skikt"}) as pdf:
-            for fig in pages:
-                if stop():
-                    raise Cancelled()
-                pdf.savefig(fig)
-    return atomic_write(out, save, keep=project_inputs(project))
+    def check():
+        if stop():
+            raise Cancelled()
+
+    ws = None
+    steps = _workspace_steps(project_or_ws, stop)
+    while ws is None:
+        try:
+            frac, _ = next(steps)
+            yield 0.25 * frac
+        except StopIteration as done:
+            ws = done.value
+    start = 0.25 if ws is not project_or_ws else 0.0
+    expected = max(memo_page_count(ws), 1)
+    pages = []
+    for fig in iter_memo_figures(ws, lang, store, day):
+        pages.append(fig)
+        check()
+        yield start + (BUILD_SHARE - start) * min(len(pages) / expected, 1.0)
+    pages = _finish(pages, lang)
+    check()
+    # The pages go into memory first, one step each, so the bar moves and Cancel is heard while
+    # the PDF is drawn; only the finished document is written, atomically, beside nothing else.
+    buffer = io.BytesIO()
+    with PdfPages(buffer, metadata={"Title": tr("memo_title", lang), "Creator": "Skikt"}) as pdf:
+        for n, fig in enumerate(pages, 1):
+            check()
+            pdf.savefig(fig)
+            yield BUILD_SHARE + (1 - BUILD_SHARE) * n / len(pages)
+    data = buffer.getvalue()
+    return atomic_write(out, lambda path: Path(path).write_bytes(data), keep=project_inputs(project))
+
+
+def write_memo(project_or_ws, out_pdf, lang: str = "sv", *, store=None, day: str | None = None,
+               cancel=None) -> Path:
+    """Write the prioritisation memo as a multi-page PDF; returns its path. Never over an input.
+    ``cancel``: a callable checked between pages (the app's Cancel); a cancelled memo leaves no
+    file behind."""
+    steps = iter_write_memo(project_or_ws, out_pdf, lang, store=store, day=day, cancel=cancel)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value

@@ -346,3 +346,41 @@ def test_memo_disagreement_map_uses_the_apps_classes_and_labels(workshop):
     um = disagreement_map(workspace_group_scores(workshop["ws"]), "sv")
     for label in um.labels:
         assert label in labels
+
+
+def test_the_memo_reports_each_page_and_a_cancel_between_pages_leaves_no_file(workshop):
+    """Mock workshop: the bar sat at 5 % for four minutes and Cancel was heard only after every
+    page had been drawn. Now each page built and each page written is one step, and Cancel between
+    two pages stops the memo with nothing written (no file, no temporary folder)."""
+    from skikt.layers.memo import iter_write_memo
+    from skikt.layers.workspace import Cancelled
+
+    folder = workshop["root"] / "steps"
+    folder.mkdir()
+    steps = iter_write_memo(workshop["ws"], folder / "memo.pdf", day="2026-11-27")
+    fractions = []
+    while True:
+        try:
+            fractions.append(next(steps))
+        except StopIteration as done:
+            out = done.value
+            break
+    n_pages = 4  # weights, maps, votes and comments, one page of views (test_memo_pages_and_views)
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", out.read_bytes())) == n_pages
+    assert len(fractions) == 2 * n_pages  # one step per page built, one per page written
+    assert fractions == sorted(fractions) and 0 < fractions[0] < 0.6 and fractions[-1] == 1.0
+    assert len(set(fractions)) == len(fractions)
+
+    asked = []
+
+    def cancel():
+        asked.append(1)
+        return len(asked) >= 2  # the second check: after page 1 is built, before page 2 is used
+
+    cancelled = iter_write_memo(workshop["ws"], folder / "cancelled.pdf", day="2026-11-27", cancel=cancel)
+    seen = []
+    with pytest.raises(Cancelled):
+        for fraction in cancelled:
+            seen.append(fraction)
+    assert len(seen) == 1  # stopped between the first and the second page
+    assert sorted(p.name for p in folder.iterdir()) == ["memo.pdf"]

@@ -490,3 +490,47 @@ def test_a_slider_drag_is_one_entry_written_when_the_mouse_lets_go(window, qtbot
     assert len(changes) == 1 and changes.iloc[0].details == {"layer": "vard", "before": 3.0,
                                                              "after": round(weight, 3)}
     window.meeting_action.trigger()
+
+
+def test_the_memo_bar_moves_per_page_and_cancel_leaves_no_file(window, qtbot, tmp_path, monkeypatch):
+    """Mock workshop: the bar sat at 5 % and Cancel was only heard after every page was drawn.
+    The memo's third page waits here until the Cancel button has been clicked (a real click), so
+    the test knows Cancel came between pages; nothing may be written."""
+    import threading
+
+    from PySide6.QtWidgets import QFileDialog
+
+    import skikt.layers.memo as memo
+
+    model = window.model
+    clicked = threading.Event()
+    draw_captures = memo._page_captures
+
+    def waiting_captures(*args, **kwargs):
+        clicked.wait(30)
+        return draw_captures(*args, **kwargs)
+
+    monkeypatch.setattr(memo, "_page_captures", waiting_captures)
+    folder = tmp_path / "memo"
+    folder.mkdir()
+    out = folder / "underlag.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    fractions = []
+    window.findChild(type(window.meeting_action), "gw_write_memo").trigger()
+    worker = window.memo_worker
+    worker.progress.connect(lambda f, _msg: fractions.append(f))
+    qtbot.waitUntil(lambda: len(fractions) >= 2, timeout=60000)  # the start and page 1 built
+    qtbot.waitUntil(lambda: window.cancel.isVisible() and window.cancel.isEnabled(), timeout=5000)
+    with qtbot.waitSignal(worker.cancelled, timeout=60000):
+        qtbot.mouseClick(window.cancel, Qt.LeftButton)
+        clicked.set()
+    assert not worker.busy
+    assert fractions == sorted(fractions) and fractions[-1] < 0.6  # stopped while pages were built
+    assert not out.exists() and [p.name for p in folder.iterdir()] == []
+
+    # And without Cancel: a step per page built and per page written, up to the whole bar.
+    fractions.clear()
+    clicked.set()
+    window.findChild(type(window.meeting_action), "gw_write_memo").trigger()
+    qtbot.waitUntil(lambda: out.exists() and not worker.busy, timeout=120000)
+    assert len(set(fractions)) >= 6 and fractions[-1] == 1.0 and fractions == sorted(fractions)

@@ -505,10 +505,15 @@ class Sensitivity:
     changed_share: dict  # "layer_id +10%" -> share of units whose class changes
     stability: np.ndarray  # (n,) how many of the perturbations change the unit's class
     perturbations: int
+    # (n,) True where the unit has a class at the set weights. Excluded units (a constraint layer)
+    # and units without any value have none, so they can never "change class": counting them in
+    # the denominator would make the map look steadier than it is.
+    scored: np.ndarray | None = None
 
     @property
     def any_change_share(self) -> float:
-        return float((self.stability > 0).mean()) if len(self.stability) else 0.0
+        counted = self.stability if self.scored is None else self.stability[self.scored]
+        return float((counted > 0).mean()) if len(counted) else 0.0
 
 
 def sensitivity(normalised: Normalised, weights, k: int = 5, step: float = 0.10) -> Sensitivity:
@@ -528,4 +533,4 @@ def sensitivity(normalised: Normalised, weights, k: int = 5, step: float = 0.10)
             changed = (cls != base) & scored
             stability += changed
             shares[f"{lid} {'+' if sign > 0 else '−'}{step:.0%}"] = float(changed.sum() / max(scored.sum(), 1))
-    return Sensitivity(step, shares, stability, len(shares))
+    return Sensitivity(step, shares, stability, len(shares), scored)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from PySide6.QtCore import Qt, Signal
@@ -98,6 +98,21 @@ class CaptureOverlay:
         self.legend: Legend | None = None
         self.tally_texts: list = []  # (unit id, text artist), for tests and screenshots
         self.data: CaptureData | None = None
+
+    def screen_boxes(self, canvas) -> list[tuple[float, float, float, float]]:
+        """The drawn tally discs and pins as boxes in the canvas' Qt pixels (top left origin)."""
+        ratio = canvas.device_pixel_ratio or 1.0
+        height = canvas.height()
+        out = []
+        for art in self.artists:
+            if not isinstance(art, PathCollection) or not len(art.get_sizes()):
+                continue
+            radius = art.get_sizes().max() ** 0.5 / 2 * canvas.figure.dpi / 72
+            for px, py in self.ax.transData.transform(np.asarray(art.get_offsets(), float)):
+                x, y = px / ratio, height - py / ratio
+                r = radius / ratio
+                out.append((x - r, y - r, x + r, y + r))
+        return out
 
     def _text_points(self) -> float:
         return self.text_size if self.text_size is not None else self.size * 1.1
@@ -224,15 +239,39 @@ class CommentEdit(QLineEdit):
             return
         super().keyPressEvent(event)
 
-    def place_near(self, x_px: float, y_px: float) -> None:
-        """Beside the point clicked (Qt pixels, top left origin), kept inside the parent."""
+    def place_near(self, x_px: float, y_px: float, avoid=()) -> None:
+        """Beside the point clicked (Qt pixels, top left origin), kept inside the parent and off
+        the boxes in ``avoid`` ((x0, y0, x1, y1) in the same pixels: the tally discs and pins the
+        comment refers to) if any of the places tried leaves them free."""
         parent = self.parentWidget()
         self.adjustSize()
         w = max(self.minimumWidth(), self.sizeHint().width())
         h = self.sizeHint().height()
-        x = int(min(max(x_px + 14, 4), max(parent.width() - w - 4, 4)))
-        y = int(min(max(y_px + 14, 4), max(parent.height() - h - 4, 4)))
+
+        def inside(x, y):
+            return (int(min(max(x, 4), max(parent.width() - w - 4, 4))),
+                    int(min(max(y, 4), max(parent.height() - h - 4, 4))))
+
+        def covered(x, y):
+            return sum(max(0.0, min(x + w, b[2]) - max(x, b[0])) * max(0.0, min(y + h, b[3]) - max(y, b[1]))
+                       for b in avoid)
+
+        gap = 14
+        tried = [(x_px + gap, y_px + gap), (x_px + gap, y_px - h - gap), (x_px - w - gap, y_px + gap),
+                 (x_px - w - gap, y_px - h - gap)]
+        if avoid:  # further off: below or above everything to avoid
+            tried += [(x_px + gap, max(b[3] for b in avoid) + gap), (x_px + gap, min(b[1] for b in avoid) - h - gap)]
+        places = [inside(x, y) for x, y in tried]
+        x, y = min(places, key=lambda p: (covered(*p) > 0, covered(*p), places.index(p)))
         self.setGeometry(x, y, w, h)
+        self.show()
+        self.raise_()
+        self.setFocus(Qt.OtherFocusReason)
+
+    def place_at(self, x: int, y: int, width: int) -> None:
+        """At a fixed place and width (the projector's title band)."""
+        self.adjustSize()
+        self.setGeometry(int(x), int(y), int(width), self.sizeHint().height())
         self.show()
         self.raise_()
         self.setFocus(Qt.OtherFocusReason)

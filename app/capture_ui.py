@@ -188,7 +188,8 @@ class CaptureController(QObject):
         editor.cancelled.connect(self._comment_cancelled)
         x_px, y_px = self.canvas.ax.transData.transform(at)
         ratio = self.canvas.device_pixel_ratio or 1.0
-        editor.place_near(x_px / ratio, self.canvas.height() - y_px / ratio)
+        # off the tally discs and pins around the place: the comment usually refers to them
+        editor.place_near(x_px / ratio, self.canvas.height() - y_px / ratio, self.overlay.screen_boxes(self.canvas))
 
     def _comment_given(self, text: str) -> None:
         self._commit_pending(text)

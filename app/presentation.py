@@ -354,19 +354,33 @@ class PresentationWindow(QWidget):
             self._ask_pin_comment(ev.xdata, ev.ydata)
 
     def _ask_pin_comment(self, x: float, y: float) -> None:
+        """The comment line goes over the banner in the title band (it says the same: pins, keys),
+        as wide as the map, its text at least the MIN_TEXT rule: over the map it covered the
+        legend and its prompt was cut."""
         self._store_pending_pin()
         self._pending_pin = (x, y)
         comment = self._comment = CommentEdit(self.canvas, tr("cap_comment_pin", self.lang))
         comment.setObjectName("capture_comment")
         font = comment.font()
-        font.setPixelSize(max(int(self.px()[1] * MIN_TEXT), 12))
+        font.setPixelSize(max(int(np.ceil(self.canvas.height() * MIN_TEXT * 1.05)), 12))
         comment.setFont(font)
-        comment.setMinimumWidth(int(self.px()[0] * 0.35))
         comment.accepted.connect(lambda text: self._store_pending_pin(text))
         comment.cancelled.connect(self._drop_comment)
-        px, py = self.ax.transData.transform((x, y))
+        x_qt, y_qt, width = self._comment_place(comment)
+        comment.place_at(x_qt, y_qt, width)
+
+    def _comment_place(self, comment) -> tuple[int, int, int]:
+        """Where the comment line goes (Qt pixels): over the banner, or just under the title."""
         ratio = self.canvas.device_pixel_ratio or 1.0
-        comment.place_near(px / ratio, self.canvas.height() - py / ratio)
+        renderer = self.canvas.get_renderer()
+        fig_h = self.figure.bbox.height
+        margin = self.canvas.height() * 0.02
+        anchor = self.banner_art if self.banner_art is not None else self.title_art
+        ext = anchor.get_window_extent(renderer)
+        top = (fig_h - ext.y1) / ratio if anchor is self.banner_art else (fig_h - ext.y0) / ratio + margin * 0.3
+        prompt = comment.fontMetrics().horizontalAdvance(comment.placeholderText()) + 24
+        width = max(int(self.canvas.width() * (1 - SIDE_WIDTH) - 2 * margin), prompt)
+        return int(margin), int(top), min(width, self.canvas.width() - int(2 * margin))
 
     def _store_pending_pin(self, text: str | None = None) -> None:
         if self._pending_pin is None:

@@ -398,3 +398,31 @@ def test_a_spent_budget_is_refused_on_the_projector_in_one_line(qtbot, window, s
     shown = [" ".join(t.get_text().split()) for t in pres.texts()]
     assert pres.capture_message in shown  # on the projector, whole (wrapped at most once)
     pres.close()
+
+
+def test_the_desk_comment_editor_leaves_the_tally_discs_free(qtbot, window, sample_copy):
+    """Mock workshop (1280 shot 27): the pin's comment line covered the dots it was about. The
+    discs' boxes here come from the tally's map coordinates and the disc diameter (2.4 × size pt)."""
+    from PySide6.QtCore import QRect
+
+    canvas = window.canvas
+    controller = window.capture_controller
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, "kommunerna")
+    for unit in _central_units(window, 4):
+        _click(canvas, *_unit_point(window, unit))
+    _mode(qtbot, window, Qt.Key_2)
+    assert canvas.mode == "pin"
+    tally = controller.overlay.data.tally
+    x, y = float(tally["x"].iloc[0]), float(tally["y"].iloc[0])
+    _click(canvas, x, y)
+    edit = _comment_edit(window)
+    assert edit is not None and edit.isVisible()
+    ratio = canvas.device_pixel_ratio or 1.0
+    radius = controller.overlay.size * 2.4 / 2 * canvas.figure.dpi / 72 / ratio
+    for tx, ty in zip(tally["x"], tally["y"]):
+        px, py = _axes(canvas).transData.transform((tx, ty))
+        cx, cy = px / ratio, canvas.height() - py / ratio
+        disc = QRect(int(cx - radius), int(cy - radius), int(2 * radius), int(2 * radius))
+        assert not edit.geometry().intersects(disc), "the comment line covers a tally disc"
+    qtbot.keyClick(edit, Qt.Key_Escape)

@@ -565,3 +565,33 @@ def test_the_groups_legend_is_shown_only_while_voting_or_pinning(qtbot, sample_w
     assert legend_texts[0] == "Grupper" and not any("kvar" in t or " · " in t for t in legend_texts)
     qtbot.keyClick(win, Qt.Key_Escape)
     win.close()
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
+def test_the_pin_comment_line_sits_in_the_title_band_whole_and_large(qtbot, sample_ws, tmp_path, size):
+    """Mock workshop shot 32: the comment line covered the priority legend, its prompt was cut
+    ("Esc avbry…") and its text was below 1/40 of the screen height."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QLineEdit
+
+    win = _window(qtbot, sample_ws, size=size)
+    _attach_temp_store(win, tmp_path)
+    qtbot.keyClick(win, Qt.Key_P)
+    units = win.ws.units
+    px, py = win.ax.transData.transform(units.centres[len(units.ids) // 2])
+    ratio = win.canvas.device_pixel_ratio or 1.0
+    QTest.mouseClick(win.canvas, Qt.LeftButton, Qt.NoModifier,
+                     QPoint(int(round(px / ratio)), int(round(win.canvas.height() - py / ratio))))
+    edit = win.canvas.findChild(QLineEdit, "capture_comment")
+    assert edit is not None and edit.isVisible()
+    geo = edit.geometry()
+    map_top = win.canvas.height() * (1 - win.ax.get_position().y1)  # the title band's lower edge
+    assert geo.bottom() <= map_top + 1 and geo.top() >= 0
+    side_left = win.canvas.width() * (1 - 0.29)  # the side column: priority legend and weights
+    assert geo.right() <= side_left
+    assert edit.font().pixelSize() >= size[1] / 40
+    prompt = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
+    assert prompt <= edit.contentsRect().width() - 8, "the prompt is cut"
+    qtbot.keyClick(edit, Qt.Key_Escape)
+    win.close()

@@ -30,7 +30,7 @@ from .errors import SkiktError
 
 # Above this many cell-draws (cells × draws) --uncertainty is refused on the dask engine: the
 # ranks alone are 4 bytes per cell-draw (4 GB here, spread over the workers), and every draw is a
-# global sort of all scores. 1,000 draws over a million cells, or 140 over Sweden at 250 m.
+# global sort of all scores. 1,000 draws over a million cells, or 143 over Sweden at 250 m.
 MC_MAX_CELL_DRAWS = 1_000_000_000
 # The merged sorted scores of one batch of draws live in one worker: at most this many bytes.
 MC_TABLE_BYTES = 512 * 2**20

@@ -11,6 +11,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
 
+from skikt.layers.exclusions import unit_exclusion_note
 from skikt.layers.sectors import SECTORS
 from skikt.layers.style import fmt_number
 
@@ -92,7 +93,11 @@ class InfoPanel(QWidget):
         ws = self.model.ws
         parts = []
         unit = ws.units.unit_at(x, y) if ws.units is not None else None
-        if unit is not None and ws.composite is not None and not np.isnan(ws.composite.score[unit]):
+        excluded_note = self._exclusion_note(unit)
+        if excluded_note:
+            parts.append(self._excluded_html(unit, excluded_note))
+            self.chart.hide()
+        elif unit is not None and ws.composite is not None and not np.isnan(ws.composite.score[unit]):
             parts.append(self._unit_html(unit))
             self._draw_chart(unit)
         else:
@@ -107,6 +112,22 @@ class InfoPanel(QWidget):
         if not parts:
             parts.append(f"<p>{T('no_features_here')}</p>")
         self.text.setHtml("".join(parts))
+
+    def _exclusion_note(self, unit) -> str:
+        """The constraint layer(s) that took this unit out of the score, or "" if it was not taken
+        out: an excluded unit has no score, so there are no contributions to explain."""
+        ws = self.model.ws
+        if unit is None or ws.composite is None or not np.isnan(ws.composite.score[unit]):
+            return ""
+        return unit_exclusion_note(ws, unit, language())
+
+    def _excluded_html(self, i: int, note: str) -> str:
+        ws = self.model.ws
+        title = unit_title(ws, i, language())
+        cell_id = "" if title == ws.units.label(i) else (
+            f"<span style='color:#777777'>{T('unit')} {html.escape(ws.units.label(i))}</span>")
+        return (f"<h3 style='margin-bottom:2px'>{html.escape(title)}</h3>{cell_id}"
+                f"<p>{html.escape(note)}</p>")
 
     def _unit_html(self, i: int) -> str:
         ws = self.model.ws

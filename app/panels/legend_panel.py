@@ -57,12 +57,34 @@ def legend_icon(entry, size: int = 18) -> QPixmap:
             p.drawPolygon(QPolygonF([QPointF(c + x, c + y) for x, y in arm]))
         else:
             p.drawEllipse(QPointF(c, c), r, r)
+    elif entry.kind == "hatch":
+        _draw_hatch(p, QRectF(2, 3, size - 4, size - 6), colour, QColor(entry.edge or "#555555"))
     else:
         p.setPen(QPen(QColor("#555555"), 1))
         p.setBrush(colour)
         p.drawRect(QRectF(2, 3, size - 4, size - 6))
     p.end()
     return pm
+
+
+def _draw_hatch(p: QPainter, box: QRectF, face: QColor, line: QColor) -> None:
+    """The excluded units' look: a fill in ``face`` crossed by "/" lines in ``line``, as the map
+    draws them, so the legend swatch reads as "not scored" rather than one more class colour."""
+    p.setPen(Qt.NoPen)
+    p.setBrush(face)
+    p.drawRect(box)
+    p.save()
+    p.setClipRect(box)
+    p.setPen(QPen(line, 1.2))
+    step = max(box.height() / 3, 3.0)
+    offset = -box.height()
+    while offset < box.width():
+        p.drawLine(QPointF(box.left() + offset, box.bottom()), QPointF(box.left() + offset + box.height(), box.top()))
+        offset += step
+    p.restore()
+    p.setPen(QPen(line, 1))
+    p.setBrush(Qt.NoBrush)
+    p.drawRect(box)
 
 
 class LegendPanel(QWidget):
@@ -104,6 +126,15 @@ class LegendPanel(QWidget):
     def titles(self) -> list[str]:
         return [title for title, _, _ in self.canvas.scene.legend_sections()]
 
+    @staticmethod
+    def _unit_map_note(text: str) -> QLabel:
+        """What the shown per-unit map's values mean (UnitMap.note), right under its heading."""
+        note = QLabel(text)
+        note.setObjectName("unit_map_note")
+        note.setWordWrap(True)
+        note.setStyleSheet("color:#444444")
+        return note
+
     def rebuild(self, *_):
         clear_layout(self.inner)
         reason = self.canvas.model.no_map_reason
@@ -131,6 +162,8 @@ class LegendPanel(QWidget):
             self.inner.addWidget(also)
         if not sections and not reason:
             self.inner.addWidget(QLabel(T("no_features_here")))
+        unit_map = self.canvas.scene.unit_map
+        note_under = unit_map.title if unit_map is not None and unit_map.note else None
         for title, entries, illustrative in sections:
             single = len(entries) == 1 and not entries[0].label
             head = QHBoxLayout()
@@ -146,6 +179,9 @@ class LegendPanel(QWidget):
             box.setLayout(head)
             head.setContentsMargins(0, 6, 0, 0)
             self.inner.addWidget(box)
+            if title == note_under:
+                self.inner.addWidget(self._unit_map_note(unit_map.note))
+                note_under = None  # once, under the map's own heading
             if single:
                 continue
             for e in entries:

@@ -96,7 +96,11 @@ class CaptureOverlay:
         self.text_size = text_size  # points; None: 1.1 × size (the projector sets its minimum)
         self.artists: list = []
         self.legend: Legend | None = None
-        self.tally_texts: list = []  # (unit id, text artist), for tests and screenshots
+        self.tally_texts: list = []  # (unit id, or the ids joined by "+" for a cluster; text artist)
+        self.tally_members: list = []  # (the units' ids, text artist): a disc's units and its count
+        self._tally_artists: list = []
+        ax.callbacks.connect("xlim_changed", self._view_changed)
+        ax.callbacks.connect("ylim_changed", self._view_changed)
         self.data: CaptureData | None = None
 
     def screen_boxes(self, canvas) -> list[tuple[float, float, float, float]]:
@@ -120,7 +124,7 @@ class CaptureOverlay:
     def clear(self) -> None:
         for art in self.artists:
             art.remove()
-        self.artists, self.tally_texts, self.data = [], [], None
+        self.artists, self.tally_texts, self.tally_members, self._tally_artists, self.data = [], [], [], [], None
         if self.legend is not None:
             self.legend.remove()
             self.legend = None
@@ -159,23 +163,69 @@ class CaptureOverlay:
         self.artists.append(art)
 
     def _tally(self, data: CaptureData) -> None:
+        """One numbered disc per unit with dots, or, where discs would overlap at this scale (the
+        neighbouring 500 m cells of a busy spot), one disc for the cluster with the summed count:
+        a heap of discs cannot be read from the back of the room."""
+        for art in self._tally_artists:
+            art.remove()
+            self.artists.remove(art)
+        self._tally_artists, self.tally_texts, self.tally_members = [], [], []
         if not len(data.tally):
             return
         group_columns = [g.id for g in data.groups if g.id in data.tally.columns]
-        colours = []
-        for _, row in data.tally.iterrows():
-            voting = [gid for gid in group_columns if row[gid] > 0]
-            colours.append(data.colour(voting[0]) if len(voting) == 1 else MIXED_COLOUR)
-        disc = self.ax.scatter(data.tally["x"], data.tally["y"], s=(self.size * 2.4) ** 2, c=colours,
+        clusters = self._clusters(data.tally, group_columns)
+        colours = [data.colour(next(iter(c["groups"]))) if len(c["groups"]) == 1 else MIXED_COLOUR for c in clusters]
+        xy = np.array([c["xy"] for c in clusters], float)
+        disc = self.ax.scatter(xy[:, 0], xy[:, 1], s=(self.size * 2.4) ** 2, c=colours,
                                edgecolors="white", linewidths=self.size * 0.22, zorder=ZORDER + 3)
-        self.artists.append(disc)
-        for (_, row) in data.tally.iterrows():
-            text = self.ax.text(row["x"], row["y"], str(int(row["dots"])), ha="center", va="center_baseline",
+        self._tally_artists.append(disc)
+        for c in clusters:
+            text = self.ax.text(c["xy"][0], c["xy"][1], str(c["dots"]), ha="center", va="center_baseline",
                                 fontsize=max(self.size * 1.25, self._text_points()), fontweight="bold",
-                                color="white", zorder=ZORDER + 4,
-                                parse_math=False, clip_on=True)
-            self.artists.append(text)
-            self.tally_texts.append((str(row["unit_id"]), text))
+                                color="white", zorder=ZORDER + 4, parse_math=False, clip_on=True)
+            self._tally_artists.append(text)
+            key = c["members"][0] if len(c["members"]) == 1 else "+".join(c["members"])
+            self.tally_texts.append((key, text))
+            self.tally_members.append((tuple(c["members"]), text))
+        self.artists += self._tally_artists
+
+    def disc_diameter_px(self) -> float:
+        """A tally disc's outer diameter in display pixels (its white ring included)."""
+        return (self.size * 2.4 + self.size * 0.22) * self.ax.figure.dpi / 72
+
+    def _clusters(self, tally: pd.DataFrame, group_columns: list[str]) -> list[dict]:
+        """Units whose discs would touch on screen merged, until no two discs touch; each merge
+        puts the disc at the dots-weighted mean of its units. Deterministic: the units start in
+        the order (most dots, unit id), and the first touching pair is merged first."""
+        order = sorted(range(len(tally)), key=lambda i: (-int(tally["dots"].iloc[i]), str(tally["unit_id"].iloc[i])))
+        clusters = []
+        for i in order:
+            row = tally.iloc[i]
+            clusters.append({"members": [str(row["unit_id"])], "dots": int(row["dots"]),
+                             "xy": (float(row["x"]), float(row["y"])),
+                             "groups": {gid for gid in group_columns if row[gid] > 0}})
+        spacing = self.disc_diameter_px() * 1.05
+        transform = self.ax.transData.transform
+        merged = True
+        while merged and len(clusters) > 1:
+            merged = False
+            screen = transform(np.array([c["xy"] for c in clusters], float))
+            for i in range(len(clusters)):
+                gaps = np.hypot(*(screen[i + 1:] - screen[i]).T)
+                close = np.flatnonzero(gaps < spacing)
+                if len(close):
+                    a, b = clusters[i], clusters.pop(i + 1 + int(close[0]))
+                    total = a["dots"] + b["dots"]
+                    a["xy"] = tuple((np.array(a["xy"]) * a["dots"] + np.array(b["xy"]) * b["dots"]) / total)
+                    a["dots"], a["members"], a["groups"] = total, a["members"] + b["members"], a["groups"] | b["groups"]
+                    merged = True
+                    break
+        return clusters
+
+    def _view_changed(self, _ax=None) -> None:
+        """The discs clustered anew for the new scale."""
+        if self.data is not None and self._tally_artists is not None:
+            self._tally(self.data)
 
     def _legend(self, data: CaptureData, title: str, loc: str, highlight: str | None,
                 dots_left: bool = True) -> None:

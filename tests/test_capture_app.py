@@ -102,6 +102,27 @@ def _central_units(window, n):
     return [int(i) for i in order[:n * 7:7]]
 
 
+def _assert_tally_drawn(overlay, expected: Counter, units) -> None:
+    """The discs against the votes table: each disc's number is the sum of its units' dots
+    (Counter), every voted unit is in exactly one disc, a disc sits at the dots-weighted mean of
+    its units' centres, and no two discs overlap on screen (the diameter in points → pixels)."""
+    members = [m for m, _ in overlay.tally_members]
+    assert sorted(u for m in members for u in m) == sorted(expected)
+    ids = list(units.ids)
+    centres = []
+    for units_of_disc, text in overlay.tally_members:
+        assert int(text.get_text()) == sum(expected[u] for u in units_of_disc)
+        weights = np.array([expected[u] for u in units_of_disc], float)
+        xy = np.array([units.centres[ids.index(u)] for u in units_of_disc])
+        np.testing.assert_allclose(text.get_position(), weights @ xy / weights.sum(), rtol=0, atol=1e-6)
+        centres.append(overlay.ax.transData.transform(text.get_position()))
+    assert sum(int(t.get_text()) for _, t in overlay.tally_members) == sum(expected.values())
+    diameter = (overlay.size * 2.4 + overlay.size * 0.22) * overlay.ax.figure.dpi / 72
+    for i in range(len(centres)):
+        for j in range(i + 1, len(centres)):
+            assert np.hypot(*(centres[i] - centres[j])) >= diameter, "two tally discs overlap"
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -197,12 +218,14 @@ def test_dots_tally_matches_an_independent_count_and_a_spent_budget_is_refused(q
     for unit_id, dots in zip(votes["unit_id"], votes["dots"]):
         expected[unit_id] += int(dots)
     assert expected == Counter({units.ids[a]: 3, units.ids[b]: 3, units.ids[c]: 1})
-    drawn = {unit_id: int(text.get_text()) for unit_id, text in controller.overlay.tally_texts}
-    assert drawn == dict(expected)
-    # each number sits at its unit's centre
-    for unit_id, text in controller.overlay.tally_texts:
-        i = list(units.ids).index(unit_id)
-        np.testing.assert_allclose(text.get_position(), units.centres[i])
+    _assert_tally_drawn(controller.overlay, expected, units)
+    # zoomed in far enough, every unit has its own disc at its centre again
+    xs, ys = zip(*(units.centres[list(units.ids).index(u)] for u in expected))
+    canvas.ax.set_xlim(min(xs) - 3000, max(xs) + 3000)
+    canvas.ax.set_ylim(min(ys) - 3000, max(ys) + 3000)
+    canvas.draw()
+    _assert_tally_drawn(controller.overlay, expected, units)
+    assert len(controller.overlay.tally_members) == len(expected)
 
 
 def test_a_dot_needs_a_group_and_a_unit(qtbot, window, sample_copy):
@@ -315,8 +338,7 @@ def test_captures_survive_a_killed_process_and_are_back_on_the_map(qtbot, sample
     assert shapely.equals_exact(data.pins.geometry.iloc[0], shapely.Point(centre), tolerance=1e-6)
     assert shapely.equals(data.areas.geometry.iloc[0], shapely.box(670000, 6575000, 676000, 6581000))
     expected = Counter(picked) + Counter({picked[0]: 2})
-    drawn = {unit_id: int(text.get_text()) for unit_id, text in window.capture_controller.overlay.tally_texts}
-    assert drawn == dict(expected)
+    _assert_tally_drawn(window.capture_controller.overlay, expected, window.model.ws.units)
     # the drawn artists are on the desk map's axes
     assert all(art.axes is window.canvas.ax for art in window.capture_controller.overlay.artists)
 
@@ -355,9 +377,8 @@ def test_dots_and_pins_in_presentation_mode_reach_the_file_and_the_desk_map(qtbo
     assert sorted(zip(votes["unit_id"], votes["group_id"])) == sorted(
         [(units.ids[a], groups[1])] * 2 + [(units.ids[b], groups[1]), (units.ids[b], groups[0])])
     expected = Counter(votes["unit_id"])
-    projected = {u: int(t.get_text()) for u, t in pres.captures.tally_texts}
-    desk = {u: int(t.get_text()) for u, t in window.capture_controller.overlay.tally_texts}
-    assert projected == desk == dict(expected)
+    _assert_tally_drawn(pres.captures, expected, units)
+    _assert_tally_drawn(window.capture_controller.overlay, expected, window.model.ws.units)
     # drawn large: the tally's numbers at least the projector's minimum text size
     assert all(t.get_fontsize() * pres.figure.dpi / 72 >= 720 / 40 * 0.95 for _, t in pres.captures.tally_texts)
 
@@ -402,7 +423,7 @@ def test_a_spent_budget_is_refused_on_the_projector_in_one_line(qtbot, window, s
 
 def test_the_desk_comment_editor_leaves_the_tally_discs_free(qtbot, window, sample_copy):
     """Mock workshop (1280 shot 27): the pin's comment line covered the dots it was about. The
-    discs' boxes here come from the tally's map coordinates and the disc diameter (2.4 × size pt)."""
+    discs' boxes here come from the drawn discs' map coordinates and diameter (2.4 × size pt)."""
     from PySide6.QtCore import QRect
 
     canvas = window.canvas
@@ -420,7 +441,8 @@ def test_the_desk_comment_editor_leaves_the_tally_discs_free(qtbot, window, samp
     assert edit is not None and edit.isVisible()
     ratio = canvas.device_pixel_ratio or 1.0
     radius = controller.overlay.size * 2.4 / 2 * canvas.figure.dpi / 72 / ratio
-    for tx, ty in zip(tally["x"], tally["y"]):
+    for _, text in controller.overlay.tally_members:  # the discs drawn (clustered at this scale)
+        tx, ty = text.get_position()
         px, py = _axes(canvas).transData.transform((tx, ty))
         cx, cy = px / ratio, canvas.height() - py / ratio
         disc = QRect(int(cx - radius), int(cy - radius), int(2 * radius), int(2 * radius))

@@ -370,7 +370,9 @@ def test_hiding_a_layer_keeps_it_in_the_score_and_the_switch_takes_it_out(window
         QTest.mouseClick(row.counted, Qt.LeftButton, Qt.NoModifier, QPoint(6, row.counted.height() // 2))
     assert not row.counted.isChecked() and not row.slider.isEnabled()
     spec = model.project.layer(lid)
-    assert spec.indicator.weight == 0 and spec.indicator.extra == {"active": False, "weight_when_counted": weights[lid]}
+    # The switch adds its two keys next to vard's value curve, which it leaves alone.
+    assert spec.indicator.weight == 0 and spec.indicator.extra == {
+        "points": [[0, 0], [5000, 0], [30000, 1]], "active": False, "weight_when_counted": weights[lid]}
     full, expected = weighted_score_oracle(model.ws, {**weights, lid: 0.0})
     np.testing.assert_allclose(model.ws.composite.score[full], expected, atol=1e-5)
     # It round-trips through the project file and one undo brings the weight back.
@@ -380,6 +382,7 @@ def test_hiding_a_layer_keeps_it_in_the_score_and_the_switch_takes_it_out(window
 
     again = read_project(saved).layer(lid).indicator
     assert again.weight == 0 and again.extra.get("active") is False
+    assert again.normalize == "piecewise" and again.extra["points"] == [[0, 0], [5000, 0], [30000, 1]]
     window.activateWindow()
     with qtbot.waitSignal(model.composite_changed, timeout=5000):
         QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier)

@@ -534,3 +534,56 @@ def test_the_memo_bar_moves_per_page_and_cancel_leaves_no_file(window, qtbot, tm
     window.findChild(type(window.meeting_action), "gw_write_memo").trigger()
     qtbot.waitUntil(lambda: out.exists() and not worker.busy, timeout=120000)
     assert len(set(fractions)) >= 6 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+
+
+def test_the_legend_explains_the_disagreement_map_under_its_heading(window, qtbot):
+    """UnitMap.note (what the shown per-unit map's values mean) sits right under its heading in
+    the legend dock, and goes away with the map."""
+    from PySide6.QtWidgets import QLabel
+
+    legend, button = window.legend_panel, window.groups_panel.disagreement_button
+    assert legend.findChild(QLabel, "unit_map_note") is None
+    qtbot.mouseClick(button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: legend.findChild(QLabel, "unit_map_note") is not None, timeout=5000)
+    note = legend.findChild(QLabel, "unit_map_note")
+    assert note.text() == "Skillnad i percentilrang mellan 3 grupper (högsta − lägsta)"
+    widgets = [legend.inner.itemAt(i).widget() for i in range(legend.inner.count())]
+    heading = widgets[widgets.index(note) - 1]
+    assert [w.text() for w in heading.findChildren(QLabel)] == ["<b>Oenighet mellan grupperna</b>"]
+    qtbot.mouseClick(button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: legend.findChild(QLabel, "unit_map_note") is None, timeout=5000)
+
+
+def _first_short_list_entry_rect(panel):
+    view = panel.short_list
+    index = view.model().index(0, 0)
+    view.scrollTo(index)
+    return view.visualRect(index)
+
+
+def test_at_1280x720_the_groups_dock_neither_overlaps_itself_nor_grows_the_window(window, qtbot):
+    """Mock workshop at 1280×720 (shots 23–24): after Oenighet and Kortlista the note under the
+    table was drawn over its third row, and a click on the first short-list entry made the main
+    window taller than the screen. Here the window is given a 720-pixel screen's working height."""
+    from PySide6.QtCore import QRect
+
+    screen_height = 720 - 20  # the mock's screen less the window manager's title bar
+    window.resize(1280, screen_height)
+    qtbot.waitUntil(lambda: window.height() == screen_height, timeout=3000)
+    panel = window.groups_panel
+    window.docks["gw_groups"].raise_()
+    qtbot.mouseClick(panel.disagreement_button, Qt.LeftButton)
+    qtbot.mouseClick(panel.short_button, Qt.LeftButton)
+    qtbot.wait(50)
+
+    def in_panel(widget):
+        return QRect(widget.mapTo(panel, widget.rect().topLeft()), widget.size())
+
+    assert not in_panel(panel.table).intersects(in_panel(panel.note))
+    qtbot.mouseClick(panel.short_list.viewport(), Qt.LeftButton, pos=_first_short_list_entry_rect(panel).center())
+    qtbot.wait(50)
+    assert window.model.selected is not None
+    assert window.height() <= screen_height and window.minimumSizeHint().height() <= screen_height
+    assert window.docks["gw_groups"].minimumSizeHint().height() < screen_height // 3
+    assert not in_panel(panel.table).intersects(in_panel(panel.note))
+    assert in_panel(panel.table).bottom() < in_panel(panel.note).top() < in_panel(panel.short_list).top()

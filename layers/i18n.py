@@ -959,6 +959,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "pres_disagreement_strip": ("Kartan visar hur långt isär gruppernas rangordningar ligger; vikterna styr den inte",
                                 "The map shows how far apart the groups' rankings are; the weights do not drive it"),
     "cap_groups_pins": ("Grupper", "Groups"),
+    # --- fixes after the sample change (helper FX) ---
     # --- speed (helper SP) ---
 }
 

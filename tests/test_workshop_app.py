@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 from scipy.stats import rankdata
 
 from conftest import open_sample_window
+from skikt.app.panels.groups_panel import COL_NAME, COL_SUM, FIRST_POINTS
 
 pytest.importorskip("pytestqt")
 
@@ -94,14 +95,11 @@ def click_cell(win, qtbot, row: int, col: int):
 
 
 def type_all_groups(win, qtbot):
-    """Click the first points cell, then type every group's row: Tab through the points, and Tab
-    over each next row's name cell (opened with its name selected, committed unchanged)."""
+    """Click the first points cell, then type every group's row: Tab through the points; Tab from
+    a row's last points cell opens the next row's first points cell (never its name)."""
     focus(win, qtbot)
-    click_cell(win, qtbot, 0, 2)
+    click_cell(win, qtbot, 0, FIRST_POINTS)
     for r, values in enumerate(TYPED.values()):
-        if r:
-            QTest.keyClick(QApplication.focusWidget(), Qt.Key_Tab)  # the name cell
-            qtbot.wait(5)
         for j, v in enumerate(values):
             last = r == len(TYPED) - 1 and j == len(values) - 1
             type_into_focus(qtbot, str(v), Qt.Key_Return if last else Qt.Key_Tab)
@@ -114,14 +112,14 @@ def expected_entries() -> dict[str, dict[str, float]]:
 def test_typing_three_groups_with_tab_and_enter_edits_the_project_undoes_and_round_trips(window, qtbot, tmp_path):
     model, panel = window.model, window.groups_panel
     before = toml_groups(model.project.path)
-    assert [panel.table.horizontalHeaderItem(j + 2).toolTip() for j in range(len(COLUMNS))] == \
+    assert [panel.table.horizontalHeaderItem(j + FIRST_POINTS).toolTip() for j in range(len(COLUMNS))] == \
         [model.project.layer(lid).title for lid in COLUMNS]
     steps = model.undo.index()
     type_all_groups(window, qtbot)
     got = {e["id"]: {k: float(v) for k, v in e["weights"].items()} for e in model.project.extra["groups"]}
     assert got == expected_entries()
     # The row of 90 points is marked and the sentence says what happens to it.
-    sum_item = panel.table.item(1, 2 + len(COLUMNS))
+    sum_item = panel.table.item(1, COL_SUM)
     assert sum_item.text() == "90" and sum_item.font().bold()
     assert "Regionen 90" in panel.note.text() and "andelar" in panel.note.text()
     # One undo step per changed cell; Ctrl+Z takes back the last one.
@@ -154,13 +152,13 @@ def test_bad_text_in_a_cell_is_refused_in_one_line_and_changes_nothing(window, q
     before, steps = toml_groups(model.project.path), model.undo.index()
     focus(window, qtbot)
     for text in ("tio", "120", "-5"):
-        click_cell(window, qtbot, 0, 2)
+        click_cell(window, qtbot, 0, FIRST_POINTS)
         type_into_focus(qtbot, text, Qt.Key_Return)
         message = panel.message.text()
         assert "\n" not in message and f'"{text}"' in message and "0–100" in message
-        assert panel.table.item(0, 2).text() == f"{before['kommunerna']['vard']:g}"
+        assert panel.table.item(0, FIRST_POINTS).text() == f"{before['kommunerna']['vard']:g}"
     assert model.undo.index() == steps
-    click_cell(window, qtbot, 0, 2)
+    click_cell(window, qtbot, 0, FIRST_POINTS)
     type_into_focus(qtbot, "12,5", Qt.Key_Return)  # a Swedish decimal comma is a number
     assert model.project.extra["groups"][0]["weights"]["vard"] == 12.5 and panel.message.text() == ""
 
@@ -177,10 +175,10 @@ def test_add_rename_recolour_remove_groups_are_undoable(window, qtbot):
     click_cell(window, qtbot, 3, 0)  # the colour swatch
     assert model.project.extra["groups"][-1]["colour"] == "#6a3d9a"
     focus(window, qtbot)
-    click_cell(window, qtbot, 3, 1)
+    click_cell(window, qtbot, 3, COL_NAME)
     type_into_focus(qtbot, "Foretagen", Qt.Key_Return)  # QTest types ASCII only
     assert model.project.extra["groups"][-1]["name"] == "Foretagen"
-    panel.table.setCurrentCell(3, 2)
+    panel.table.setCurrentCell(3, FIRST_POINTS)
     qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
     assert [e["id"] for e in model.project.extra["groups"]] == ["kommunerna", "regionen", "lansstyrelsen"]
     model.undo.undo()
@@ -249,7 +247,7 @@ def test_disagreement_map_equals_rankdata_spread_and_follows_the_groups(window, 
     assert [e.label for e in entries][-1] == "Eniga (0–10 percentilenheter)"
     # A group edit updates the map at once.
     focus(window, qtbot)
-    click_cell(window, qtbot, 2, 2)
+    click_cell(window, qtbot, 2, FIRST_POINTS)
     type_into_focus(qtbot, "90", Qt.Key_Return)
     groups["lansstyrelsen"]["vard"] = 90.0
     before = window.canvas.scene.unit_map
@@ -355,7 +353,7 @@ def test_meeting_logs_a_settled_weight_change_a_scenario_switch_and_a_group_edit
     qtbot.waitUntil(lambda: (model._workshop_store.decision_log()["kind"] == "weight_change").any(), timeout=5000)
     window.scenarios_panel.pick("Beredskap")
     focus(window, qtbot)
-    click_cell(window, qtbot, 0, 2)
+    click_cell(window, qtbot, 0, FIRST_POINTS)
     type_into_focus(qtbot, "45", Qt.Key_Return)
     action.trigger()
     assert not action.isChecked()
@@ -587,3 +585,86 @@ def test_at_1280x720_the_groups_dock_neither_overlaps_itself_nor_grows_the_windo
     assert window.docks["gw_groups"].minimumSizeHint().height() < screen_height // 3
     assert not in_panel(panel.table).intersects(in_panel(panel.note))
     assert in_panel(panel.table).bottom() < in_panel(panel.note).top() < in_panel(panel.short_list).top()
+
+
+def test_meeting_log_leaves_a_destroyed_undo_stack_alone_and_hides_no_real_error(qtbot, monkeypatch):
+    """The model's undo stack clears itself while the model is destroyed (a test's teardown, a
+    closed window): the meeting log must not touch the dead stack then, and must not swallow a
+    RuntimeError raised while everything is alive."""
+    import shiboken6
+    from PySide6.QtGui import QUndoCommand
+
+    from skikt.app import workshop_ui
+    from skikt.app.model import AppModel
+
+    model = AppModel()
+    workshop_ui.meeting_log(model)
+    seen = []
+
+    def follow(self, index):
+        seen.append(index)
+        raise RuntimeError("a real bug in the log")
+
+    monkeypatch.setattr(workshop_ui.MeetingLog, "_follow_undo", follow)
+    with qtbot.captureExceptions() as alive:
+        model.undo.push(QUndoCommand("x"))
+    assert seen == [1] and [str(e[1]) for e in alive] == ["a real bug in the log"]
+    with qtbot.captureExceptions() as dying:
+        shiboken6.delete(model)
+    assert seen == [1] and dying == []
+
+
+def test_tab_from_a_rows_last_points_goes_to_the_next_rows_points_and_stops_after_the_last_row(window, qtbot):
+    """Mock workshop (shots 18, 20): Tab after a row's last points opened the next row's NAME with
+    its text selected, so the next number typed from the form renamed the group; after the last
+    row it wrapped to row 1's name. Now: the next row's first points cell, and a stop at the end."""
+    model, panel = window.model, window.groups_panel
+    names = [e["name"] for e in model.project.extra["groups"]]
+    last_col = FIRST_POINTS + len(COLUMNS) - 1
+    focus(window, qtbot)
+    click_cell(window, qtbot, 0, last_col)
+    type_into_focus(qtbot, "7", Qt.Key_Tab)
+    assert (panel.table.currentRow(), panel.table.currentColumn()) == (1, FIRST_POINTS)
+    type_into_focus(qtbot, "45", Qt.Key_Return)  # what the form says for row 2's first indicator
+    entries = model.project.extra["groups"]
+    assert [e["name"] for e in entries] == names  # nobody renamed
+    assert entries[0]["weights"][COLUMNS[-1]] == 7 and entries[1]["weights"][COLUMNS[0]] == 45
+    assert (panel.table.currentRow(), panel.table.currentColumn()) == (1, FIRST_POINTS + 1)
+    # Shift+Tab from a row's first points cell goes back to the row above's last, not to a name.
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key_Escape)
+    click_cell(window, qtbot, 1, FIRST_POINTS)
+    type_into_focus(qtbot, "44", Qt.Key_Backtab)
+    assert (panel.table.currentRow(), panel.table.currentColumn()) == (0, last_col)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key_Escape)
+    # The last row's last cell: Enter commits and stops there, no editor opens on row 1's name.
+    click_cell(window, qtbot, 2, last_col)
+    type_into_focus(qtbot, "12", Qt.Key_Return)
+    assert model.project.extra["groups"][2]["weights"][COLUMNS[-1]] == 12
+    assert (panel.table.currentRow(), panel.table.currentColumn()) == (2, last_col)
+    assert panel.table.state() != panel.table.State.EditingState
+    assert [e["name"] for e in model.project.extra["groups"]] == names
+
+
+def test_the_groups_table_is_compact_with_the_sum_beside_the_name(window, qtbot):
+    """Mock workshop: 2 of 8 indicator columns were visible in the dock, the sum far right. Now
+    the sum is the column after the name, the headers are short (full titles as tooltips) and
+    at the dock's width in a 1280-pixel window more indicator columns fit than before."""
+    model, panel = window.model, window.groups_panel
+    window.resize(1280, 700)
+    window.docks["gw_groups"].raise_()
+    qtbot.mouseClick(panel.short_button, Qt.LeftButton)  # the dock scrolls: its scroll bar takes width
+    qtbot.wait(50)
+    table, header = panel.table, panel.table.horizontalHeader()
+    assert table.horizontalHeaderItem(COL_SUM).text() == "Summa"
+    assert [table.item(r, COL_SUM).text() for r in range(3)] == ["100", "100", "100"]
+    titles = [model.project.layer(lid).title for lid in COLUMNS]
+    heads = [table.horizontalHeaderItem(FIRST_POINTS + j).text() for j in range(len(COLUMNS))]
+    assert [table.horizontalHeaderItem(FIRST_POINTS + j).toolTip() for j in range(len(COLUMNS))] == titles
+    for head, title in zip(heads, titles):  # a short head is the title's start, a cut word ends in "."
+        assert len(head) <= 7 and "\n" not in head
+        assert title.replace(",", "").startswith(head.rstrip("."))
+    width = table.viewport().width()
+    visible = [j for j in range(FIRST_POINTS, FIRST_POINTS + len(COLUMNS))
+               if header.sectionViewportPosition(j) + header.sectionSize(j) <= width]
+    assert COL_SUM not in visible and header.sectionViewportPosition(COL_SUM) + header.sectionSize(COL_SUM) <= width
+    assert len(visible) >= 3, (width, [header.sectionSize(j) for j in range(table.columnCount())])

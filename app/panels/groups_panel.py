@@ -1,22 +1,22 @@
 """Groups dock (*Grupper*): each stakeholder group's points in a table, and the buttons that put
 the groups on the map (consensus, disagreement, short list).
 
-One row per group: its colour (click the swatch to change it), its name, its points per indicator
-and the row's sum. Typing from a printed form is fast: Tab and Enter commit the cell and open the
-next one (row by row over the points), values are 0–100, and text that is not such a number is
-refused in one line. A row need not sum to 100: points become shares of the row's own sum (as
+One row per group: its colour (click the swatch to change it), its name, the row's sum and its
+points per indicator under short headers (the full title is the tooltip). Typing from a printed
+form is fast: Tab and Enter commit the cell and open the next points cell, row by row, and stop
+after the last row; a name is edited only by double-click or F2, so a number typed for the next
+row never renames a group. Values are 0–100, and text that is not such a number is refused in
+one line. A row need not sum to 100: points become shares of the row's own sum (as
 layers/groups.py computes them), and a sentence under the table says so when it matters.
 Every edit is one undo step (app/commands_groups.py).
 """
 
 from __future__ import annotations
 
-import textwrap
-
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
-                               QListWidget, QListWidgetItem, QPushButton, QStyledItemDelegate, QTableWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QFrame, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QStyledItemDelegate, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from skikt.layers import groups as gr
@@ -25,7 +25,10 @@ from skikt.layers.errors import SkiktError
 from ..commands_groups import add_group, groups_state, recolour_group, remove_group, rename_group, set_points
 from ..i18n import T, language
 
-COL_COLOUR, COL_NAME = 0, 1
+COL_COLOUR, COL_NAME, COL_SUM = 0, 1, 2
+FIRST_POINTS = 3  # the first indicator's column: the sum stays in view beside the name
+HEAD_CHARS = 7  # an indicator's column header: its title cut to this many characters (full title as tooltip)
+NAME_WIDTH = 110  # pixels at most for the name column; a longer name is elided, its full text a tooltip
 NEW_GROUP_COLOURS = ("#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#b2df8a")
 ROLE_UNIT = Qt.UserRole
 
@@ -40,6 +43,22 @@ def parse_points(text: str) -> float | None:
     if not (0 <= value <= gr.MAX_POINTS):  # also refuses nan and inf
         return None
     return value
+
+
+def short_head(title: str, limit: int = HEAD_CHARS) -> str:
+    """A title's first words that fit in ``limit`` characters, else its first word cut with a full
+    stop: "Andel 65 år och äldre" → "Andel 65", "Skyddsrum" → "Skyddsr."."""
+    words = title.replace(",", " ").split()
+    if not words:
+        return title
+    head = words[0]
+    if len(head) > limit:
+        return head[:limit - 1] + "."
+    for word in words[1:]:
+        if len(head) + 1 + len(word) > limit:
+            break
+        head += " " + word
+    return head
 
 
 def points_text(value: float) -> str:
@@ -124,7 +143,21 @@ class GroupsPanel(QWidget):
         map_row.addWidget(self.consensus_button)
         map_row.addWidget(self.disagreement_button)
         map_row.addWidget(self.short_button)
-        lay = QVBoxLayout(self)
+        # Everything scrolls inside the dock: the dock asks for no more height than a scroll area
+        # (a fixed-height table, the wrapped note and the short list once asked for more than a
+        # 720-pixel screen has, and the main window grew past the screen's edge).
+        inner = QWidget()
+        inner.setObjectName("groups_inner")
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("groups_scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+        lay = QVBoxLayout(inner)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.table)
         lay.addWidget(self.note)
@@ -196,18 +229,23 @@ class GroupsPanel(QWidget):
 
     def _build(self, columns: list[str]) -> None:
         self.table.clear()
-        self.table.setColumnCount(len(columns) + 3)
+        self.table.setColumnCount(len(columns) + FIRST_POINTS)
         self.table.setRowCount(len(self.groups))
-        heads = [T("gw_colour"), T("gw_name")] + [self._head(lid) for lid in columns] + [T("gw_sum")]
+        heads = ["", T("gw_name"), T("gw_sum")] + [self._head(lid) for lid in columns]
         self.table.setHorizontalHeaderLabels(heads)
+        self.table.horizontalHeaderItem(COL_COLOUR).setToolTip(T("gw_colour"))
         for j, lid in enumerate(columns):
-            self.table.horizontalHeaderItem(j + 2).setToolTip(self.model.project.layer(lid).title)
+            self.table.horizontalHeaderItem(j + FIRST_POINTS).setToolTip(self.model.project.layer(lid).title)
         header = self.table.horizontalHeader()
-        metrics = header.fontMetrics()
-        header.resizeSection(COL_COLOUR, metrics.horizontalAdvance(heads[COL_COLOUR]) + 16)
-        header.resizeSection(COL_NAME, max([110, *(metrics.horizontalAdvance(g.name) + 16 for g in self.groups)]))
-        for j, head in enumerate(heads[2:], start=2):  # wide enough for the header's longest line
-            header.resizeSection(j, max([52, *(metrics.horizontalAdvance(line) + 14 for line in head.split("\n"))]))
+        font = header.font()
+        font.setPointSizeF(max(7.0, self.table.font().pointSizeF() - 1))  # headers a point smaller: more columns fit
+        header.setFont(font)
+        metrics, cells = header.fontMetrics(), self.table.fontMetrics()
+        header.setMinimumSectionSize(18)
+        header.resizeSection(COL_COLOUR, 22)
+        header.resizeSection(COL_NAME, min(NAME_WIDTH, max([60, *(cells.horizontalAdvance(g.name) + 10 for g in self.groups)])))
+        for j, head in enumerate(heads[COL_SUM:], start=COL_SUM):  # numbers up to 100: the header sets the width
+            header.resizeSection(j, max(cells.horizontalAdvance("100,5") + 8, metrics.horizontalAdvance(head) + 10))
         self._fit_height()
 
     def _fit_height(self) -> None:
@@ -218,20 +256,20 @@ class GroupsPanel(QWidget):
         self.table.setFixedHeight(height)
 
     def _head(self, lid: str) -> str:
-        """The layer's title on up to three lines, broken between words only."""
-        lines = textwrap.wrap(self.model.project.layer(lid).title, 13, break_long_words=False)
-        return "\n".join(lines[:3]) + ("…" if len(lines) > 3 else "")
+        """The layer's title cut short for a narrow column: its first words up to HEAD_CHARS
+        characters, a word cut with a full stop ("Vårdcentraler, läkare…" → "Vårdcen.")."""
+        return short_head(self.model.project.layer(lid).title)
 
     def _fill_row(self, row: int, group: gr.Group) -> None:
         swatch = self._item(row, COL_COLOUR, "", editable=False)
         swatch.setBackground(QBrush(QColor(group.colour)))
         swatch.setToolTip(T("gw_colour_tip"))
-        self._item(row, COL_NAME, group.name, editable=True)
+        self._item(row, COL_NAME, group.name, editable=True).setToolTip(group.name)
         for j, lid in enumerate(self.columns):
-            item = self._item(row, j + 2, points_text(group.weights.get(lid, 0.0)), editable=True)
+            item = self._item(row, j + FIRST_POINTS, points_text(group.weights.get(lid, 0.0)), editable=True)
             item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
         total = gr.row_total(group)
-        sum_item = self._item(row, len(self.columns) + 2, points_text(total), editable=False)
+        sum_item = self._item(row, COL_SUM, points_text(total), editable=False)
         sum_item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
         off = abs(total - gr.POINTS_TOTAL) > 1e-9
         sum_item.setForeground(QBrush(QColor("#b00020" if off else "#1b5e20")))
@@ -287,9 +325,9 @@ class GroupsPanel(QWidget):
             elif name != group.name:
                 self._push(lambda: rename_group(self.model, group.id, name))
             return
-        if not 2 <= col < 2 + len(self.columns):
+        if not FIRST_POINTS <= col < FIRST_POINTS + len(self.columns):
             return
-        lid = self.columns[col - 2]
+        lid = self.columns[col - FIRST_POINTS]
         value = parse_points(item.text())
         if value is None:
             self.say(T("gw_bad_points").format(text=item.text().strip()[:30], name=group.name))
@@ -302,16 +340,22 @@ class GroupsPanel(QWidget):
             self.refresh()
 
     def edit_next(self, row: int, col: int, back: bool = False) -> None:
-        """Open the next cell for typing: the next points cell in the row, then the next row's
-        first; backwards with Shift+Tab. The name cell is part of the round."""
-        cells = [(r, c) for r in range(self.table.rowCount()) for c in range(COL_NAME, 2 + len(self.columns))]
+        """Open the next points cell for typing: the next in the row, then the next row's first;
+        backwards with Shift+Tab. Names are not part of the round (a number typed for the next
+        row must not rename it), and the round stops at the table's ends instead of wrapping to
+        the first row. From a name cell (F2), Tab goes to that row's first points cell."""
+        cells = [(r, c) for r in range(self.table.rowCount())
+                 for c in range(FIRST_POINTS, FIRST_POINTS + len(self.columns))]
         if not cells:
             return
-        try:
-            at = cells.index((row, col))
-        except ValueError:
-            at = -1
-        target = cells[(at + (-1 if back else 1)) % len(cells)]
+        if (row, col) in cells:
+            at = cells.index((row, col)) + (-1 if back else 1)
+        else:  # the name cell: its row's first points cell either way
+            at = cells.index((row, FIRST_POINTS)) if (row, FIRST_POINTS) in cells else -1
+        if not 0 <= at < len(cells):
+            self.table.setCurrentCell(row, col)  # the last (or first) cell: stay, committed
+            return
+        target = cells[at]
         self.table.setCurrentCell(*target)
         self.table.editItem(self.table.item(*target))
 
@@ -327,7 +371,7 @@ class GroupsPanel(QWidget):
             return
         colour = NEW_GROUP_COLOURS[len(self.groups) % len(NEW_GROUP_COLOURS)]
         if self._push(lambda: add_group(self.model, name, colour)):
-            self.table.setCurrentCell(len(self.groups) - 1, 2)
+            self.table.setCurrentCell(len(self.groups) - 1, FIRST_POINTS)
 
     def remove(self) -> None:
         row = self.table.currentRow()

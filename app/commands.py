@@ -81,10 +81,25 @@ class _SetValue(QUndoCommand):
 
 
 class SetWeight(_SetValue):
+    """A weight set by hand. In a project whose weights come from pairwise comparisons (``[ahp]``)
+    the comparisons are dropped in the same step: ``[ahp]`` wins whenever the project is read, so
+    keeping it would quietly bring the old weights back at the next opening. Undo restores it."""
+
     ID, label = 1001, "cmd_weight"
 
     def __init__(self, model, layer_id, weight):
         super().__init__(model, layer_id, float(weight), model.project.layer(layer_id).indicator.weight)
+        self.ahp_before = copy.deepcopy(model.project.extra.get("ahp"))
+
+    def redo(self):
+        if self.ahp_before is not None:
+            self.model.project.extra.pop("ahp", None)
+        super().redo()
+
+    def undo(self):
+        super().undo()
+        if self.ahp_before is not None:
+            self.model.project.extra["ahp"] = copy.deepcopy(self.ahp_before)
 
     def apply(self, v):
         self.model.set_weight(self.layer_id, v)

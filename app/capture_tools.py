@@ -335,15 +335,22 @@ class CaptureWriter:
     """Writes captures for one model and words each outcome as one line (the status bar's or the
     presentation's). ``store()`` gives the open store or None; ``units()`` the current units."""
 
-    def __init__(self, store, units, lang: str, changed=None, problem=None, brief: bool = False):
+    def __init__(self, store, units, lang: str, changed=None, problem=None, brief: bool = False, place=None):
         self._store, self._units, self.lang, self._changed = store, units, lang, changed
         self._problem = problem or (lambda: "")
         self.brief = brief  # the projector: no file name in front of a refusal, it must fit one line
+        # A unit as a person reads it ("Norrtälje, 500 m-ruta", app.places.unit_title), not its id.
+        self._place = place or (lambda i: self._units().label(i))
+        self.refused = False  # the last outcome was a refusal (a rule of the workshop), not a failure
 
     def _error(self, exc: SkiktError, group_name: str | None = None) -> str:
         """The refusal in one line, naming the group as the room knows it."""
         if exc.key is None:
             return exc.text(self.lang)
+        if exc.key == "werr_budget":  # a rule of the workshop, not a fault of the file: no file name
+            self.refused = True
+            name = group_name if group_name is not None else exc.params.get("group", "")
+            return self._t("cap_budget_refused", group=name, budget=exc.params.get("budget", ""))
         params = dict(exc.params)
         if group_name is not None and "group" in params:
             params["group"] = group_name
@@ -385,14 +392,16 @@ class CaptureWriter:
     def dot(self, x: float, y: float, group: str | None, group_name: str) -> tuple[bool, str]:
         """One dot of ``group`` on the unit at (x, y); refused in one line without a group,
         outside the units, or past the group's budget (nothing written then)."""
+        self.refused = True  # until written: the checks below are the workshop's rules
         if group is None:
-            return False, self._t("cap_pick_group")
+            return False, _upper_first(self._t("cap_pick_group"))
         units = self._units()
         if units is None:
             return False, self._t("cap_no_units")
         at = units.unit_at(float(x), float(y))
         if at is None:
-            return False, self._t("cap_outside")
+            return False, _upper_first(self._t("cap_outside"))
+        self.refused = False
         try:
             store = self._open()
             store.add_vote(str(units.ids[at]), group, 1)
@@ -400,7 +409,7 @@ class CaptureWriter:
             return False, str(exc)
         except SkiktError as exc:
             return False, self._error(exc, group_name)
-        return self._done(self._t("cap_saved_dot", unit=units.label(at), group=group_name,
+        return self._done(self._t("cap_saved_dot", unit=self._place(at), group=group_name,
                                   n=store.dots_left(group)))
 
     def undo(self) -> tuple[bool, str]:
@@ -412,6 +421,10 @@ class CaptureWriter:
             return False, self._error(exc)
         what = {"pins": "cap_what_pin", "areas": "cap_what_area", "votes": "cap_what_dot"}[removed.table]
         return self._done(self._t("cap_undone", what=self._t(what)))
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class _Refused(Exception):

@@ -23,6 +23,7 @@ from skikt.layers.errors import SkiktError
 from .canvas import AREA, DOT, NAVIGATE, PIN
 from .capture_tools import CaptureOverlay, CaptureWriter, CommentEdit, project_groups, read_captures
 from .i18n import T, language
+from .places import unit_title
 from .workshop_store import capture_hub, existing_store, store_for
 
 MODE_KEYS = {NAVIGATE: ("cap_navigate", "Ctrl+1"), PIN: ("cap_pin", "Ctrl+2"), AREA: ("cap_area", "Ctrl+3"),
@@ -58,7 +59,8 @@ class CaptureController(QObject):
         self.pending = None  # ("pin", (x, y)) or ("area", vertices) waiting for its comment
         self.writer = CaptureWriter(lambda: store_for(self.model, language()),
                                     lambda: self.model.ws.units, language(), changed=self._captured,
-                                    problem=lambda: getattr(self.model, "workshop_problem", ""))
+                                    problem=lambda: getattr(self.model, "workshop_problem", ""),
+                                    place=lambda i: unit_title(self.model.ws, i, language()))
         self._build_actions()
         self.canvas.point_captured.connect(self._on_point)
         self.canvas.area_captured.connect(self._on_area)
@@ -254,8 +256,8 @@ class CaptureController(QObject):
 
     def _report(self, ok: bool, line: str) -> None:
         self.last_message = line
-        if ok:
-            self.window.status(line)
+        if ok or self.writer.refused:  # a refusal (the budget, no group) is a status line, not an error
+            self.window.status(line, 6000 if ok else 15000)
         else:
             self.window.status(f"{T('error')}: {line}", 15000)
 

@@ -63,6 +63,7 @@ SIDE_WIDTH = 0.29  # of the window width: the legend and the weight strip
 # label still clears the bar above it.
 ROW_MAX = 2.05
 ROW_MIN = 1.8
+WRAP_LINE = 1.3  # a title's second line (and a little air above its bar), in text units
 MAX_NAMES = 12  # municipality names on a projected map: fewer, larger
 ANIMATION_MS = 300
 ANIMATION_STEP_MS = 30
@@ -315,8 +316,11 @@ class PresentationWindow(QWidget):
         self._capture_existing = existing or store
         self.capture_groups = project_groups(self.base_project)
         self.capture_group = self.capture_groups[0].id if self.capture_groups else None
+        from .places import unit_title
+
         self.capture_writer = CaptureWriter(store, lambda: self.ws.units, self.lang, brief=True,
-                                            changed=(lambda: hub.changed.emit()) if hub is not None else None)
+                                            changed=(lambda: hub.changed.emit()) if hub is not None else None,
+                                            place=lambda i: unit_title(self.ws, i, self.lang))
         self.captures = CaptureOverlay(self.ax, size=self.points(CAPTURE_SIZE), text_size=self.points(BODY))
         if hub is not None:
             hub.changed.connect(self._captures_changed)
@@ -706,26 +710,40 @@ class PresentationWindow(QWidget):
             head = self._text(x, y, scenario, BODY * 1.1, width, weight="bold", max_lines=2)
         return head.get_window_extent(renderer).height
 
-    def _fit_rows(self, ids: list[str], room_px: float) -> tuple[list[str], list[str], float, float]:
+    def _fit_rows(self, ids: list[str], room_px: float, wraps: int = 0) -> tuple[list[str], list[str], float, float]:
         """How the weights fit into ``room_px``: (shown, grouped, text unit in px, row pitch in px).
-        Shrinks the rows (text down to the MIN_TEXT floor, pitch down to ROW_MIN units) before
-        hiding anything; only then the smallest weights (never the selected one) are grouped into
-        one "+N till (x %)" line."""
+        ``wraps`` rows need a second title line (1.17 units each). Shrinks the rows (text down to
+        the MIN_TEXT floor, pitch down to ROW_MIN units) before hiding anything; a title is cut
+        (wraps dropped) before a weight is hidden; only then the smallest weights (never the
+        selected one) are grouped into one "+N till (x %)" line."""
         h = self.px()[1]
         body, floor = h * BODY, h * MIN_TEXT * 1.02
         n = len(ids)
-        if n * ROW_MAX * body <= room_px:
+        if (n * ROW_MAX + WRAP_LINE * wraps) * body <= room_px:
             return ids, [], body, ROW_MAX * body
-        unit = min(max(room_px / (n * ROW_MIN), floor), body)
-        pitch = min(room_px / n, ROW_MAX * unit)
+        unit = min(max(room_px / (n * ROW_MIN + WRAP_LINE * wraps), floor), body)
+        pitch = min((room_px - WRAP_LINE * wraps * unit) / n, ROW_MAX * unit)
         if pitch >= ROW_MIN * unit:
             return ids, [], unit, pitch
+        if wraps:
+            return self._fit_rows(ids, room_px)
         unit, pitch = floor, ROW_MIN * floor
         keep = max(int((room_px - 1.3 * unit) // pitch), 1)
         selected = ids[self.selected] if self.selected is not None and self.selected < n else None
         order = sorted(ids, key=lambda lid: (lid != selected, -self.weights[lid], ids.index(lid)))
         chosen = set(order[:keep])
         return [lid for lid in ids if lid in chosen], [lid for lid in ids if lid not in chosen], unit, pitch
+
+    def _titles_to_wrap(self, ids: list[str], width_px: float) -> int:
+        """How many layer titles do not fit on one line even at the MIN_TEXT floor."""
+        probe = self.figure.text(0, 0, "", fontsize=self.points(MIN_TEXT * 1.02), parse_math=False)
+        renderer = self.canvas.get_renderer()
+        count = 0
+        for lid in ids:
+            probe.set_text(self.ws.project.layer(lid).title)
+            count += probe.get_window_extent(renderer).width > width_px
+        probe.remove()
+        return count
 
     def _draw_weight_strip(self, x: float, y: float, width: float, bottom: float) -> None:
         """The current weights as bars with percentages, the selected one highlighted. Every
@@ -742,20 +760,28 @@ class PresentationWindow(QWidget):
         body = h * BODY
         y += self._draw_strip_heading(x, y, width) + body * 0.45
         ids = list(self.weights)
-        shown, grouped, unit, row = self._fit_rows(ids, bottom - y)
+        wraps = self._titles_to_wrap(ids, width - body * 3.2)
+        shown, grouped, unit, row = self._fit_rows(ids, bottom - y, wraps)
         size = unit / h
         percent_w = unit * 3.2
+        # Room left under the rows: a long title may take a second line there instead of being cut.
+        spare = (bottom - y) - len(shown) * row - (1.3 * unit if grouped else 0.0)
+        line = unit * WRAP_LINE
         for lid in shown:
             number = ids.index(lid)
+            spec = self.ws.project.layer(lid)
+            label = self.strip_labels[lid] = self._text(x, y, spec.title, size, width - percent_w,
+                                                        max_lines=2 if spare >= line - 0.5 else 1)
+            extra = line if "\n" in label.get_text() else 0.0
+            spare -= extra
             if self.selected == number:
                 self._overlay.append(self.figure.add_artist(Rectangle(
-                    ((x - unit * 0.3) / w, 1 - (y + row - unit * 0.15) / h), (width + unit * 0.6) / w, row / h,
-                    transform=self.figure.transFigure, facecolor="#ffe680", edgecolor=INK, linewidth=2)))
-            spec = self.ws.project.layer(lid)
-            self.strip_labels[lid] = self._text(x, y, spec.title, size, width - percent_w)
+                    ((x - unit * 0.3) / w, 1 - (y + row + extra - unit * 0.15) / h), (width + unit * 0.6) / w,
+                    (row + extra) / h, transform=self.figure.transFigure, facecolor="#ffe680", edgecolor=INK,
+                    linewidth=2)))
             percent = self._text(x + width, y, "", size, percent_w, ha="right", weight="bold")
             colour = SECTORS[spec.sector].colour if spec.sector in SECTORS else "#555555"
-            bar_y = y + unit * 1.25
+            bar_y = y + extra + unit * 1.25
             track = self.figure.add_artist(Rectangle(
                 (x / w, 1 - (bar_y + unit * 0.45) / h), width / w, unit * 0.45 / h, transform=self.figure.transFigure,
                 facecolor="#e4e4e4", edgecolor="none"))
@@ -764,7 +790,7 @@ class PresentationWindow(QWidget):
                 facecolor=colour, edgecolor=INK, linewidth=1.0))
             self._overlay += [track, bar]
             self._bars[lid] = (bar, percent, width / w)
-            y += row
+            y += row + extra
         if grouped:
             self._more = (self._text(x, y, "", size, width), grouped)
         self._update_bars()

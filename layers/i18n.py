@@ -959,7 +959,22 @@ _TEXT: dict[str, tuple[str, str]] = {
     "pres_disagreement_strip": ("Kartan visar hur långt isär gruppernas rangordningar ligger; vikterna styr den inte",
                                 "The map shows how far apart the groups' rankings are; the weights do not drive it"),
     "cap_groups_pins": ("Grupper", "Groups"),
+    "cap_budget_refused": ("Gruppen ”{group}” har redan lagt alla sina {budget} prickar",
+                           "Group “{group}” has already placed all its {budget} dots"),
     # --- fixes after the sample change (helper FX) ---
+    # --- groups and memo fixes (helper GM) ---
+    "gw_consensus_on": ("Kartan visar samsynen: vikterna är {n} gruppers medelvikter",
+                        "The map shows the consensus: the weights are the mean of {n} groups' weights"),
+    "gw_short_list_place_cells": ("{place}: {n} rutor", "{place}: {n} cells"),
+    "gw_short_list_place_units": ("{place}: {n} enheter", "{place}: {n} units"),
+    "gw_short_list_no_place": ("Utanför kommunerna", "Outside the municipalities"),
+    "memo_map_consensus": ("samsynen visad (gruppernas medelvikter)", "consensus shown (the groups' mean weights)"),
+    "memo_map_disagreement": ("oenigheten mellan grupperna visad", "disagreement between the groups shown"),
+    "memo_map_priority": ("prioriteringskartan med rummets vikter igen", "the priority map with the room's weights again"),
+    "memo_groups_differ": ("Obs: gruppernas poäng i projektfilen skiljer sig från mötesloggen "
+                           "(ändringar under mötet som inte sparats i projektfilen?): {groups}",
+                           "Note: the groups' points in the project file differ from the meeting log "
+                           "(changes made in the meeting but not saved to the project file?): {groups}"),
     # --- speed (helper SP) ---
 }
 

@@ -210,6 +210,9 @@ def test_dots_tally_matches_an_independent_count_and_a_spent_budget_is_refused(q
     line = window.statusBar().currentMessage()
     assert "\n" not in line and "Kommunerna" in line  # the group as the room knows it
     assert str(DEFAULT_DOTS) in line
+    # a refusal, not an error: upper case, Swedish quotes, no "Fel:" and no file name in front
+    assert line.startswith("Gruppen ”Kommunerna”"), line
+    assert "Fel" not in line and ".gpkg" not in line
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == before
 
@@ -448,3 +451,23 @@ def test_the_desk_comment_editor_leaves_the_tally_discs_free(qtbot, window, samp
         disc = QRect(int(cx - radius), int(cy - radius), int(2 * radius), int(2 * radius))
         assert not edit.geometry().intersects(disc), "the comment line covers a tally disc"
     qtbot.keyClick(edit, Qt.Key_Escape)
+
+
+def test_the_status_line_after_a_dot_names_the_place_not_the_cell_id(qtbot, window, sample_copy):
+    """Mock workshop: "Prick på 500mE708500N6676500 …". The municipality is found here with
+    shapely's contains on the sample's municipality polygons, the cell size from the grid."""
+    from skikt.layers.export import base_layers
+
+    canvas = window.canvas
+    units = window.model.ws.units
+    unit = _central_units(window, 1)[0]
+    _mode(qtbot, window, Qt.Key_4)
+    _pick_group(window, "regionen")
+    _click(canvas, *_unit_point(window, unit))
+    line = window.statusBar().currentMessage()
+    _, municipalities = base_layers(window.model.ws)
+    centre = shapely.Point(units.centres[unit])
+    names = [str(n) for n, g in zip(municipalities["name"], municipalities.geometry) if g.contains(centre)]
+    assert len(names) == 1
+    assert f"{names[0]}, {units.grid.cell:g} m-ruta" in line, line
+    assert str(units.ids[unit]) not in line

@@ -595,3 +595,14 @@ def test_the_pin_comment_line_sits_in_the_title_band_whole_and_large(qtbot, samp
     assert prompt <= edit.contentsRect().width() - 8, "the prompt is cut"
     qtbot.keyClick(edit, Qt.Key_Escape)
     win.close()
+
+
+def test_a_long_layer_title_in_the_strip_is_whole_when_there_is_room(qtbot, sample_ws, sample_toml):
+    """Mock workshop: "Vårdcentraler, läkare och sj…" with room to spare under the rows. The
+    titles come from the TOML; a title may take two lines, at no less than 1/40 of the height."""
+    win = _window(qtbot, sample_ws, size=(1920, 1080))
+    titles = {layer["id"]: layer["title"] for layer in sample_toml["layers"]}
+    for lid, art in win.strip_labels.items():
+        assert " ".join(art.get_text().split()) == titles[lid]
+        assert art.get_fontsize() * win.figure.dpi / 72 >= 1080 / 40 * 0.99
+    win.close()

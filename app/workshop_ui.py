@@ -9,6 +9,7 @@ and the running meeting (``model.meeting``).
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
 
@@ -498,10 +499,12 @@ class MeetingLog(QObject):
         return self.model.undo.command(index - 1) if index > 0 else None
 
     def _undo_moved(self, index: int) -> None:
-        try:
-            self._follow_undo(index)
-        except RuntimeError:  # the model's undo stack is being destroyed with the model
-            pass
+        # The stack clears itself (index 0) while the model that owns it is destroyed: nothing
+        # happened in the meeting then, and the dead objects must not be touched. Any other error
+        # is a real one and is left to surface.
+        if not (shiboken6.isValid(self.model) and shiboken6.isValid(self.model.undo)):
+            return
+        self._follow_undo(index)
 
     def _follow_undo(self, index: int) -> None:
         before, previous = self._last_seen, self._index
@@ -579,6 +582,7 @@ class MeetingLog(QObject):
             return
         self._pres = pres
         self._pres_index = pres.index
+        self._pres_kind = getattr(pres, "map_kind", "priority")
         self._pres_snapshot = self._pres_seen = dict(pres.weights)
         pres.changed.connect(self._presentation_changed)
         pres.closed.connect(self._flush_presentation)
@@ -589,8 +593,18 @@ class MeetingLog(QObject):
             return
         before, now = self._pres_seen, dict(pres.weights)
         self._pres_seen = now
+        kind, was_kind = getattr(pres, "map_kind", "priority"), getattr(self, "_pres_kind", "priority")
+        self._pres_kind = kind
         if not self.running:
             self._pres_index, self._pres_snapshot = pres.index, now
+            return
+        if pres.index == self._pres_index and kind != was_kind:
+            # G: the consensus puts the groups' mean shares (in %) in place of the room's weights,
+            # and the next G gives them back. That is the map shown, not a weight the room moved:
+            # logged as such, never as "3 → 28,3" (raw weights against percentages).
+            self._flush_presentation(before)
+            self._log("note", map=kind, source="presentation")
+            self._pres_snapshot = now
             return
         if pres.index != self._pres_index:
             old = pres.views[self._pres_index] if self._pres_index < len(pres.views) else None

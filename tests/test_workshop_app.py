@@ -668,3 +668,28 @@ def test_the_groups_table_is_compact_with_the_sum_beside_the_name(window, qtbot)
                if header.sectionViewportPosition(j) + header.sectionSize(j) <= width]
     assert COL_SUM not in visible and header.sectionViewportPosition(COL_SUM) + header.sectionSize(COL_SUM) <= width
     assert len(visible) >= 3, (width, [header.sectionSize(j) for j in range(table.columnCount())])
+
+
+def test_after_konsensus_the_dock_says_the_map_is_the_consensus_until_a_weight_moves(window, qtbot):
+    """Mock workshop (shot 21): after Konsensus nothing on the desk said the weights were the
+    groups' consensus. The Grupper dock says so (and tells the window) while the live shares are
+    the mean of the groups' normalised vectors (numpy oracle), and stops when a slider moves."""
+    model, ws, panel = window.model, window.model.ws, window.groups_panel
+    said = []
+    panel.consensus_shown.connect(said.append)
+    assert not panel.consensus_note.isVisible()
+    qtbot.mouseClick(panel.consensus_button, Qt.LeftButton)
+    qtbot.wait(20)
+    mean = normalised_vectors(ws, toml_groups(model.project.path)).mean(axis=0)
+    live = np.array([model.project.layer(lid).indicator.weight for lid in ws.normalised.layer_ids])
+    np.testing.assert_allclose(live / live.sum(), mean, atol=1e-9)  # the oracle agrees it is the consensus
+    assert panel.consensus_note.isVisible()
+    assert panel.consensus_note.text() == "Kartan visar samsynen: vikterna är 3 gruppers medelvikter"
+    assert said[-1] == panel.consensus_note.text()
+    slider = window.weights_panel.rows["vard"].slider
+    slider.setFocus()
+    QTest.keyClick(slider, Qt.Key_PageUp)
+    qtbot.waitUntil(lambda: not panel.consensus_note.isVisible(), timeout=3000)
+    assert said[-1] == ""
+    model.undo.undo()  # the slider step undone: the consensus is on the map again
+    qtbot.waitUntil(lambda: panel.consensus_note.isVisible(), timeout=3000)

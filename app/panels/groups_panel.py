@@ -13,6 +13,7 @@ Every edit is one undo step (app/commands_groups.py).
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QFrame, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
@@ -92,6 +93,7 @@ class GroupsPanel(QWidget):
     disagreement_toggled = Signal(bool)
     short_list_toggled = Signal(bool)
     unit_picked = Signal(int)  # a short-list entry was clicked: the unit's index
+    consensus_shown = Signal(str)  # "" or the sentence saying the live weights are the groups' consensus
 
     def __init__(self, model, parent=None):
         super().__init__(parent)
@@ -130,6 +132,14 @@ class GroupsPanel(QWidget):
         self.short_button.setCheckable(True)
         self.short_button.setToolTip(T("gw_short_list_tip"))
         self.short_button.toggled.connect(self._short_toggled)
+        # Said where the room looks once Konsensus is pressed (mock workshop: nothing on the desk
+        # said the map was the consensus): stays while the live weights are the groups' mean.
+        self.consensus_note = QLabel("")
+        self.consensus_note.setObjectName("groups_consensus_note")
+        self.consensus_note.setWordWrap(True)
+        self.consensus_note.setStyleSheet("background:#e6f2e6; color:#1b5e20; font-weight:bold; padding:3px;"
+                                          " border:1px solid #1b5e20; border-radius:3px")
+        self.consensus_note.hide()
         self.short_label = QLabel("")
         self.short_label.setWordWrap(True)
         self.short_list = QListWidget()
@@ -164,6 +174,7 @@ class GroupsPanel(QWidget):
         lay.addWidget(self.message)
         lay.addLayout(edit_row)
         lay.addLayout(map_row)
+        lay.addWidget(self.consensus_note)
         lay.addWidget(self.short_label)
         lay.addWidget(self.short_list, 1)
         lay.addStretch(0)
@@ -171,7 +182,11 @@ class GroupsPanel(QWidget):
         model.project_replaced.connect(self.refresh)
         model.layers_changed.connect(self.refresh)
         model.undo.indexChanged.connect(self.refresh)
+        model.composite_changed.connect(self.check_consensus)
+        model.computed.connect(self.check_consensus)
+        groups_state(model).changed.connect(self.check_consensus)
         self.refresh()
+        self.check_consensus()
 
     def say(self, text: str) -> None:
         """One line under the table (a refused edit); no empty line left when there is nothing."""
@@ -297,6 +312,39 @@ class GroupsPanel(QWidget):
             self.note.setText(T("gw_sum_off").format(rows=listed))
         else:
             self.note.setText(T("gw_sum_ok"))
+
+    # ------------------------------------------------------------------ consensus on the map
+
+    def consensus_text(self) -> str:
+        """The sentence when the live weights are the groups' consensus (the same shares over the
+        scored indicators), else ""."""
+        from ..commands_scenarios import working_weights
+        from ..workshop_ui import group_scores_for
+
+        try:
+            gs = group_scores_for(self.model)
+        except SkiktError:
+            return ""
+        if gs is None:
+            return ""
+        weights = working_weights(self.model)
+        live = np.array([weights.get(lid, 0.0) for lid in gs.layer_ids], float)
+        if not live.sum() > 0:
+            return ""
+        if np.allclose(live / live.sum(), np.asarray(gs.consensus_weights, float), rtol=0, atol=1e-6):
+            return T("gw_consensus_on").format(n=len(gs.groups))
+        return ""
+
+    def check_consensus(self, *_) -> None:
+        try:
+            text = self.consensus_text()
+            if text == self.consensus_note.text() and self.consensus_note.isVisibleTo(self) == bool(text):
+                return
+            self.consensus_note.setText(text)
+            self.consensus_note.setVisible(bool(text))
+        except RuntimeError:  # the dock was closed with its window (the model outlives it)
+            return
+        self.consensus_shown.emit(text)
 
     # ------------------------------------------------------------------ table → commands
 

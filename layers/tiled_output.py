@@ -92,6 +92,18 @@ def _each_completed(client, futures: list, run, lo: float, hi: float, message: s
         future.release()
 
 
+def result_tags(result, path: Path) -> dict[str, str]:
+    """What the national view needs to re-weight the file (layers/national_view.py reads these
+    as JSON data): the weights the scores were made with, the project (relative to the file, so
+    a folder can be moved whole) and the number of classes."""
+    project = result.prepared.project
+    weights = {lid: float(project.layer(lid).indicator.weight) for lid in result.layer_ids}
+    tags = {"SKIKT_WEIGHTS": json.dumps(weights), "SKIKT_CLASSES": str(int(project.units.classes))}
+    if project.path is not None:
+        tags["SKIKT_PROJECT"] = os.path.relpath(Path(project.path).resolve(), Path(path).resolve().parent)
+    return tags
+
+
 def write_cog(result, client, path: Path, run) -> None:
     import rasterio
     from rasterio.shutil import copy as rio_copy
@@ -111,6 +123,7 @@ def write_cog(result, client, path: Path, run) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
             for b, name in enumerate(names, start=1):
                 dst.set_band_description(b, name)
+            dst.update_tags(**result_tags(result, path))
             for scored in _each_completed(client, result.scored, run, 0.9, 0.97, "writing tile"):
                 w = scored.tile.window
                 window = Window(scored.tile.c0, g.ny - scored.tile.r0 - w.ny, w.nx, w.ny)

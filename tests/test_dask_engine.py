@@ -488,3 +488,24 @@ def test_cog_opens_in_qgis(sample_tif, tmp_path):
     described = [name.split(": ", 1)[1] for name in found["names"]]
     assert described[0] == "vard_norm" and described[-3:] == ["score", "rank", "priority_class"]
 
+
+
+def test_cog_names_its_weights_classes_and_project_for_the_national_view(sample_tif):
+    """The national view re-weights a COG from these tags; they must say what the scores used."""
+    import json
+
+    import rasterio
+    import tomllib
+
+    out, _, _ = sample_tif
+    with rasterio.open(out) as ds:
+        tags = ds.tags()
+    with open(SAMPLE, "rb") as f:
+        doc = tomllib.load(f)  # the file itself, not Skikt's reader
+    expected = {lay["id"]: float(lay["indicator"].get("weight", 1.0)) for lay in doc["layers"]
+                if "indicator" in lay and lay["indicator"].get("active", True) and lay.get("role") != "exclude"}
+    weights = json.loads(tags["SKIKT_WEIGHTS"])
+    assert {k: v for k, v in weights.items()} == {k: expected[k] for k in weights}
+    assert set(weights) <= set(expected)
+    assert int(tags["SKIKT_CLASSES"]) == doc["units"].get("classes", 5)
+    assert (out.parent / tags["SKIKT_PROJECT"]).resolve() == Path(SAMPLE).resolve()

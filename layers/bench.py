@@ -24,9 +24,9 @@ import numpy as np
 from .errors import SkiktError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
-BENCHMARK_NAMES = ("reweight", "score", "render", "panzoom", "slider", "startup", "national")
+BENCHMARK_NAMES = ("reweight", "score", "render", "panzoom", "slider", "startup", "national", "national-view")
 # Minutes even at 250 m, so only when asked for by name (`skikt bench --only national`).
-ON_REQUEST = ("national",)
+ON_REQUEST = ("national", "national-view")
 MISSING_SHARE = 0.05  # share of units without a value, per indicator
 # Eight indicators in three sectors of three, three and two: a slider step recomputes one
 # sector's top class for the overlap, as in the app.
@@ -522,4 +522,23 @@ def run_benchmarks(cells: int = 400_000, quick: bool = False, only=None) -> int:
         from .tiled_bench import bench_national, line
 
         print(line(bench_national(250 if not quick else 1000, None)))
+    if want("national-view"):
+        print(_national_view_line(250 if not quick else 1000))
     return 0
+
+
+def _national_view_line(resolution: float) -> str:
+    """Pan, zoom and a weight step in the national window, at national extent on a 1920×1080
+    screen: the national sample scored at ``resolution`` into a temporary COG, then what the
+    window does per step (layers.national_view.national_view_bench)."""
+    from .national_view import national_view_bench
+    from .tiled_bench import bench_national
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cog = Path(tmp) / "sverige.tif"
+        bench_national(resolution, None, out=str(cog))
+        r = national_view_bench(cog)
+    ms = lambda key: f"{r[key + '_wall'] * 1000:.0f} ms [CPU {r[key + '_cpu'] * 1000:.0f} ms]"
+    return (f"national-view  Sweden {resolution:g} m COG, national extent on 1920×1080 (overview level "
+            f"{r['level_at_national_extent']}), median of {r['steps']}: pan {ms('pan')}, zoom {ms('zoom')}, "
+            f"weight step {ms('reweight')} (target ≤ 100 ms)")

@@ -449,6 +449,11 @@ class MainWindow(QMainWindow):
         clicked = self.info_panel._last
         if clicked is not None:
             new.info_panel.identify(*clicked)
+        # Open national windows are children of this window, which is about to be deleted.
+        for national in [w for w in getattr(self, "national_windows", []) if w.isVisible()]:
+            national.setParent(new, Qt.Window)
+            national.show()
+            new.national_windows.append(national)
 
     def closeEvent(self, event):
         if self.confirm_close and not self.model.undo.isClean():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QAction, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from scipy.stats import rankdata
@@ -298,3 +298,16 @@ def test_a_window_deleted_without_closing_stops_its_national_run(qtbot, main, mo
     win.deleteLater()
     qtbot.waitUntil(lambda: not tmp.exists(), timeout=10000)
     assert running.result(timeout=120)[0] is None  # stopped (cancelled, or its folder gone): no result
+
+
+def test_a_national_window_stays_open_when_the_main_window_switches_language(qtbot, main, monkeypatch, cog):
+    win = open_through_menu(qtbot, main, monkeypatch, cog)
+    english = next(a for a in main.findChildren(QAction) if a.objectName() == "lang_en")
+    english.trigger()
+    new = main._replaced_by
+    qtbot.addWidget(new)
+    qtbot.waitUntil(lambda: not main.isVisible())
+    assert win in new.national_windows and win.isVisible() and win.parent() is new
+    from skikt.app.i18n import set_language
+
+    set_language("sv", remember=False)

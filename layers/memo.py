@@ -21,11 +21,13 @@ from matplotlib.patches import Patch, Rectangle
 
 from .composite import combine
 from .errors import SkiktError
+from .exclusions import excluding_titles
 from .export import base_layers, fit_aspect, study_extent
 from .groups import disagreement_map, group_scores, read_groups
 from .i18n import tr
 from .project import PROJECT_WEIGHTS
-from .render import add_scalebar, draw_basemap, draw_priority, draw_unit_values, priority_legend
+from .render import (EXCLUDED_FACE, EXCLUDED_LINE, add_scalebar, draw_basemap, draw_exclusions, draw_priority,
+                     draw_unit_values, exclusion_legend, priority_legend)
 from .safe_write import atomic_write, check_output_path, project_inputs, refuse_input_overwrite
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
@@ -163,14 +165,32 @@ def _priority_map(fig, rect, ws, composite, title: str, lang: str, extent=None, 
     ax, aspect = _map_axes(fig, rect, ws)
     ext = _frame_map(ax, aspect, ws, extent)
     draw_priority(ax, ws.units, composite.cls, composite.k)
+    excluded_label = _hatch_exclusions(ax, ws, lang)
     _basemap(ax, ws, ext, rect[2] * PAGE[0])
     add_scalebar(ax, fontsize=7)
     ax.set_title(title, fontsize=11, loc="left", fontweight="bold")
     if legend:
         handles = [Patch(facecolor=e.colour, edgecolor="#444444", linewidth=0.5, label=e.label)
                    for e in priority_legend(composite.k, lang)]
+        if excluded_label:
+            handles.append(Patch(facecolor=EXCLUDED_FACE, edgecolor=EXCLUDED_LINE, hatch="////", linewidth=0.5,
+                                 label=excluded_label))
         ax.legend(handles=handles, loc="lower right", fontsize=7.5, framealpha=0.9)
     return ax
+
+
+def _hatch_exclusions(ax, ws, lang: str) -> str:
+    """Units a role = "exclude" layer removed, hatched over the priority map as in the app and the
+    export, so a board does not read their blank cells as "lowest priority". Returns the legend
+    label ("Undantaget: <layer titles>"), "" when nothing is excluded."""
+    excluded = ws.excluded_by
+    if excluded is None or ws.units is None or len(excluded) != ws.units.n:
+        return ""
+    titles = excluding_titles(ws.project, excluded)
+    if not titles:
+        return ""
+    draw_exclusions(ax, ws.units, excluded != "")
+    return exclusion_legend(titles, lang)[0]
 
 
 def _spread_map(fig, rect, ws, unit_map, title: str, lang: str):

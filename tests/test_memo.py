@@ -384,3 +384,29 @@ def test_the_memo_reports_each_page_and_a_cancel_between_pages_leaves_no_file(wo
             seen.append(fraction)
     assert len(seen) == 1  # stopped between the first and the second page
     assert sorted(p.name for p in folder.iterdir()) == ["memo.pdf"]
+
+
+def test_memo_priority_maps_hatch_the_excluded_cells(workshop):
+    """The sample's training areas (role = "exclude") leave cells without a class; the memo's
+    priority maps hatch exactly those cells, as the app and the export do, and the legend says why.
+    Oracle: cell centres from the hatch image's own extent, tested against the areas with geopandas."""
+    import geopandas as gpd
+
+    from skikt.layers.render import HatchImage
+
+    figures = memo_figures(workshop["ws"], "sv", day="2026-11-27")
+    maps = [ax for ax in figures[1].axes if ax.get_title(loc="left").startswith("Samsyn")]
+    assert len(maps) == 1
+    hatches = [a for a in maps[0].get_children() if isinstance(a, HatchImage)]
+    assert len(hatches) == 1
+    cells = hatches[0]._cells
+    x0, x1, y0, y1 = hatches[0].get_extent()
+    size = (x1 - x0) / cells.shape[1]
+    rows, cols = np.nonzero(cells)  # row 0 is the southern row
+    centres = gpd.GeoDataFrame(geometry=shapely.points(x0 + (cols + 0.5) * size, y0 + (rows + 0.5) * size), crs=3006)
+    areas = gpd.read_file(workshop["root"] / "sample" / "forsvar_ovningsomraden.gpkg", layer="ovningsomraden")
+    inside = gpd.sjoin(centres, areas[["geometry"]], predicate="within").index.unique()
+    assert size == 500 and len(centres) == 254 and len(inside) == 254
+    # Every cell of the county whose centre lies in an area is hatched: 254 in all (see test_scenarios).
+    labels = [t.get_text() for t in maps[0].get_legend().get_texts()]
+    assert labels[-1] == "Undantaget: Militära övningsområden"

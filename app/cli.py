@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return core_main(argv)
     if argv[:1] == ["present"]:
+        from .main import import_core_before_qt
+
+        import_core_before_qt()  # as the app does: the core's modules before PySide6's import hook
         from .presentation import run_present
 
         return run_present(argv[1:])

@@ -19,7 +19,6 @@ from skikt.layers.project import PROJECT_WEIGHTS  # "-": the project's own weigh
 
 from .i18n import T, language
 
-SHORT_LIST_ROWS = 200  # more is not a list anyone clicks through; the rest are counted by place
 SHORT_LIST_ZOOM = 30_000.0  # metres across when the map centres on a short-listed unit from far out
 FOLLOW_MS = 250  # the map and the short list follow a group edit once the typing pauses this long
 
@@ -130,6 +129,7 @@ class GroupsMap(QObject):
         self.panel.disagreement_toggled.connect(self.set_disagreement)
         self.panel.short_list_toggled.connect(self.set_short_list)
         self.panel.unit_picked.connect(self.pick_unit)
+        self.panel.place_picked.connect(self.pick_place)
         # Typing a printed form: one cell after another. The map and the short list follow once
         # the typing pauses, not after every cell (a redraw of the map costs a tenth of a second).
         self._follow = QTimer(self)
@@ -211,9 +211,13 @@ class GroupsMap(QObject):
             return
         ws = self.model.ws
         entries = gr.short_list_entries(ws, gs, _place_names(self.model))
-        shown = entries[:SHORT_LIST_ROWS]  # the best by consensus; the label gives the count and places of all
-        self.panel.show_short_list([(i, title, uid) for (i, uid, _), title in zip(shown, _entry_titles(ws, shown))],
-                                   int(len(gs.short_list)), _places(entries), len(entries))
+        titled = [(i, title, uid) for (i, uid, _), title in zip(entries, _entry_titles(ws, entries))]
+        self.panel.show_short_list(_by_place(entries, titled), int(len(gs.short_list)), ws.units.kind == "grid")
+
+    def pick_place(self, indices) -> None:
+        """A municipality's entry: the map shows all its listed units (their bounds), not one cell."""
+        if len(indices):
+            self.window.canvas.zoom_to_bounds(unit_bounds(self.model.ws, indices))
 
     def pick_unit(self, index: int) -> None:
         """Select the unit (Info panel and highlight) and centre the map on it."""
@@ -226,6 +230,31 @@ class GroupsMap(QObject):
         canvas.set_view((x - half_w, x + half_w, y - half_h, y + half_h))
         self.window.info_panel.identify(x, y, canvas.scene.pixel_size() * 2)
         self.window.docks["info"].raise_()
+
+
+def _by_place(entries, titled) -> list[tuple[str, list[tuple[int, str, str]]]]:
+    """The short list per municipality, most units first (then by name); within one, the units
+    keep their order (best consensus first). ``titled``: the entries as (index, title, id)."""
+    places: dict[str, list[tuple[int, str, str]]] = {}
+    for (_, _, place), entry in zip(entries, titled):
+        places.setdefault(place, []).append(entry)
+    return sorted(places.items(), key=lambda kv: (-len(kv[1]), kv[0] == "", kv[0]))
+
+
+def unit_bounds(ws, indices) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of the units: whole cells for a grid (centre ± half a cell), the
+    polygons' bounds for area units."""
+    import numpy as np
+    import shapely
+
+    indices = np.asarray(list(indices), dtype=np.int64)
+    units = ws.units
+    if units.kind == "grid":
+        xy = np.asarray(units.centres, float)[indices]
+        half = float(units.grid.cell) / 2
+        return (float(xy[:, 0].min() - half), float(xy[:, 1].min() - half), float(xy[:, 0].max() + half),
+                float(xy[:, 1].max() + half))
+    return tuple(float(v) for v in shapely.total_bounds(units.geometry[indices]))
 
 
 def _place_names(model):
@@ -253,14 +282,6 @@ def _entry_titles(ws, entries) -> list[str]:
     pattern = tr("cell_in", language())
     size = cell_size_text(units.grid.cell)
     return [pattern.format(place=place, size=size) if place else uid for _, uid, place in entries]
-
-
-def _places(entries) -> str:
-    """"Norrtälje 1200, Haninge 300, …": where the short list lies, most first (top five)."""
-    from collections import Counter
-
-    counts = Counter(place for _, _, place in entries if place)
-    return ", ".join(f"{place} {n}" for place, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
 
 
 # ------------------------------------------------------------------------------------------------

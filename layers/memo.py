@@ -311,6 +311,8 @@ def _group_name(ws, gid) -> str:
 _SOURCE_KEYS = {"consensus": "memo_source_consensus", "reset": "memo_source_reset",
                 "presentation": "memo_source_presentation"}
 _MEETING_KEYS = {"start": "memo_meeting_start", "end": "memo_meeting_end"}
+_MAP_KEYS = {"consensus": "memo_map_consensus", "disagreement": "memo_map_disagreement",
+             "priority": "memo_map_priority"}  # G in presentation mode: which map the room saw
 
 
 def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
@@ -333,6 +335,8 @@ def _said(ws, kind: str, details: dict, lang: str = "sv") -> str:
         return str(details["what"])
     if kind == "note" and set(details) <= {"view", "source"} and details.get("view"):
         return f"{tr('memo_view_shown', lang)}: {details['view']}{tail}"
+    if kind == "note" and str(details.get("map")) in _MAP_KEYS and set(details) <= {"map", "source"}:
+        return f"{tr(_MAP_KEYS[str(details['map'])], lang)}{tail}"
     if kind == "note" and str(details.get("meeting")) in _MEETING_KEYS:
         return tr(_MEETING_KEYS[str(details["meeting"])], lang)
     if kind == "note" and details.get("what") == "group":

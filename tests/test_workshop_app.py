@@ -280,24 +280,60 @@ def test_short_list_is_the_intersection_of_top_classes_and_a_click_selects_and_c
         tops.append(set(ids[ok][(min_rank - 1) * k < n]))  # class 1: 1 + floor((r − 1)k/n) == 1
     expected = set.intersection(*tops)
     qtbot.mouseClick(panel.short_button, Qt.LeftButton)
-    shown = [panel.short_list.item(i) for i in range(panel.short_list.count())]
-    shown_ids = {ids[int(item.data(Qt.UserRole))] for item in shown}
-    # The list holds the best 200 by consensus score (the label counts them all, by place).
-    from skikt.app.workshop_ui import SHORT_LIST_ROWS
+    tree = panel.short_list
+    places = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    # One entry per municipality, "Norrtälje: 1 949 rutor", most first; together the whole list.
+    # Oracle: geopandas puts each cell centre in the municipality containing it (first on a border).
+    import geopandas as gpd
 
-    assert len(shown) == len(shown_ids) == min(SHORT_LIST_ROWS, len(expected)) and shown_ids <= expected
+    kommuner = gpd.read_file(model.project.path.parent / "sweden_reference.gpkg", layer="kommuner")
+    name_col = next(c for c in ("name", "namn", "kommunnamn") if c in kommuner.columns)
+    picked = np.array(sorted(expected))
+    position = {uid: i for i, uid in enumerate(ids)}
+    centres = ws.units.centres[[position[u] for u in picked]]
+    points = gpd.GeoDataFrame({"uid": picked}, geometry=gpd.points_from_xy(centres[:, 0], centres[:, 1]),
+                              crs=kommuner.crs)
+    joined = gpd.sjoin(points, kommuner[[name_col, "geometry"]], predicate="intersects", how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    by_place: dict[str, set] = {}
+    for uid, name in zip(joined["uid"], joined[name_col]):
+        by_place.setdefault("" if not isinstance(name, str) else name, set()).add(uid)
+    counts = sorted(((len(v), k) for k, v in by_place.items()), key=lambda c: (-c[0], c[1] == "", c[1]))
+    assert [p.text(0) for p in places] == [f"{name or 'Utanför kommunerna'}: {n:,} rutor".replace(",", "\u202f")
+                                           for n, name in counts]
+    assert f"{len(expected):,}".replace(",", "\u202f") + " av" in panel.short_label.text()
+    # Opening a municipality lists all its units (best consensus first); the union is the intersection.
+    shown_ids = set()
     consensus = numpy_scores(norm, normalised_vectors(ws, toml_groups(model.project.path)).mean(axis=0))
-    by_id = dict(zip(ids, consensus))
-    rest = expected - shown_ids
-    if rest:
-        assert min(by_id[u] for u in shown_ids) >= max(by_id[u] for u in rest) - 1e-5
-    assert f"{len(expected)} av" in panel.short_label.text() and "Norrtälje" in panel.short_label.text()
-    item = shown[3]
-    index = int(item.data(Qt.UserRole))
-    assert item.text().startswith("Norrtälje") or "," in item.text()  # named by place, not by cell id
-    panel.short_list.scrollToItem(item)
-    rect = panel.short_list.visualItemRect(item)
-    qtbot.mouseClick(panel.short_list.viewport(), Qt.LeftButton, pos=rect.center())
+    for place in places:
+        tree.expandItem(place)
+        children = [place.child(j) for j in range(place.childCount())]
+        got = [int(c.data(0, Qt.UserRole)) for c in children]
+        assert {ids[i] for i in got} == by_place[place.text(0).split(":")[0].replace("Utanför kommunerna", "")]
+        assert all(consensus[a] >= consensus[b] - 1e-5 for a, b in zip(got, got[1:]))
+        shown_ids |= {ids[i] for i in got}
+    assert shown_ids == expected
+    # A click on a municipality shows its listed units' bounds (whole cells), not one cell.
+    first = places[0]
+    members = [int(first.child(j).data(0, Qt.UserRole)) for j in range(first.childCount())]
+    tree.collapseItem(first)
+    tree.scrollToItem(first)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=tree.visualItemRect(first).center())
+    half = ws.units.grid.cell / 2
+    xy = ws.units.centres[members]
+    x0, x1 = window.canvas.ax.get_xlim()
+    y0, y1 = window.canvas.ax.get_ylim()
+    assert x0 <= xy[:, 0].min() - half and x1 >= xy[:, 0].max() + half
+    assert y0 <= xy[:, 1].min() - half and y1 >= xy[:, 1].max() + half
+    span = max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1])) + 2 * half
+    assert max(x1 - x0, y1 - y0) <= 3 * span  # framed on them, not the whole county
+    # A click on a unit selects it and centres the map on it.
+    tree.expandItem(first)
+    item = first.child(min(3, first.childCount() - 1))
+    index = int(item.data(0, Qt.UserRole))
+    assert item.text(0).startswith(first.text(0).split(":")[0]) or "," in item.text(0)  # named by place
+    tree.scrollToItem(item)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=tree.visualItemRect(item).center())
     assert model.selected == index
     x, y = ws.units.centres[index]
     x0, x1 = window.canvas.ax.get_xlim()
@@ -553,10 +589,12 @@ def test_the_legend_explains_the_disagreement_map_under_its_heading(window, qtbo
 
 
 def _first_short_list_entry_rect(panel):
-    view = panel.short_list
-    index = view.model().index(0, 0)
-    view.scrollTo(index)
-    return view.visualRect(index)
+    tree = panel.short_list
+    first = tree.topLevelItem(0)
+    tree.expandItem(first)
+    item = first.child(0)
+    tree.scrollToItem(item)
+    return tree.visualItemRect(item)
 
 
 def test_at_1280x720_the_groups_dock_neither_overlaps_itself_nor_grows_the_window(window, qtbot):
@@ -693,3 +731,36 @@ def test_after_konsensus_the_dock_says_the_map_is_the_consensus_until_a_weight_m
     assert said[-1] == ""
     model.undo.undo()  # the slider step undone: the consensus is on the map again
     qtbot.waitUntil(lambda: panel.consensus_note.isVisible(), timeout=3000)
+
+
+def test_g_in_presentation_mode_is_logged_as_the_map_shown_not_as_weights(window, qtbot):
+    """Mock workshop: G (consensus) in presentation mode was logged as "vikt ändrad: … 3 → 28,3",
+    the room's raw weight against the consensus share in per cent. Now each G is one note naming
+    the map shown, and no weight change is written for it."""
+    from skikt.app.workshop_store import close_store
+    from skikt.layers.captures import WorkshopStore
+    from skikt.layers.memo import _said
+
+    model = window.model
+    window.meeting_action.trigger()
+    present = next(a for a in window.findChildren(type(window.meeting_action)) if a.text() == "Presentera")
+    present.trigger()
+    qtbot.waitUntil(lambda: getattr(window, "_presentation", None) is not None and model.meeting._pres is not None,
+                    timeout=5000)
+    pres = window._presentation
+    room = dict(pres.weights)
+    for expected in ("consensus", "disagreement", "priority"):
+        QTest.keyClick(pres, Qt.Key_G)
+        qtbot.waitUntil(lambda: pres.map_kind == expected, timeout=3000)
+    assert pres.weights == room  # the room's weights are back after the round
+    QTest.keyClick(pres, Qt.Key_Escape)
+    window.meeting_action.trigger()
+    path = model._workshop_store.path
+    close_store(model)
+    with WorkshopStore(path) as store:
+        log = store.decision_log()
+    rows = list(zip(log["kind"], log["details"]))
+    assert rows[1:4] == [("note", {"map": kind, "source": "presentation"})
+                         for kind in ("consensus", "disagreement", "priority")], rows
+    assert "weight_change" not in list(log["kind"])
+    assert _said(model.ws, "note", rows[1][1]) == "samsynen visad (gruppernas medelvikter) (i presentationsläget)"

@@ -17,8 +17,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QFrame, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
-                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QStyledItemDelegate, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QStyledItemDelegate, QTableWidget,
+                               QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from skikt.layers import groups as gr
 from skikt.layers.errors import SkiktError
@@ -31,7 +31,8 @@ FIRST_POINTS = 3  # the first indicator's column: the sum stays in view beside t
 HEAD_CHARS = 7  # an indicator's column header: its title cut to this many characters (full title as tooltip)
 NAME_WIDTH = 110  # pixels at most for the name column; a longer name is elided, its full text a tooltip
 NEW_GROUP_COLOURS = ("#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#b2df8a")
-ROLE_UNIT = Qt.UserRole
+ROLE_UNIT = Qt.UserRole  # a unit entry: the unit's index
+ROLE_PLACE = Qt.UserRole + 1  # a municipality's entry: its position in ``short_places``
 
 
 def parse_points(text: str) -> float | None:
@@ -60,6 +61,11 @@ def short_head(title: str, limit: int = HEAD_CHARS) -> str:
             break
         head += " " + word
     return head
+
+
+def count_text(n: int) -> str:
+    """1949 as "1 949" in Swedish (a narrow no-break space), "1,949" in English."""
+    return f"{n:,}".replace(",", "\u202f") if language() == "sv" else f"{n:,}"
 
 
 def points_text(value: float) -> str:
@@ -93,6 +99,7 @@ class GroupsPanel(QWidget):
     disagreement_toggled = Signal(bool)
     short_list_toggled = Signal(bool)
     unit_picked = Signal(int)  # a short-list entry was clicked: the unit's index
+    place_picked = Signal(object)  # a municipality's entry was clicked: its listed units' indices
     consensus_shown = Signal(str)  # "" or the sentence saying the live weights are the groups' consensus
 
     def __init__(self, model, parent=None):
@@ -142,9 +149,17 @@ class GroupsPanel(QWidget):
         self.consensus_note.hide()
         self.short_label = QLabel("")
         self.short_label.setWordWrap(True)
-        self.short_list = QListWidget()
+        # One entry per municipality ("Norrtälje: 1 949 rutor"; a click zooms to its listed units),
+        # its units underneath when it is opened: a top class of thousands of cells is not a list.
+        self.short_list = QTreeWidget()
         self.short_list.setObjectName("groups_short_list")
-        self.short_list.itemClicked.connect(lambda item: self.unit_picked.emit(int(item.data(ROLE_UNIT))))
+        self.short_list.setHeaderHidden(True)
+        self.short_list.setColumnCount(1)
+        self.short_list.setUniformRowHeights(True)
+        self.short_list.setMinimumHeight(90)
+        self.short_list.itemClicked.connect(self._short_clicked)
+        self.short_list.itemExpanded.connect(self._fill_place)
+        self.short_places: list[tuple[str, list[tuple[int, str, str]]]] = []
         self.short_label.hide()
         self.short_list.hide()
         edit_row, map_row = QHBoxLayout(), QHBoxLayout()
@@ -442,17 +457,43 @@ class GroupsPanel(QWidget):
         self.short_list.setVisible(on)
         self.short_list_toggled.emit(on)
 
-    def show_short_list(self, entries: list[tuple[int, str, str]], total: int, places: str = "",
-                        count: int | None = None) -> None:
-        """``entries``: (unit index, shown name, unit id), best consensus first; ``places``: where
-        most of them lie, in words; ``count``: how many there are (``entries`` may be the first)."""
-        count = len(entries) if count is None else count
-        head = T("gw_short_list_head").format(n=count, total=total)
-        if count > len(entries):
-            head += " " + T("gw_short_list_first").format(n=len(entries))
-        self.short_label.setText(head + (f"\n{T('gw_short_list_where')}: {places}" if places else ""))
+    def show_short_list(self, places: list[tuple[str, list[tuple[int, str, str]]]], total: int,
+                        cells: bool = True) -> None:
+        """``places``: (municipality, its entries) most entries first, each entry (unit index, shown
+        name, unit id) best consensus first; ``total``: the units there are; ``cells``: grid cells
+        (counted as "rutor") or area units ("enheter")."""
+        count = sum(len(entries) for _, entries in places)
+        head = T("gw_short_list_head").format(n=count_text(count), total=count_text(total))
+        most = ", ".join(f"{place} {count_text(len(entries))}" for place, entries in places[:5] if place)
+        self.short_label.setText(head + (f"\n{T('gw_short_list_where')}: {most}" if most else ""))
+        # Under each municipality its units come best consensus first.
+        self.short_list.setToolTip(T("gw_short_list_first").format(n=count_text(count)))
+        self.short_places = places
         self.short_list.clear()
+        pattern = T("gw_short_list_place_cells" if cells else "gw_short_list_place_units")
+        for at, (place, entries) in enumerate(places):
+            item = QTreeWidgetItem([pattern.format(place=place or T("gw_short_list_no_place"),
+                                                   n=count_text(len(entries)))])
+            item.setData(0, ROLE_PLACE, at)
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ShowIndicator)  # its units are added when opened
+            self.short_list.addTopLevelItem(item)
+
+    def _fill_place(self, item) -> None:
+        if item.childCount() or item.data(0, ROLE_PLACE) is None:
+            return
+        _, entries = self.short_places[int(item.data(0, ROLE_PLACE))]
+        children = []
         for index, name, uid in entries:
-            item = QListWidgetItem(name if name == uid else f"{name}  ·  {uid}")
-            item.setData(ROLE_UNIT, index)
-            self.short_list.addItem(item)
+            child = QTreeWidgetItem([name if name == uid else f"{name}  ·  {uid}"])
+            child.setData(0, ROLE_UNIT, index)
+            children.append(child)
+        item.addChildren(children)
+
+    def _short_clicked(self, item, _column: int = 0) -> None:
+        unit = item.data(0, ROLE_UNIT)
+        if unit is not None:
+            self.unit_picked.emit(int(unit))
+            return
+        at = item.data(0, ROLE_PLACE)
+        if at is not None:
+            self.place_picked.emit([index for index, _, _ in self.short_places[int(at)][1]])

@@ -24,9 +24,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@# One xdist worker runs the tests in order, as plain pytest would; it exists so that a hard
-	@# crash in native code (a rare GDAL segfault on the app's worker thread under load, under
-	@# investigation) fails and reruns that one test instead of killing the whole run. Only
-	@# crashes are rerun: an ordinary failure fails.
+	@# crash in native code (a GDAL segfault on the app's worker thread was seen once under load;
+	@# PySide6 6.12's refcount bug, now kept out in pyproject.toml, was another cause) fails and
+	@# reruns that one test instead of killing the whole run. Only crashes are rerun.
 	QT_QPA_PLATFORM=offscreen MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 1 --reruns 1 --only-rerun crashed
 
 bench: $(STAMP)

@@ -539,12 +539,30 @@ class MeetingLog(QObject):
             undone = self.model.undo.command(index)
             self.flush(before)
             self._log("undo", what=undone.text() if undone is not None else "")
+            self._log_group_undone(undone)
             self._snapshot = now
             return
         if merged or top is None:
             self._weights_pending(before, now)
             return
         self._classify(top, before, now)
+
+    def _log_group_undone(self, command) -> None:
+        """An undone group edit also as the edit it amounts to (points back, a group gone or
+        back): the memo compares the log's last points with the project's and must not flag an
+        undo as a difference."""
+        from .commands_groups import EditGroups
+
+        if not isinstance(command, EditGroups):
+            return
+        done = command.log
+        if {"group", "layer", "before", "after"} <= set(done):
+            self._log("note", what="group", group=done["group"], layer=done["layer"], before=done["after"],
+                      after=done["before"])
+        elif "added" in done:
+            self._log("note", what="group", group=done["group"], removed=done["added"])
+        elif "removed" in done:
+            self._log("note", what="group", group=done["group"], added=done["removed"])
 
     def _classify(self, command, before: dict, now: dict) -> None:
         from .commands_groups import ApplyConsensus, EditGroups

@@ -382,12 +382,52 @@ def _newest_that_fit(entries: list[list[str]], room: int) -> list[list[str]]:
     return kept[::-1]
 
 
+def _groups_differ_from_log(ws, store) -> list[str]:
+    """The groups whose points in the project differ from what the meeting log says they were
+    last set to (each logged group edit's "after"), and groups the log added or removed that the
+    project does not show so: the table comes from the project, the log from the workshop file,
+    and a meeting whose edits were never saved would otherwise contradict itself unannounced."""
+    if store is None:
+        return []
+    log = store.decision_log()
+    if log.empty:
+        return []
+    try:
+        groups = {g.id: g for g in read_groups(ws.project)}
+    except SkiktError:
+        groups = {}
+    last_points: dict[tuple[str, str], float] = {}
+    present: dict[str, bool] = {}
+    logged_names: dict[str, str] = {}
+    for _, row in log[log["kind"] == "note"].iterrows():
+        details = row.details if isinstance(row.details, dict) else {}
+        if details.get("what") != "group" or not details.get("group"):
+            continue
+        gid = str(details["group"])
+        if {"layer", "after"} <= set(details) and isinstance(details["after"], (int, float)):
+            last_points[(gid, str(details["layer"]))] = float(details["after"])
+        if details.get("added") or details.get("name"):
+            logged_names[gid] = str(details.get("added") or details.get("name"))
+        if "added" in details:
+            present[gid] = True
+        if "removed" in details:
+            present[gid] = False
+    differ = {gid for gid, there in present.items() if there != (gid in groups)}
+    differ |= {gid for (gid, lid), points in last_points.items()
+               if present.get(gid, True) and (gid not in groups or abs(groups[gid].weights.get(lid, 0.0) - points) > 1e-9)}
+    return sorted(groups[g].name if g in groups else logged_names.get(g, g) for g in differ)
+
+
 def _page_weights(ws, gs, short_ids, store, lang, day) -> tuple[Figure, bool]:
     """Page 1, and whether the log needs pages of its own (it did not all fit here)."""
     fig = _page(tr("memo_title", lang), lang, ws.project.title, day)
     _text(fig, 0.04, 0.885, tr("memo_groups", lang), fontsize=13, fontweight="bold", va="center")
     if gs is None:
         _text(fig, 0.04, 0.84, f"{tr('memo_group', lang)}: {tr('memo_none', lang)}", fontsize=10, va="center")
+    differ = _groups_differ_from_log(ws, store)
+    if differ:
+        _text(fig, 0.04, 0.853, textwrap.shorten(tr("memo_groups_differ", lang).format(groups=", ".join(differ)), 190,
+                                                 placeholder="…"), fontsize=8.5, color="#b00020", va="center")
     y = _weights_table(fig, 0.83, ws, gs, lang)
     if gs is not None:
         y -= 0.03

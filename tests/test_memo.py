@@ -410,3 +410,34 @@ def test_memo_priority_maps_hatch_the_excluded_cells(workshop):
     # Every cell of the county whose centre lies in an area is hatched: 254 in all (see test_scenarios).
     labels = [t.get_text() for t in maps[0].get_legend().get_texts()]
     assert labels[-1] == "Undantaget: Militära övningsområden"
+
+
+def test_the_memo_flags_groups_whose_points_differ_from_the_meeting_log(tmp_path):
+    """Mock workshop (shots_1280_memo): points typed in the meeting were logged but never saved,
+    so the memo's table (the project file) contradicted its log. The memo now says so, naming the
+    groups; a log that ends where the project stands says nothing."""
+    folder = tmp_path / "s"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    project = read_project(folder / "sample_project.toml")
+    ws = Workspace(project)
+    ws.update()
+    points = {g["id"]: g["weights"] for g in project.extra["groups"]}
+    assert points["regionen"]["kultur"] == 10 and points["kommunerna"]["socio"] == 30  # the sample's file
+
+    def flagged(store) -> list[str]:
+        texts = [t.get_text() for t in memo_figures(ws, "sv", store=store, day="2026-11-27")[0].findobj(Text)]
+        return [t for t in texts if "skiljer sig från mötesloggen" in t]
+
+    with WorkshopStore.for_project(project) as store:
+        # Edited and back again: the last logged value is the file's; an edit of a layer the
+        # group gave nothing, ending at 0, is also the file's.
+        store.log("note", what="group", group="regionen", layer="kultur", before=10, after=25)
+        store.log("note", what="group", group="regionen", layer="kultur", before=25, after=10)
+        store.log("note", what="group", group="lansstyrelsen", layer="kultur", before=0, after=5)
+        store.log("note", what="group", group="lansstyrelsen", layer="kultur", before=5, after=0)
+        assert flagged(store) == []
+        store.log("note", what="group", group="kommunerna", layer="socio", before=30, after=10)
+        store.log("note", what="group", group="naringslivet", added="Näringslivet")
+        got = flagged(store)
+    assert len(got) == 1 and got[0].startswith("Obs: gruppernas poäng i projektfilen skiljer sig från mötesloggen")
+    assert got[0].endswith(": Kommunerna, Näringslivet")

@@ -764,3 +764,33 @@ def test_g_in_presentation_mode_is_logged_as_the_map_shown_not_as_weights(window
                          for kind in ("consensus", "disagreement", "priority")], rows
     assert "weight_change" not in list(log["kind"])
     assert _said(model.ws, "note", rows[1][1]) == "samsynen visad (gruppernas medelvikter) (i presentationsläget)"
+
+
+def test_the_memo_flags_group_points_the_project_file_lacks_but_not_an_undone_edit(window, qtbot, sample_copy):
+    """Mock workshop (shots_1280_memo): the log said "Kommunerna: Andel 65 år och äldre 30 → 10 p"
+    while the memo's table, read from the never-saved project file in a new session, still said 30.
+    In the session itself the memo uses the live groups and an undone edit is logged as the points
+    going back, so nothing is flagged; reopened from the unsaved file, the memo names the group."""
+    from skikt.app.workshop_store import store_for
+    from skikt.layers.memo import _groups_differ_from_log
+
+    model, panel = window.model, window.groups_panel
+    window.meeting_action.trigger()
+    focus(window, qtbot)
+    click_cell(window, qtbot, 1, FIRST_POINTS + COLUMNS.index("kultur"))
+    type_into_focus(qtbot, "25", Qt.Key_Return)  # Regionen: Kulturplatser 10 → 25, then undone
+    assert model.project.extra["groups"][1]["weights"]["kultur"] == 25
+    panel.table.setFocus()
+    QTest.keyClick(panel.table, Qt.Key_Z, Qt.ControlModifier)
+    qtbot.wait(10)
+    assert model.project.extra["groups"][1]["weights"]["kultur"] == 10
+    click_cell(window, qtbot, 0, FIRST_POINTS + COLUMNS.index("socio"))
+    type_into_focus(qtbot, "10", Qt.Key_Return)  # Kommunerna: Andel 65 år och äldre 30 → 10, kept
+    model.meeting.flush()
+    store = store_for(model)
+    assert _groups_differ_from_log(model.ws, store) == []  # the live project and the log agree
+    window.meeting_action.trigger()
+    model.set_project_sync(sample_copy)  # a new session on the file, which was never saved
+    qtbot.wait(10)
+    assert toml_groups(sample_copy)["kommunerna"]["socio"] == 30
+    assert _groups_differ_from_log(model.ws, store_for(model)) == ["Kommunerna"]

@@ -300,15 +300,20 @@ def _workspace(project, crs: str | None, ws=None):
     try:
         ws.update(strict=True)
     except SkiktError as exc:
-        if exc.key != "err_grid_memory":
-            raise
-        from .i18n import tr
-
-        # The memory guard's refusal names a cell size that fits; the national engine is the other way.
-        refusal = SkiktError(f"{exc}; {tr('nd_memory_dask', 'en')}")
-        refusal.key, refusal.params, refusal.path = exc.key, exc.params, exc.path
-        raise refusal from None
+        raise _naming_dask(exc) from None
     return ws
+
+
+def _naming_dask(exc: SkiktError) -> SkiktError:
+    """The memory guard's refusal names a cell size that fits; the national engine is the other
+    way, so its line says so too. Other errors pass unchanged."""
+    if exc.key != "err_grid_memory":
+        return exc
+    from .i18n import tr
+
+    refusal = SkiktError(f"{exc}; {tr('nd_memory_dask', 'en')}")
+    refusal.key, refusal.params, refusal.path = exc.key, exc.params, exc.path
+    return refusal
 
 
 def _suggest_dask_engine(project, crs: str | None):
@@ -316,7 +321,7 @@ def _suggest_dask_engine(project, crs: str | None):
     before anything slow: only the study area is read to count the cells (about: its area over
     the cell's). Returns the workspace holding that layer, for the run to go on with."""
     from .tiled import DASK_SUGGEST_CELLS, suggest_dask
-    from .units import grid_memory
+    from .units import check_grid_fits, grid_memory
     from .workspace import Workspace
 
     ws = Workspace(project, crs_override=crs)
@@ -324,6 +329,12 @@ def _suggest_dask_engine(project, crs: str | None):
     if u.kind != "grid" or not u.study_area:
         return ws
     study = ws._study_area()
+    # A grid that cannot fit at all is refused here, in the guard's one line (which names
+    # --engine dask itself), rather than suggested first and refused after.
+    try:
+        check_grid_fits(study, float(u.cell_size), len(project.indicator_layers()), path=project.path)
+    except SkiktError as exc:
+        raise _naming_dask(exc) from None
     cells = grid_memory(study, float(u.cell_size), len(project.indicator_layers()))[1]
     if suggest_dask(int(cells)):
         from .i18n import tr

@@ -130,6 +130,9 @@ class GroupsMap(QObject):
         self.panel.short_list_toggled.connect(self.set_short_list)
         self.panel.unit_picked.connect(self.pick_unit)
         self.panel.place_picked.connect(self.pick_place)
+        self.panel.consensus_shown.connect(self.say_consensus)
+        if self.panel.consensus_note.text():  # a window rebuilt for another language, consensus on
+            self.say_consensus(self.panel.consensus_note.text())
         # Typing a printed form: one cell after another. The map and the short list follow once
         # the typing pauses, not after every cell (a redraw of the map costs a tenth of a second).
         self._follow = QTimer(self)
@@ -139,6 +142,27 @@ class GroupsMap(QObject):
         groups_state(self.model).changed.connect(self._follow.start)
         self.model.computed.connect(self._follow.start)
         self.model.composite_changed.connect(self._weights_moved)
+
+    def say_consensus(self, text: str) -> None:
+        """While the live weights are the groups' consensus, the weights dock's heading and a
+        lasting line in the status bar say so (the room looks at the map and the weights, not at
+        the Grupper dock)."""
+        from PySide6.QtWidgets import QLabel
+
+        try:
+            label = getattr(self.window, "consensus_status", None)
+            if label is None:
+                label = self.window.consensus_status = QLabel("")
+                label.setObjectName("gw_consensus_status")
+                label.setStyleSheet("color:#1b5e20; font-weight:bold")
+                self.window.statusBar().addPermanentWidget(label)
+            label.setText(text)
+            label.setVisible(bool(text))
+            dock = self.window.docks.get("weights")
+            if dock is not None:
+                dock.setWindowTitle(f"{T('weights')} · {T('pres_weights_consensus')}" if text else T("weights"))
+        except RuntimeError:  # this window was rebuilt for another language and is gone
+            pass
 
     def _scores(self):
         try:

@@ -536,7 +536,6 @@ def test_the_memo_bar_moves_per_page_and_cancel_leaves_no_file(window, qtbot, tm
 
     import skikt.layers.memo as memo
 
-    model = window.model
     clicked = threading.Event()
     draw_captures = memo._page_captures
 
@@ -724,11 +723,15 @@ def test_after_konsensus_the_dock_says_the_map_is_the_consensus_until_a_weight_m
     assert panel.consensus_note.isVisible()
     assert panel.consensus_note.text() == "Kartan visar samsynen: vikterna är 3 gruppers medelvikter"
     assert said[-1] == panel.consensus_note.text()
+    # Where the room looks: the weights dock's heading and a lasting line in the status bar.
+    assert window.docks["weights"].windowTitle() == "Vikter · Samsyn – gruppernas medelvikter"
+    assert window.consensus_status.isVisible() and window.consensus_status.text() == panel.consensus_note.text()
     slider = window.weights_panel.rows["vard"].slider
     slider.setFocus()
     QTest.keyClick(slider, Qt.Key_PageUp)
     qtbot.waitUntil(lambda: not panel.consensus_note.isVisible(), timeout=3000)
-    assert said[-1] == ""
+    assert said[-1] == "" and window.docks["weights"].windowTitle() == "Vikter"
+    assert not window.consensus_status.isVisible()
     model.undo.undo()  # the slider step undone: the consensus is on the map again
     qtbot.waitUntil(lambda: panel.consensus_note.isVisible(), timeout=3000)
 

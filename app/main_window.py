@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QRect, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
@@ -414,7 +416,9 @@ class MainWindow(QMainWindow):
         sens = sensitivity(ws.normalised, ws.composite.weights, ws.composite.k, 0.10)
         self.weights_panel.sens_label.setText(
             f"{T('sensitivity')} ±10 %: " + T("units_change_class").format(share=f"{sens.any_change_share:.0%}"))
-        self.canvas.set_stability(sens.stability)
+        # Excluded units never have a class to change: drawn empty (hatched), not as "stable".
+        shown = sens.stability if sens.scored is None else np.where(sens.scored, sens.stability, np.nan)
+        self.canvas.set_stability(shown)
 
     def switch_language(self, lang: str):
         """Rebuild the window in the new language; the model (project, undo history) lives on."""

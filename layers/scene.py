@@ -306,7 +306,7 @@ class MapScene:
             if self._priority is not None:
                 self._priority.remove()
             cmap = ListedColormap(["#f7f7f7", "#fdb863", "#e66101", "#5e3c99"])
-            top = max(float(values.max()), 1.0)
+            top = max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, 1.0)
             norm = BoundaryNorm([-0.5, 0.5, top / 3 + 0.5, 2 * top / 3 + 0.5, top + 0.5], 4)
             self._priority = draw_unit_values(self.ax, ws.units, values, cmap, norm, alpha=0.9, interactive=True)
             self._priority_units = None

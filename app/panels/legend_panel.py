@@ -110,7 +110,8 @@ class LegendPanel(QWidget):
         if values is None or ws.composite is None:
             return ""
         tries = 2 * int(np.count_nonzero(np.asarray(ws.composite.weights) > 0))
-        top = max(int(np.max(values)), 1)
+        finite = np.asarray(values, float)[np.isfinite(values)]  # excluded units have no count
+        top = max(int(finite.max()) if len(finite) else 0, 1)
         # The scene's bounds: a count v is in shade j when v < j·top/3 + 0.5.
         upper = [math.ceil(j * top / 3 + 0.5) - 1 for j in (1, 2)] + [top]
         lower = [1, upper[0] + 1, upper[1] + 1]

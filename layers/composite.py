@@ -181,15 +181,15 @@ def check_points(points, path=None) -> np.ndarray:
     try:
         p = np.array(points, dtype=np.float64)
     except (TypeError, ValueError):
-        raise SkiktError("points: expected a list of [raw, value] pairs of numbers", path) from None
+        raise SkiktError.of("err_points_numbers", path) from None
     if p.ndim != 2 or p.shape[1] != 2 or len(p) < 2:
-        raise SkiktError("points: expected at least two [raw, value] pairs", path)
+        raise SkiktError.of("err_points_two", path)
     if not np.isfinite(p).all():
-        raise SkiktError("points: every raw value and value must be a finite number", path)
+        raise SkiktError.of("err_points_finite", path)
     if (np.diff(p[:, 0]) <= 0).any():
-        raise SkiktError("points: the raw values must be strictly increasing", path)
+        raise SkiktError.of("err_points_increasing", path)
     if ((p[:, 1] < 0) | (p[:, 1] > 1)).any():
-        raise SkiktError("points: every value must be within 0–1", path)
+        raise SkiktError.of("err_points_range", path)
     return p
 
 

@@ -975,6 +975,14 @@ _TEXT: dict[str, tuple[str, str]] = {
                            "(ändringar under mötet som inte sparats i projektfilen?): {groups}",
                            "Note: the groups' points in the project file differ from the meeting log "
                            "(changes made in the meeting but not saved to the project file?): {groups}"),
+    # --- lead: value-curve points ---
+    "err_points_numbers": ("points: ange en lista av [råvärde, värde]-par med tal",
+                           "points: expected a list of [raw, value] pairs of numbers"),
+    "err_points_two": ("points: minst två [råvärde, värde]-par behövs", "points: expected at least two [raw, value] pairs"),
+    "err_points_finite": ("points: varje råvärde och värde måste vara ett ändligt tal",
+                          "points: every raw value and value must be a finite number"),
+    "err_points_increasing": ("points: råvärdena måste öka strikt", "points: the raw values must be strictly increasing"),
+    "err_points_range": ("points: varje värde måste ligga inom 0–1", "points: every value must be within 0–1"),
     # --- speed (helper SP) ---
 }
 

@@ -160,7 +160,8 @@ class GroupsMap(QObject):
             label.setVisible(bool(text))
             dock = self.window.docks.get("weights")
             if dock is not None:
-                dock.setWindowTitle(f"{T('weights')} · {T('pres_weights_consensus')}" if text else T("weights"))
+                # Short: the dock's tab shares a row with Scenarier and Grupper.
+                dock.setWindowTitle(f"{T('weights')} · {T('gw_consensus')}" if text else T("weights"))
         except RuntimeError:  # this window was rebuilt for another language and is gone
             pass
 

@@ -724,7 +724,7 @@ def test_after_konsensus_the_dock_says_the_map_is_the_consensus_until_a_weight_m
     assert panel.consensus_note.text() == "Kartan visar samsynen: vikterna är 3 gruppers medelvikter"
     assert said[-1] == panel.consensus_note.text()
     # Where the room looks: the weights dock's heading and a lasting line in the status bar.
-    assert window.docks["weights"].windowTitle() == "Vikter · Samsyn – gruppernas medelvikter"
+    assert window.docks["weights"].windowTitle() == "Vikter · Konsensus"
     assert window.consensus_status.isVisible() and window.consensus_status.text() == panel.consensus_note.text()
     slider = window.weights_panel.rows["vard"].slider
     slider.setFocus()

@@ -44,6 +44,7 @@ class MapCanvas(FigureCanvasQTAgg):
     point_captured = Signal(str, float, float)  # mode (pin or dot), map x, y
     area_captured = Signal(object)  # the sketched polygon's vertices [(x, y), ...], at least three
     capture_undo = Signal()  # Ctrl+Z on the map in a capture mode
+    view_moved = Signal()  # after a zoom, pan, resize or new view (the captures' tally reclusters)
 
     def __init__(self, model, parent=None):
         self.figure = Figure(facecolor="#f4f4f2")
@@ -159,6 +160,7 @@ class MapCanvas(FigureCanvasQTAgg):
         self.ax.set_ylim(y0, y1)
         self._has_view = True
         self.scene.view_changed()
+        self.view_moved.emit()
         if redraw:
             self.redraw()
 
@@ -374,6 +376,7 @@ class MapCanvas(FigureCanvasQTAgg):
             self.clicked.emit(x0d, y0d)
             return
         self.scene.view_changed()
+        self.view_moved.emit()
         self.redraw()
 
     # ------------------------------------------------------------------ keys in a capture mode
@@ -423,6 +426,7 @@ class MapCanvas(FigureCanvasQTAgg):
         self.ax.set_ylim(cy - (cy - y0) * factor, cy + (y1 - cy) * factor)
         self._home = None
         self.scene.view_changed()
+        self.view_moved.emit()
         self.redraw()
 
     def coordinate_text(self, x: float, y: float) -> str:

@@ -26,6 +26,7 @@ from skikt.layers.i18n import tr
 NO_GROUP_COLOUR = "#444444"
 MIXED_COLOUR = "#222222"  # a unit with dots of several groups
 INK = "#111111"
+_RECLUSTERING = False  # a tally being redrawn (CaptureOverlay._tally)
 ZORDER = 40  # over the priority map, the layers and the base map; under the sketch and notes
 
 
@@ -99,8 +100,6 @@ class CaptureOverlay:
         self.tally_texts: list = []  # (unit id, or the ids joined by "+" for a cluster; text artist)
         self.tally_members: list = []  # (the units' ids, text artist): a disc's units and its count
         self._tally_artists: list = []
-        ax.callbacks.connect("xlim_changed", self._view_changed)
-        ax.callbacks.connect("ylim_changed", self._view_changed)
         self.data: CaptureData | None = None
 
     def screen_boxes(self, canvas) -> list[tuple[float, float, float, float]]:
@@ -166,6 +165,16 @@ class CaptureOverlay:
         """One numbered disc per unit with dots, or, where discs would overlap at this scale (the
         neighbouring 500 m cells of a busy spot), one disc for the cluster with the summed count:
         a heap of discs cannot be read from the back of the room."""
+        global _RECLUSTERING
+        # Adding the discs may change the limits, which would call this again (for this overlay or
+        # another on the same axes): one redo at a time, for every overlay.
+        _RECLUSTERING = True
+        try:
+            self._draw_tally(data)
+        finally:
+            _RECLUSTERING = False
+
+    def _draw_tally(self, data: CaptureData) -> None:
         for art in self._tally_artists:
             art.remove()
             self.artists.remove(art)
@@ -222,9 +231,10 @@ class CaptureOverlay:
                     break
         return clusters
 
-    def _view_changed(self, _ax=None) -> None:
-        """The discs clustered anew for the new scale."""
-        if self.data is not None and self._tally_artists is not None:
+    def view_changed(self) -> None:
+        """The discs clustered anew for the new scale (the desk canvas' view_moved; the projector
+        redraws the captures on every layout)."""
+        if self.data is not None and not _RECLUSTERING:
             self._tally(self.data)
 
     def _legend(self, data: CaptureData, title: str, loc: str, highlight: str | None,

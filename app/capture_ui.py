@@ -55,6 +55,7 @@ class CaptureController(QObject):
         self.model = window.model
         self.canvas = window.canvas
         self.overlay = CaptureOverlay(self.canvas.ax, size=9.0)
+        self.canvas.view_moved.connect(self.overlay.view_changed)
         self.editor: CommentEdit | None = None
         self.pending = None  # ("pin", (x, y)) or ("area", vertices) waiting for its comment
         self.writer = CaptureWriter(lambda: store_for(self.model, language()),

@@ -53,6 +53,11 @@ def desk(app, project_path: Path):
     window.show()
     model.set_project_sync(project_path)
     _settle(app)
+    from skikt.app.workshop_store import store_path
+
+    # The captures go into the temporary copy's own workshop file, never the user's data folder
+    # (where the bundled sample keeps its file): a user's own captures must not appear here.
+    assert store_path(model).resolve().is_relative_to(project_path.parent.resolve()), store_path(model)
     c = window.capture_controller
     units = model.ws.units
     # Dots: Kommunerna on Södertälje and Norrtälje, Regionen on Norrtälje and Arlanda, Länsstyrelsen on the coast.

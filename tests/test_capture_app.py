@@ -224,9 +224,7 @@ def test_dots_tally_matches_an_independent_count_and_a_spent_budget_is_refused(q
     _assert_tally_drawn(controller.overlay, expected, units)
     # zoomed in far enough, every unit has its own disc at its centre again
     xs, ys = zip(*(units.centres[list(units.ids).index(u)] for u in expected))
-    canvas.ax.set_xlim(min(xs) - 3000, max(xs) + 3000)
-    canvas.ax.set_ylim(min(ys) - 3000, max(ys) + 3000)
-    canvas.draw()
+    canvas.set_view((min(xs) - 3000, max(xs) + 3000, min(ys) - 3000, max(ys) + 3000))
     _assert_tally_drawn(controller.overlay, expected, units)
     assert len(controller.overlay.tally_members) == len(expected)
 
@@ -236,7 +234,7 @@ def test_a_dot_needs_a_group_and_a_unit(qtbot, window, sample_copy):
     _mode(qtbot, window, Qt.Key_4)
     _pick_group(window, None)
     _click(canvas, *_unit_point(window, _central_units(window, 1)[0]))
-    assert "välj en grupp" in window.statusBar().currentMessage()
+    assert "Välj en grupp" in window.statusBar().currentMessage()
     _pick_group(window, "regionen")
     x0, x1 = canvas.ax.get_xlim()
     y0, y1 = canvas.ax.get_ylim()

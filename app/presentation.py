@@ -804,7 +804,10 @@ class PresentationWindow(QWidget):
         if self._more is not None:  # the grouped weights' summed share: the bars add up
             art, grouped = self._more
             rest = sum(self.shown_shares.get(lid, 0.0) for lid in grouped)
-            art.set_text(tr("pres_more_share", self.lang).format(n=len(grouped), p=round(rest * 100)))
+            if rest > 0:
+                art.set_text(tr("pres_more_share", self.lang).format(n=len(grouped), p=round(rest * 100)))
+            else:  # only unused indicators grouped: no share to add up
+                art.set_text(tr("pres_more", self.lang).format(n=len(grouped)))
 
     def _draw_notes(self, w: float, h: float, band: float) -> None:
         """N: the view's speaker notes over the lower part of the map (one screen, no console)."""

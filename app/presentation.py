@@ -42,6 +42,7 @@ from matplotlib.patches import Rectangle
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from skikt.layers.captures import DEFAULT_DOTS
 from skikt.layers.errors import SkiktError
 from skikt.layers.export import base_layers, fit_aspect, study_extent
 from skikt.layers.i18n import tr
@@ -50,7 +51,7 @@ from skikt.layers.scene import MapScene, prepare_map_axes
 from skikt.layers.sectors import SECTORS
 from skikt.layers.views import View, apply_view, read_views
 
-from .capture_tools import CaptureOverlay, CaptureWriter, CommentEdit, project_groups, read_captures
+from .capture_tools import CaptureData, CaptureOverlay, CaptureWriter, CommentEdit, project_groups, read_captures
 
 # Sizes as fractions of the window height. MIN_TEXT is the projector rule (1/40); the body text
 # sits a little above it so that a fitted (shrunk) text still meets it.
@@ -429,10 +430,16 @@ class PresentationWindow(QWidget):
             return
         store = self._capture_existing()
         self.captures.size, self.captures.text_size = self.points(CAPTURE_SIZE), self.points(BODY)
-        if store is None:
+        if store is None and self.capture_mode is None:
             self.captures.clear()
             return
-        data = read_captures(store, self.ws.units, self.capture_groups)
+        if store is None:
+            # Voting starts before anything was captured (the file is made by the first capture):
+            # every group still has its whole budget, and the room should see the groups' colours.
+            data = CaptureData(groups=list(self.capture_groups),
+                               dots_left={g.id: DEFAULT_DOTS for g in self.capture_groups})
+        else:
+            data = read_captures(store, self.ws.units, self.capture_groups)
         if data.empty and self.capture_mode is None:
             self.captures.clear()  # nothing to show yet: the projected map stays clean
             return
@@ -910,6 +917,8 @@ class PresentationWindow(QWidget):
                                     markerfacecolor=entry.colour, markeredgecolor=INK, markeredgewidth=1.2)
                 elif entry.kind == "line":
                     handle = Line2D([], [], color=entry.colour, linewidth=body_pt * 0.25)
+                elif entry.kind == "hatch":  # excluded units: the map's own hatch, not an empty box
+                    handle = Patch(facecolor=entry.colour, edgecolor=entry.edge, hatch="////", linewidth=body_pt * 0.08)
                 else:
                     fill = "none" if self._has_priority() and len(entries) == 1 else entry.colour
                     handle = Patch(facecolor=fill, edgecolor=entry.colour, linewidth=body_pt * 0.12)

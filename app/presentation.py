@@ -506,6 +506,11 @@ class PresentationWindow(QWidget):
         name = self._group_name(self.capture_group)
         data = self.captures.data if self.captures is not None else None
         left = data.dots_left.get(self.capture_group) if data is not None and self.capture_group else None
+        if left is None and self.capture_group and self._capture_existing is not None:
+            # The banner is laid out before the captures are drawn: ask the file, or (none yet)
+            # the whole budget.
+            store = self._capture_existing()
+            left = store.dots_left(self.capture_group) if store is not None else DEFAULT_DOTS
         key = "pres_vote_banner" if self.capture_mode == "dot" else "pres_pin_banner"
         return tr(key, self.lang).format(group=name, n="–" if left is None else left, keys=len(self.capture_groups))
 

@@ -15,6 +15,8 @@ def test_voting_before_the_first_capture_shows_every_groups_whole_budget(qtbot, 
     win.attach_captures(lambda: None, lambda: None)  # no workshop file yet: the first capture makes it
     qtbot.keyClick(win, Qt.Key_V)
     groups = read_groups(win.base_project)
+    # What is on screen: the title band's texts, laid out when V was pressed.
+    assert any(f"({DEFAULT_DOTS} kvar)" in t.get_text() for t in win.texts())
     assert f"({DEFAULT_DOTS} kvar)" in win.capture_banner() and "(– kvar)" not in win.capture_banner()
     legend = win.captures.legend
     assert legend is not None

@@ -36,7 +36,7 @@ sample: $(STAMP)
 	$(BIN)/python sample_data/generate.py
 
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/skikt --screenshot docs/main_window.png --size 1600x1000
+	QT_QPA_PLATFORM=offscreen $(BIN)/skikt --screenshot docs/main_window.png --size 1600x1000 --lang sv
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

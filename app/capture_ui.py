@@ -100,6 +100,8 @@ class CaptureController(QObject):
         bar.addWidget(QLabel(T("cap_group") + " "))
         self.group_box = QComboBox()
         self.group_box.setObjectName("capture_group")
+        # The whole group name: "Kommune…" is not a group the room knows.
+        self.group_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.group_box.currentIndexChanged.connect(self._group_picked)
         bar.addWidget(self.group_box)
         self.dots_label = QLabel()

@@ -184,6 +184,10 @@ def test_without_a_project_the_preview_says_the_exact_result_needs_it(qtbot, cog
     set_language("sv", remember=False)
     alone = tmp_path / "alone.tif"
     shutil.copy(cog, alone)
+    import rasterio
+
+    with rasterio.open(alone, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:  # another writer: no Skikt tags
+        ds.update_tags(SKIKT_WEIGHTS="", SKIKT_PROJECT="", SKIKT_CLASSES="")
     win = open_national_window(alone)
     qtbot.addWidget(win)
     win.show()
@@ -311,3 +315,24 @@ def test_a_national_window_stays_open_when_the_main_window_switches_language(qtb
     from skikt.app.i18n import set_language
 
     set_language("sv", remember=False)
+
+
+def test_a_moved_file_keeps_the_weights_it_was_made_with(qtbot, cog, tmp_path):
+    """Copied away from its project, the COG's own tags still give the weights it was scored with."""
+    import tomllib
+
+    from skikt.app.i18n import set_language
+    from skikt.app.national_window import open_national_window
+
+    set_language("sv", remember=False)
+    moved = tmp_path / "moved.tif"
+    shutil.copy(cog, moved)
+    win = open_national_window(moved)
+    qtbot.addWidget(win)
+    win.show()
+    with open(cog.parent / "sample_project.toml", "rb") as f:
+        doc = tomllib.load(f)  # the project file itself, not Skikt's reader
+    expected = {lay["id"]: float(lay["indicator"].get("weight", 1.0)) for lay in doc["layers"]
+                if "indicator" in lay and lay.get("role") != "exclude"}
+    assert win.project is None and win.weights_note.text() == "Vikter ur filen; projektet är okänt"
+    assert {k: v for k, v in win.weights().items()} == {k: expected[k] for k in win.weights()}

@@ -451,10 +451,14 @@ class GridImage(Artist):
         out[(row < 0) | (row >= ny)] = 0
         return out.view(np.uint8).reshape(h, w, 4), left, bottom
 
+    def _pixels_to_draw(self, renderer):
+        """What ``draw`` puts on screen; subclasses paint over the looked-up cells."""
+        return self.screen_pixels(renderer)
+
     def draw(self, renderer):
         if not self.get_visible():
             return
-        drawn = self.screen_pixels(renderer)
+        drawn = self._pixels_to_draw(renderer)
         if drawn is not None:
             im, left, bottom = drawn
             gc = renderer.new_gc()
@@ -516,18 +520,7 @@ class HatchImage(GridImage):
             im[inside & on_line] = _rgba8(EXCLUDED_LINE)
         return drawn
 
-    def draw(self, renderer):
-        if not self.get_visible():
-            return
-        drawn = self._hatched(renderer)
-        if drawn is not None:
-            im, left, bottom = drawn
-            gc = renderer.new_gc()
-            self._set_gc_clip(gc)
-            gc.set_clip_rectangle(self.axes.bbox.frozen())
-            renderer.draw_image(gc, left, bottom, im)
-            gc.restore()
-        self.stale = False
+    _pixels_to_draw = _hatched
 
 
 def draw_exclusions(ax, units: Units, excluded: np.ndarray, *, zorder: float = 0.55):
